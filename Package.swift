@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+// Kiln: run arm64 Linux programs on x86-64 Linux by dynamic binary translation,
+// with ahead-of-time translation caches. See docs/ARCHITECTURE.md for the layout.
+import PackageDescription
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kiln", targets: ["kiln"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // ELF64 parsing: headers, segments, notes, dynamic section.
+        .target(name: "KilnELF"),
+        // Typed SSA IR, builder, verifier, printer, serialization, reference interpreter.
+        .target(name: "KilnIR"),
+        // AArch64 decoding (one table line per encoding) and lifting to KilnIR.
+        .target(name: "KilnA64", dependencies: ["KilnIR"]),
+        // Translation cache storage: content identity, keys, file format, codemaps.
+        .target(name: "KilnCache", dependencies: ["KilnELF"]),
+        // Building an arm64 Debian root filesystem with an isolated apt.
+        .target(name: "KilnRootfs"),
+        // The command-line tool.
+        .executableTarget(
+            name: "kiln",
+            dependencies: [
+                "KilnA64", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Shared by test targets only: locating the rootfs, fixtures and tools.
+        .target(name: "KilnTestSupport", path: "Tests/KilnTestSupport"),
+        .testTarget(name: "KilnELFTests", dependencies: ["KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
+        .testTarget(
+            name: "KilnA64Tests",
+            dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnTestSupport"],
+            resources: [.copy("Vectors"), .copy("Golden")]
+        ),
+        .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
+        .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// The KilnA64 module; see docs/ARCHITECTURE.md.

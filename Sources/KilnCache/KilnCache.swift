@@ -1,0 +1,1 @@
+// The KilnCache module; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The KilnELF module; see docs/ARCHITECTURE.md.

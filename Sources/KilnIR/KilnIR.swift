@@ -1,0 +1,1 @@
+// The KilnIR module; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// Rootfs support; see docs/ARCHITECTURE.md.
