@@ -68,7 +68,8 @@ public enum IRPrinter {
                     attributes.append(s)
                 }
             }
-            let all = operands + attributes
+            // Registers read better first: "writeReg x0, %3".
+            let all = inst.op == .writeReg ? attributes + operands : operands + attributes
             if !all.isEmpty { out += " " + all.joined(separator: ", ") }
             out += "\n"
         }

@@ -283,7 +283,7 @@ private func run(_ state: GuestCPUState = GuestCPUState(), _ body: (inout IRBuil
         block +0x2000 length=4 addressing=region
           guest +0x2000 90000000
           %1:i64 = regionAddress +0x5000
-          writeReg %1, x0
+          writeReg x0, %1
           exit jump +0x2004
 
         """)
