@@ -54,8 +54,15 @@ enum A64VectorFileError: Error, CustomStringConvertible {
 }
 
 enum A64VectorFile {
-    /// Every *.vec.gz in the test bundle's Vectors directory, by file name.
+    /// Every *.vec.gz in the test bundle's Vectors directory, by file name. Loaded once per
+    /// test process; every caller shares the result.
     static func allGroups() throws -> [(file: String, classes: [A64VectorClass])] {
+        try cachedGroups.get()
+    }
+
+    private static let cachedGroups = Result { try loadAllGroups() }
+
+    private static func loadAllGroups() throws -> [(file: String, classes: [A64VectorClass])] {
         guard let directory = Bundle.module.url(forResource: "Vectors", withExtension: nil) else {
             throw A64VectorFileError.missingVectorsDirectory
         }
@@ -99,18 +106,26 @@ private struct Parser {
 
     init(file: String) { self.file = file }
 
-    private static let space = UInt8(ascii: " ")
-    private static let newline = UInt8(ascii: "\n")
-    private static let equals = UInt8(ascii: "=")
-    private static let bar = UInt8(ascii: "|")
+    // ASCII codes as literals: no per-use conversion or lazy-global check in debug builds.
+    private static var space: UInt8 { 0x20 }
+    private static var newline: UInt8 { 0x0A }
+    private static var equals: UInt8 { 0x3D }
+    private static var bar: UInt8 { 0x7C }
+
+    private let zeroState = A64VectorState()
+    /// Token ranges of the current line, reused from line to line.
+    private var tokens: [Range<Int>] = []
 
     mutating func run(_ buffer: UnsafeBufferPointer<UInt8>) throws {
+        // Plain pointer subscripts stay cheap in debug builds, where the tests usually run.
+        guard let base = buffer.baseAddress else { return }
+        let count = buffer.count
         var start = 0
-        while start < buffer.count {
+        while start < count {
             var end = start
-            while end < buffer.count && buffer[end] != Self.newline { end += 1 }
+            while end < count && base[end] != Self.newline { end += 1 }
             lineNumber += 1
-            try parseLine(buffer, start, end)
+            try parseLine(base, start, end)
             start = end + 1
         }
     }
@@ -119,8 +134,8 @@ private struct Parser {
         .malformed(file: file, line: lineNumber, reason: reason)
     }
 
-    private mutating func parseLine(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) throws {
-        var tokens: [Range<Int>] = []
+    private mutating func parseLine(_ b: UnsafePointer<UInt8>, _ start: Int, _ end: Int) throws {
+        tokens.removeAll(keepingCapacity: true)
         var i = start
         while i < end {
             while i < end && b[i] == Self.space { i += 1 }
@@ -130,8 +145,8 @@ private struct Parser {
             tokens.append(tokenStart..<i)
         }
         guard let first = tokens.first else { return }
-        if b[first.lowerBound] == UInt8(ascii: "#") { return }
-        if text(b, first) == "class" {
+        if b[first.lowerBound] == 0x23 /* # */ { return }
+        if matches(b, first, "class") {
             try parseClassLine(b, tokens)
             return
         }
@@ -141,29 +156,28 @@ private struct Parser {
             throw fail("encoding must be 8 hex digits")
         }
         guard let pc = hexValue(b, tokens[1]) else { throw fail("bad pc") }
-        var before = A64VectorState()
+        var before = zeroState  // shares the zero arrays until a register item writes them
         before.pc = pc
         var index = 2
         while index < tokens.count && !(tokens[index].count == 1 && b[tokens[index].lowerBound] == Self.bar) {
-            try apply(b, tokens[index], to: &before, isAfter: false, before: nil)
+            try apply(b, tokens[index], to: &before, before: nil)
             index += 1
         }
         guard index < tokens.count else { throw fail("missing '|' between before and after") }
         var after = before
         var sawPC = false
         for token in tokens[(index + 1)...] {
-            if token.count > 3, b[token.lowerBound] == UInt8(ascii: "p"), b[token.lowerBound + 1] == UInt8(ascii: "c"),
-               b[token.lowerBound + 2] == Self.equals {
+            if token.upperBound - token.lowerBound > 3, matches(b, token.lowerBound..<(token.lowerBound + 3), "pc=") {
                 sawPC = true
             }
-            try apply(b, token, to: &after, isAfter: true, before: before)
+            try apply(b, token, to: &after, before: before)
         }
         guard sawPC else { throw fail("after-state has no pc") }
         classes[classes.count - 1].vectors.append(
             A64Vector(encoding: UInt32(encoding), before: before, after: after, line: lineNumber))
     }
 
-    private mutating func parseClassLine(_ b: UnsafeBufferPointer<UInt8>, _ tokens: [Range<Int>]) throws {
+    private mutating func parseClassLine(_ b: UnsafePointer<UInt8>, _ tokens: [Range<Int>]) throws {
         guard tokens.count >= 2 else { throw fail("class line without a name") }
         var cls = A64VectorClass(name: text(b, tokens[1]), vectors: [])
         for token in tokens.dropFirst(2) {
@@ -176,14 +190,14 @@ private struct Parser {
         classes.append(cls)
     }
 
-    private func text(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
-        String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
+    private func text(_ b: UnsafePointer<UInt8>, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeBufferPointer(start: b + range.lowerBound, count: range.count), as: UTF8.self)
     }
 
     /// Applies one `name=hex` item. In the after-state a memory item may only name bytes the
     /// before-state listed: the test maps exactly those bytes.
-    private func apply(_ b: UnsafeBufferPointer<UInt8>, _ token: Range<Int>, to state: inout A64VectorState,
-                       isAfter: Bool, before: A64VectorState?) throws {
+    private func apply(_ b: UnsafePointer<UInt8>, _ token: Range<Int>, to state: inout A64VectorState,
+                       before: A64VectorState?) throws {
         var eq = token.lowerBound
         while eq < token.upperBound && b[eq] != Self.equals { eq += 1 }
         guard eq > token.lowerBound, eq + 1 < token.upperBound else {
@@ -192,7 +206,7 @@ private struct Parser {
         let name = token.lowerBound..<eq
         let value = (eq + 1)..<token.upperBound
         let head = b[name.lowerBound]
-        if head == UInt8(ascii: "m") {
+        if head == 0x6D /* m */ {
             guard let address = hexValue(b, (name.lowerBound + 1)..<name.upperBound) else {
                 throw fail("bad memory address in '\(text(b, token))'")
             }
@@ -213,7 +227,7 @@ private struct Parser {
             }
             return
         }
-        if head == UInt8(ascii: "v"), let reg = decimal(b, (name.lowerBound + 1)..<name.upperBound), reg < 32 {
+        if head == 0x76 /* v */, let reg = decimal(b, (name.lowerBound + 1)..<name.upperBound), reg < 32 {
             guard value.count <= 32, let (hi, lo) = hex128(b, value) else {
                 throw fail("bad vector value in '\(text(b, token))'")
             }
@@ -222,47 +236,62 @@ private struct Parser {
             return
         }
         guard let number = hexValue(b, value) else { throw fail("bad hex value in '\(text(b, token))'") }
-        if head == UInt8(ascii: "x"), let reg = decimal(b, (name.lowerBound + 1)..<name.upperBound), reg < 31 {
+        if head == 0x78 /* x */, let reg = decimal(b, (name.lowerBound + 1)..<name.upperBound), reg < 31 {
             state.x[reg] = number
             return
         }
-        switch text(b, name) {
-        case "sp": state.sp = number
-        case "pc": state.pc = number
-        case "nzcv", "fpcr", "fpsr":
+        if matches(b, name, "pc") {
+            state.pc = number
+        } else if matches(b, name, "sp") {
+            state.sp = number
+        } else if matches(b, name, "nzcv") || matches(b, name, "fpcr") || matches(b, name, "fpsr") {
             guard number <= UInt64(UInt32.max) else { throw fail("\(text(b, name)) wider than 32 bits") }
-            switch text(b, name) {
-            case "nzcv": state.nzcv = UInt32(number)
-            case "fpcr": state.fpcr = UInt32(number)
-            default: state.fpsr = UInt32(number)
+            if matches(b, name, "nzcv") {
+                state.nzcv = UInt32(number)
+            } else if matches(b, name, "fpcr") {
+                state.fpcr = UInt32(number)
+            } else {
+                state.fpsr = UInt32(number)
             }
-        default:
+        } else {
             throw fail("unknown item name '\(text(b, name))'")
         }
     }
 
-    private func hexDigit(_ c: UInt8) -> UInt64? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt64(c - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt64(c - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt64(c - UInt8(ascii: "A") + 10)
-        default: return nil
+    private func matches(_ b: UnsafePointer<UInt8>, _ range: Range<Int>, _ word: StaticString) -> Bool {
+        let length = range.upperBound - range.lowerBound
+        guard length == word.utf8CodeUnitCount else { return false }
+        let bytes = word.utf8Start
+        var k = 0
+        while k < length {
+            if b[range.lowerBound + k] != bytes[k] { return false }
+            k += 1
         }
+        return true
+    }
+
+    private func hexDigit(_ c: UInt8) -> UInt64? {
+        let digit = UInt32(c) &- 0x30  // '0'
+        if digit < 10 { return UInt64(digit) }
+        let letter = (UInt32(c) | 0x20) &- 0x61  // 'a', either case
+        return letter < 6 ? UInt64(letter + 10) : nil
     }
 
     /// 1 to 16 hex digits.
-    private func hexValue(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> UInt64? {
-        guard !range.isEmpty, range.count <= 16 else { return nil }
+    private func hexValue(_ b: UnsafePointer<UInt8>, _ range: Range<Int>) -> UInt64? {
+        guard range.lowerBound < range.upperBound, range.upperBound - range.lowerBound <= 16 else { return nil }
         var result: UInt64 = 0
-        for i in range {
+        var i = range.lowerBound
+        while i < range.upperBound {
             guard let d = hexDigit(b[i]) else { return nil }
             result = result << 4 | d
+            i += 1
         }
         return result
     }
 
     /// 1 to 32 hex digits as (high, low) 64-bit halves.
-    private func hex128(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> (UInt64, UInt64)? {
+    private func hex128(_ b: UnsafePointer<UInt8>, _ range: Range<Int>) -> (UInt64, UInt64)? {
         guard !range.isEmpty else { return nil }
         let split = max(range.lowerBound, range.upperBound - 16)
         guard let lo = hexValue(b, split..<range.upperBound) else { return nil }
@@ -271,13 +300,16 @@ private struct Parser {
         return (hi, lo)
     }
 
-    private func decimal(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
-        guard !range.isEmpty, range.count <= 2 else { return nil }
+    private func decimal(_ b: UnsafePointer<UInt8>, _ range: Range<Int>) -> Int? {
+        guard range.lowerBound < range.upperBound, range.upperBound - range.lowerBound <= 2 else { return nil }
         var result = 0
-        for i in range {
+        var i = range.lowerBound
+        while i < range.upperBound {
             let c = b[i]
-            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
-            result = result * 10 + Int(c - UInt8(ascii: "0"))
+            i += 1
+            let digit = Int(c) &- 0x30  // '0'
+            guard digit >= 0, digit < 10 else { return nil }
+            result = result * 10 + digit
         }
         return result
     }
