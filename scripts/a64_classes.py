@@ -25,9 +25,10 @@ A line is `C(group, name, pattern, ops, **options)`:
   bool` rejects encodings (reserved, UNPREDICTABLE or CONSTRAINED UNPREDICTABLE ones);
   `vals={letter: [values]}` restricts a field; `es`, `lanes`, `scalar`, `nregs`, `align`
   (bytes, or F -> bytes) as above; `nzcv` (random initial flags), `fp` (random FPCR
-  rounding mode, FZ and DN), `ahp` (also random FPCR.AHP), `fpsr` (sometimes a random
-  cumulative FPSR), `edges="div"` (divide edge values), `match="cas"/"casp"` (half of
-  the time the compare value equals memory), `ignore` (fields the consumer must not
+  rounding mode, FZ and DN), `ahp` (also random FPCR.AHP), `fpsr` (sometimes, or with
+  "always" always, a random cumulative FPSR), `edges="div"` (divide edge values), `match="cas"/"casp"` (half of
+  the time the compare value equals memory), `mask` (AND-mask for the values of x operands:
+  MSR writes only bits the oracle models), `ignore` (fields the consumer must not
   compare, documented in docs/VECTORS.md), `count` (vectors to generate).
 """
 
@@ -74,6 +75,7 @@ class EncodingClass:
         self.edges = options.get("edges")
         self.match = options.get("match")
         self.ignore = set(options.get("ignore", ()))
+        self.mask = options.get("mask")
         self.count = options.get("count", DEFAULT_COUNT[group])
         self.branch = group == "branch"
 
@@ -535,3 +537,32 @@ C(S, "ADDP_d", "0101111011110001101110 nnnnn ddddd", dst("ADDP_d") + " n=v", es=
 for name, u, a, op in [("FADDP_s", 1, 0, "01101"), ("FMAXNMP_s", 1, 0, "01100"), ("FMINNMP_s", 1, 1, "01100"),
                        ("FMAXP_s", 1, 0, "01111"), ("FMINP_s", 1, 1, "01111")]:
     C(S, name, f"01{u}11110 {a}z11000 {op} 10 nnnnn ddddd", dst(name) + " n=v", es=ES_FZ, lanes="fp", fp=True)
+for name, u, a, op, lanes in [("SCVTF_scalar", 0, 0, "11101", "int"), ("UCVTF_scalar", 1, 0, "11101", "int"),
+                              ("FCVTNS_scalar", 0, 0, "11010", "fp"), ("FCVTMS_scalar", 0, 0, "11011", "fp"),
+                              ("FCVTAS_scalar", 0, 0, "11100", "fp"), ("FCVTPS_scalar", 0, 1, "11010", "fp"),
+                              ("FCVTZS_scalar", 0, 1, "11011", "fp"), ("FCVTZU_scalar", 1, 1, "11011", "fp"),
+                              ("FCMEQ_zero_scalar", 0, 1, "01101", "fp"), ("FCMLT_zero_scalar", 0, 1, "01110", "fp")]:
+    C(S, name, f"01{u}11110 {a}z10000 {op} 10 nnnnn ddddd", dst(name) + " n=v", es=ES_FZ, lanes=lanes, scalar=True,
+      fp=True)
+for name, u, a, op in [("FCMEQ_scalar", 0, 0, "11100"), ("FCMGE_scalar", 1, 0, "11100"),
+                       ("FCMGT_scalar", 1, 1, "11100"), ("FABD_scalar", 1, 1, "11010")]:
+    C(S, name, f"01{u}11110 {a}z1 mmmmm {op}1 nnnnn ddddd", dst(name) + " n=v m=v", es=ES_FZ, lanes="fp",
+      scalar=True, fp=True)
+for name, u, op in [("ABS_d", 0, "01011"), ("NEG_d", 1, "01011"), ("CMEQ_zero_d", 0, "01001"),
+                    ("CMLT_zero_d", 0, "01010")]:
+    C(S, name, f"01{u}11110 1110000 {op} 10 nnnnn ddddd", dst(name) + " n=v", es=64)
+C(S, "DUP_scalar", "01011110000 iiiii 000001 nnnnn ddddd", dst("DUP_scalar") + " n=v", where=lambda F: F.i & 0xF != 0)
+
+# ---------------------------------------------------------------- system registers, barriers, hints
+# Kept in the int-dp group. MSR values stay within the bits the oracle models (FPCR: AHP, DN,
+# FZ, RMode; FPSR: QC and the cumulative flags; NZCV: the flags).
+C(I, "MRS_NZCV", "11010101001110110100001000 0 ttttt", "t=xd", nzcv=True)
+C(I, "MSR_NZCV", "11010101000110110100001000 0 ttttt", "t=x", nzcv=True, mask=0xF0000000)
+C(I, "MRS_FPCR", "11010101001110110100010000 0 ttttt", "t=xd", fp=True)
+C(I, "MSR_FPCR", "11010101000110110100010000 0 ttttt", "t=x", fp=True, mask=0x07C00000)
+C(I, "MRS_FPSR", "11010101001110110100010000 1 ttttt", "t=xd", fpsr="always")
+C(I, "MSR_FPSR", "11010101000110110100010000 1 ttttt", "t=x", fpsr=True, mask=0x0800009F)
+C(I, "DMB",  "11010101000000110011 mmmm 1 01 11111", vals={"m": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15]}, count=50)
+C(I, "DSB",  "11010101000000110011 mmmm 1 00 11111", vals={"m": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15]}, count=50)
+C(I, "ISB",  "11010101000000110011 1111 1 10 11111", count=50)
+C(I, "NOP",  "11010101000000110010 0000 000 11111", count=50)

@@ -296,7 +296,7 @@ def prepare(cls, F, st, values, machine, pc):
         elif kind == "vd":
             st.v[reg] = rng.choice(DEST_PATTERNS) * ((1 << 64) + 1)
         elif kind == "x":
-            set_x(st, reg, values.gpr(edges))
+            set_x(st, reg, values.gpr(edges) & (cls.mask if cls.mask is not None else M64))
         elif kind == "sp":
             set_x(st, reg, values.gpr(edges), sp_at_31=True)
         elif kind == "xz":
@@ -358,7 +358,7 @@ def prepare(cls, F, st, values, machine, pc):
         st.fpcr = (rng.getrandbits(2) << 22) | (rng.getrandbits(1) << 24) | (rng.getrandbits(1) << 25)
         if cls.ahp:
             st.fpcr |= rng.getrandbits(1) << 26
-    if cls.fpsr and rng.random() < 0.125:
+    if cls.fpsr == "always" or (cls.fpsr and rng.random() < 0.125):
         st.fpsr = rng.getrandbits(32) & 0x0800009F
 
 
