@@ -305,8 +305,10 @@ public enum IRRounding: UInt16, Sendable, CaseIterable {
     case odd
 }
 
-/// The element type of a vector operation, in `aux` bits 0-7: lane size log2 in bits 0-1 and
-/// a float flag in bit 2 (f16 = 5, f32 = 6, f64 = 7).
+/// The element type of a vector operation, in `aux` bits 0-7: lane size log2 in bits 0-1, a
+/// float flag in bit 2 (f16 = 5, f32 = 6, f64 = 7) and, in bit 7, "64-bit vector": lanewise
+/// operations then compute only the lanes of the low 64 bits (so only those raise FPSR flags)
+/// and zero the upper half.
 public struct IRElement: Hashable, Sendable {
     public var rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue & 0xff }
@@ -321,8 +323,15 @@ public struct IRElement: Hashable, Sendable {
     @inlinable public var sizeLog2: Int { Int(rawValue & 3) }
     @inlinable public var bits: Int { 8 << sizeLog2 }
     @inlinable public var isFloat: Bool { rawValue & 4 != 0 }
-    @inlinable public var lanes: Int { 16 >> sizeLog2 }
+    /// Lanes processed: all 128 bits, or the low 64 for `lowHalf` elements.
+    @inlinable public var lanes: Int { (16 >> sizeLog2) >> (isLowHalf ? 1 : 0) }
+    @inlinable public var isLowHalf: Bool { rawValue & 0x80 != 0 }
+    /// The same element on a 64-bit vector.
+    @inlinable public var lowHalf: IRElement { IRElement(rawValue: rawValue | 0x80) }
+    /// Full width for Q = 1, the low 64 bits for Q = 0.
+    @inlinable public func vector(q: Bool) -> IRElement { q ? self : lowHalf }
     public var name: String {
+        if isLowHalf { return IRElement(rawValue: rawValue & 0x7f).name + "x\(lanes)" }
         switch rawValue {
         case 0: return "i8"
         case 1: return "i16"

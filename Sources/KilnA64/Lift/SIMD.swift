@@ -47,7 +47,7 @@ enum SIMD {
     static func threeSame(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 11)
         let n = l.vreg(rn(w)), m = l.vreg(rm(w))
-        let e = IRElement.integer(sizeLog2: size)
+        let e = IRElement.integer(sizeLog2: size).vector(q: q)
         if opcode == 3 {
             let r: IRValue
             switch (u, size) {
@@ -100,7 +100,8 @@ enum SIMD {
             guard size != 3 || opcode == 23 else { throw l.unallocated(w) }
             let ops: [IROp] = u ? [.vumaxp, .vuminp] : [.vsmaxp, .vsminp]
             let op = opcode == 23 ? IROp.vaddp : ops[Int(opcode - 20)]
-            r = q ? l.vop(op, e, n, m) : l.vop(op, e, l.lowHalves(n, m), l.vzero())
+            let full = IRElement.integer(sizeLog2: size)
+            r = q ? l.vop(op, full, n, m) : l.vop(op, full, l.lowHalves(n, m), l.vzero())
         default:
             throw l.unimplemented(w)
         }
@@ -109,7 +110,8 @@ enum SIMD {
 
     static func threeSameFloat(_ l: inout A64Lifter, _ w: UInt32, _ n: IRValue, _ m: IRValue) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), high = bit(w, 23), opcode = bits(w, 15, 11)
-        let e = try floatElement(l, w, q: q)
+        let full = try floatElement(l, w, q: q)
+        let e = full.vector(q: q)
         let r: IRValue
         switch (u, opcode, high) {
         case (false, 24, false): r = l.vop(.vfmaxnm, e, n, m)
@@ -128,9 +130,9 @@ enum SIMD {
         case (true, 31, false): r = l.vop(.vfdiv, e, n, m)
         case (true, 26, false):
             // FADDP: pairwise over the concatenation, computed lane by lane.
-            r = floatPairwise(&l, e, q ? n : l.lowHalves(n, m), q ? m : l.vzero(), q: q)
+            r = floatPairwise(&l, full, q ? n : l.lowHalves(n, m), q ? m : l.vzero(), q: q)
         case (false, 27, false), (false, 31, _):
-            r = try laneByLane(&l, w, e, q: q) { l, a, b in
+            r = try laneByLane(&l, w, full, q: q) { l, a, b in
                 let op: IROp = opcode == 27 ? .fmulx : (high ? .frsqrts : .frecps)
                 return l.builder.binary(op, a, b)
             }
@@ -201,6 +203,7 @@ enum SIMD {
     static func twoRegisterMisc(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 16, 12)
         let e = IRElement.integer(sizeLog2: size)
+        let lanes = e.vector(q: q)
         let n = l.vreg(rn(w))
         let r: IRValue
         switch (u, opcode) {
@@ -215,8 +218,8 @@ enum SIMD {
             let even = l.vop(.vuzp1, e, n, n), odd = l.vop(.vuzp2, e, n, n)
             let ext: IROp = u ? .vuxtl : .vsxtl
             r = l.vop(.vadd, wide, l.vop(ext, e, even, imm: 0), l.vop(ext, e, odd, imm: 0))
-        case (false, 4): r = l.vop(.vcls, e, n)
-        case (true, 4): r = l.vop(.vclz, e, n)
+        case (false, 4): r = l.vop(.vcls, lanes, n)
+        case (true, 4): r = l.vop(.vclz, lanes, n)
         case (false, 5):
             guard size == 0 else { throw l.unallocated(w) }
             r = l.vop(.vcnt, .i8, n)
@@ -227,15 +230,15 @@ enum SIMD {
             guard size != 3 || q else { throw l.unallocated(w) }
             let z = l.vzero()
             switch (u, opcode) {
-            case (false, 8): r = l.vop(.vcmgt, e, n, z)
-            case (true, 8): r = l.vop(.vcmge, e, n, z)
-            case (false, 9): r = l.vop(.vcmeq, e, n, z)
-            case (true, 9): r = l.vop(.vcmge, e, z, n)
-            default: r = l.vop(.vcmgt, e, z, n)
+            case (false, 8): r = l.vop(.vcmgt, lanes, n, z)
+            case (true, 8): r = l.vop(.vcmge, lanes, n, z)
+            case (false, 9): r = l.vop(.vcmeq, lanes, n, z)
+            case (true, 9): r = l.vop(.vcmge, lanes, z, n)
+            default: r = l.vop(.vcmgt, lanes, z, n)
             }
         case (_, 11):
             guard size != 3 || q else { throw l.unallocated(w) }
-            r = l.vop(u ? .vneg : .vabs, e, n)
+            r = l.vop(u ? .vneg : .vabs, lanes, n)
         case (false, 18), (false, 20), (true, 18), (true, 20):
             guard size != 3 else { throw l.unallocated(w) }
             let wide = IRElement.integer(sizeLog2: size + 1)
@@ -277,7 +280,8 @@ enum SIMD {
             }
             return
         }
-        let e = try floatElement(l, w, q: q)
+        let full = try floatElement(l, w, q: q)
+        let e = full.vector(q: q)
         let r: IRValue
         switch (u, opcode, high) {
         case (false, 15, true): r = l.vop(.vfabs, e, n)
@@ -319,11 +323,11 @@ enum SIMD {
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, e, n, aux: mode.rawValue << 8)
         case (false, 29, true), (true, 29, true):
             let op: IROp = u ? .frsqrte : .frecpe
-            let t: IRType = e == .f64 ? .f64 : .f32
+            let t: IRType = full == .f64 ? .f64 : .f32
             var acc = l.vzero()
-            for i in 0..<((q ? 16 : 8) >> e.sizeLog2) {
-                let x = l.builder.emit(.vextract, t, n, imm: UInt64(i), aux: e.rawValue)
-                acc = l.builder.emit(.vinsert, .v128, acc, l.builder.unary(op, x), imm: UInt64(i), aux: e.rawValue)
+            for i in 0..<((q ? 16 : 8) >> full.sizeLog2) {
+                let x = l.builder.emit(.vextract, t, n, imm: UInt64(i), aux: full.rawValue)
+                acc = l.builder.emit(.vinsert, .v128, acc, l.builder.unary(op, x), imm: UInt64(i), aux: full.rawValue)
             }
             r = acc
         default:
@@ -447,7 +451,7 @@ enum SIMD {
     static func shiftImmediate(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), opcode = bits(w, 15, 11)
         guard let (size, immhb) = shiftFields(w) else { throw l.unallocated(w) }
-        let e = IRElement.integer(sizeLog2: size)
+        let e = IRElement.integer(sizeLog2: size).vector(q: q)
         let esize = e.bits
         let right = UInt64(2 * esize - immhb), left = UInt64(immhb - esize)
         let n = l.vreg(rn(w))
@@ -475,16 +479,16 @@ enum SIMD {
             return
         case (_, 20):
             let wide = IRElement.integer(sizeLog2: size + 1)
-            let extended = l.vop(u ? .vuxtl : .vsxtl, e, n, imm: q ? 1 : 0)
+            let extended = l.vop(u ? .vuxtl : .vsxtl, IRElement.integer(sizeLog2: size), n, imm: q ? 1 : 0)
             l.builder.writeReg(.v(rd(w)), left == 0 ? extended : l.vop(.vshlImm, wide, extended, imm: left))
             return
         case (_, 28):
             guard size >= 2 else { throw l.unimplemented(w) }
-            let fe: IRElement = size == 3 ? .f64 : .f32
+            let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vuintToFloat : .vintToFloat, fe, n, imm: right)
         case (_, 31):
             guard size >= 2 else { throw l.unimplemented(w) }
-            let fe: IRElement = size == 3 ? .f64 : .f32
+            let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, fe, n, imm: right, aux: IRRounding.towardZero.rawValue << 8)
         default: throw l.unimplemented(w)
         }
@@ -512,6 +516,8 @@ enum SIMD {
         let m = l.vop(.vsplat, IRElement.integer(sizeLog2: e.sizeLog2), scalar)
         let n = l.vreg(rn(w))
         let r: IRValue
+        let full = e
+        e = e.vector(q: q)
         switch (u, opcode) {
         case (false, 1): r = l.vop(.vfmadd, e, n, m, l.vreg(rd(w)))
         case (false, 5): r = l.vop(.vfmadd, e, l.vop(.vfneg, e, n), m, l.vreg(rd(w)))
@@ -521,7 +527,7 @@ enum SIMD {
         case (true, 4): r = l.vop(.vsub, e, l.vreg(rd(w)), l.vop(.vmul, e, n, m))
         case (_, 10), (_, 2), (_, 6):
             let wide = IRElement.integer(sizeLog2: size + 1)
-            let p = l.vop(u ? .vumull : .vsmull, e, n, m, imm: q ? 1 : 0)
+            let p = l.vop(u ? .vumull : .vsmull, full, n, m, imm: q ? 1 : 0)
             let acc: IRValue = opcode == 10 ? p : l.vop(opcode == 2 ? .vadd : .vsub, wide, l.vreg(rd(w)), p)
             l.builder.writeReg(.v(rd(w)), acc)
             return

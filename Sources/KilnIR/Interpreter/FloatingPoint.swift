@@ -34,6 +34,8 @@ public enum FPCRBit {
     public static let dn: UInt32 = 1 << 25
     /// Flush denormals to zero.
     public static let fz: UInt32 = 1 << 24
+    /// Alternative half-precision format.
+    public static let ahp: UInt32 = 1 << 26
     /// Rounding mode field (bits 23...22): 0 nearest, 1 +inf, 2 -inf, 3 zero.
     public static let rmodeShift: UInt32 = 22
 }
@@ -124,6 +126,8 @@ struct A64FloatContext {
     var flushToZero: Bool { fpcr & FPCRBit.fz != 0 }
     var defaultNaN: Bool { fpcr & FPCRBit.dn != 0 }
     var roundingMode: Int { Int(fpcr >> FPCRBit.rmodeShift & 3) }
+    /// FPCR.AHP: half precision without infinities and NaNs (exponent 31 is a normal exponent).
+    var alternativeHalf: Bool { fpcr & FPCRBit.ahp != 0 }
 
     /// FZ input handling: denormals become signed zeros and raise IDC.
     mutating func input<F: ArmFloat>(_ x: F) -> F {
@@ -134,8 +138,10 @@ struct A64FloatContext {
         return x
     }
 
+    /// FZ output handling: a tiny result (the host reports underflow, or gives a denormal)
+    /// becomes a signed zero with only UFC raised, as A64 flushes before signalling inexact.
     mutating func output<F: ArmFloat>(_ x: F, _ hostFlags: UInt32) -> F {
-        if flushToZero && x.isSubnormal {
+        if flushToZero && (x.isSubnormal || (hostFlags & FPSRFlag.underflow != 0 && !x.isNormal)) {
             flags |= (hostFlags & ~(FPSRFlag.inexact | FPSRFlag.underflow)) | FPSRFlag.underflow
             return x.sign == .minus ? -F.zero : F.zero
         }
@@ -156,6 +162,9 @@ struct A64FloatContext {
     }
 
     mutating func arithmetic<F: ArmFloat>(_ op: IROp, _ a0: F, _ b0: F, _ c0: F) -> F {
+        // FABS and FNEG only touch the sign bit: no flushing, no NaN processing.
+        if op == .fneg { return -a0 }
+        if op == .fabs { return a0.magnitude }
         let a = input(a0), b = input(b0), c = input(c0)
         switch op {
         case .fadd, .fsub, .fmul, .fdiv:
@@ -215,8 +224,6 @@ struct A64FloatContext {
             }
             let (r, f) = host.run(F.self, a, b, c, mode: roundingMode) { x, _, _ in x.squareRoot() }
             return output(r, f)
-        case .fneg: return -a0
-        case .fabs: return a0.magnitude
         case .frecpe: return reciprocalEstimate(a)
         case .frsqrte: return reciprocalSqrtEstimate(a)
         case .frecpx:
@@ -398,6 +405,18 @@ struct A64FloatContext {
     /// Rounds a finite double to half precision with A64 flags; returns the 16-bit pattern.
     mutating func toHalf(_ value: Double, rounding: IRRounding) -> UInt64 {
         let sign: UInt64 = value.sign == .minus ? 0x8000 : 0
+        if alternativeHalf {
+            // No NaN or infinity to produce: NaN gives zero, infinity and overflow saturate,
+            // all three as invalid operations.
+            if value.isNaN {
+                flags |= FPSRFlag.invalid
+                return 0
+            }
+            if value.isInfinite {
+                flags |= FPSRFlag.invalid
+                return sign | 0x7fff
+            }
+        }
         if value.isNaN {
             if value.isSignalingNaNBits { flags |= FPSRFlag.invalid }
             if defaultNaN { return 0x7e00 }
@@ -413,7 +432,11 @@ struct A64FloatContext {
         if m != scaled { flags |= FPSRFlag.inexact }
         var e = exponent
         if m >= 2048 { m /= 2; e += 1 }
-        if e > 15 {
+        if alternativeHalf && e > 16 {
+            flags = (flags & ~FPSRFlag.inexact) | FPSRFlag.invalid
+            return sign | 0x7fff
+        }
+        if !alternativeHalf && e > 15 {
             flags |= FPSRFlag.overflow | FPSRFlag.inexact
             return overflowToInfinity(negative: sign != 0) || rounding == .tiesAway ? sign | 0x7c00 : sign | 0x7bff
         }
@@ -432,11 +455,11 @@ struct A64FloatContext {
     }
 }
 
-@inline(__always) func halfToDouble(_ h: UInt64) -> Double {
+@inline(__always) func halfToDouble(_ h: UInt64, alternative: Bool = false) -> Double {
     let sign: Double = h & 0x8000 != 0 ? -1 : 1
     let exp = Int(h >> 10 & 0x1f), frac = Double(h & 0x3ff)
     if exp == 0 { return sign * frac * Double(sign: .plus, exponent: -24, significand: 1) }
-    if exp == 31 {
+    if exp == 31 && !alternative {
         if h & 0x3ff == 0 { return sign * .infinity }
         let payload = (h & 0x3ff) << 42
         return Double(bitPattern: (h & 0x8000) << 48 | 0x7ff0_0000_0000_0000 | payload)
@@ -521,6 +544,15 @@ extension IRInterpreter {
         return V128(lo: result & inst.type.mask)
     }
 
+    /// A NaN converted to half precision: quietened with its payload's top bits, the default
+    /// NaN under DN, or a signed zero (and invalid) in the alternative format.
+    func halfNaN(sign: UInt64, payload: UInt64, signaling: Bool, _ ctx: inout A64FloatContext) -> UInt64 {
+        if signaling || ctx.alternativeHalf { ctx.flags |= FPSRFlag.invalid }
+        if ctx.alternativeHalf { return sign << 15 }
+        if ctx.defaultNaN { return 0x7e00 }
+        return sign << 15 | 0x7e00 | payload
+    }
+
     func roundIntegral<F: ArmFloat>(_ a0: F, _ rounding: IRRounding, _ exact: Bool, _ ctx: inout A64FloatContext) -> F {
         let a = ctx.input(a0)
         if a.isNaN { return ctx.nanResult(a) }
@@ -550,7 +582,7 @@ extension IRInterpreter {
             let (r, f) = fp.run(Double.self, d, 0, 0, mode: ctx.roundingMode) { x, _, _ in Double(bits64: UInt64(Float(x).bitPattern)) }
             return ctx.output(Float(bits64: r.bits64), f).bits64
         case (.i16, .f32):
-            let d = halfToDouble(a)
+            let d = halfToDouble(a, alternative: ctx.alternativeHalf)
             if d.isNaN {
                 if a & 0x200 == 0 { ctx.flags |= FPSRFlag.invalid }
                 if ctx.defaultNaN { return Float.defaultNaN.bits64 }
@@ -558,7 +590,7 @@ extension IRInterpreter {
             }
             return Float(d).bits64
         case (.i16, .f64):
-            let d = halfToDouble(a)
+            let d = halfToDouble(a, alternative: ctx.alternativeHalf)
             if d.isNaN {
                 if a & 0x200 == 0 { ctx.flags |= FPSRFlag.invalid }
                 if ctx.defaultNaN { return Double.defaultNaN.bits64 }
@@ -567,9 +599,11 @@ extension IRInterpreter {
             return d.bits64
         case (.f32, _):
             let f = ctx.input(Float(bits64: a))
+            if f.isNaN { return halfNaN(sign: a >> 31 & 1, payload: a >> 13 & 0x1ff, signaling: f.isSignalingNaNBits, &ctx) }
             return ctx.toHalf(Double(f), rounding: .current)
         default:
             let d = ctx.input(Double(bits64: a))
+            if d.isNaN { return halfNaN(sign: a >> 63, payload: a >> 42 & 0x1ff, signaling: d.isSignalingNaNBits, &ctx) }
             return ctx.toHalf(d, rounding: .current)
         }
     }

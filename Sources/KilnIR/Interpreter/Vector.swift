@@ -219,7 +219,7 @@ extension IRInterpreter {
             result = executeVectorFloat(inst, a, b, c, state: state)
         }
         if saturated { state.fpsr |= fpsrSaturation }
-        return result
+        return e.isLowHalf ? V128(lo: result.lo) : result
     }
 
     mutating func executeVectorFloat(_ inst: IRInst, _ a: V128, _ b: V128, _ c: V128, state: GuestCPUState) -> V128 {
