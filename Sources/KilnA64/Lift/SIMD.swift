@@ -209,7 +209,7 @@ enum SIMD {
         switch (u, opcode) {
         case (_, 0), (false, 1):
             // REV64, REV32, REV16: container of 8 >> (u + opcode) bytes.
-            let container = 8 >> (Int(opcode) + (u ? 1 : 0))
+            let container = 8 >> (Int(opcode) * 2 + (u ? 1 : 0))
             guard size < Int(container).trailingZeroBitCount else { throw l.unallocated(w) }
             r = l.vop(.vrev, e, n, imm: UInt64(container))
         case (_, 2):
@@ -349,7 +349,7 @@ enum SIMD {
             let ext: IROp = u ? .vuxtl : .vsxtl
             var v = l.vop(ext, e, n, imm: 0)
             if q { v = l.vop(.vadd, wide, v, l.vop(ext, e, n, imm: 1)) }
-            r = l.builder.emit(.vaddv, .i64, v, imm: lanes / 2, aux: wide.rawValue)
+            r = l.builder.emit(.vaddv, .i64, v, imm: q ? lanes / 2 : lanes, aux: wide.rawValue)
         case (false, 10): r = l.builder.emit(.vsmaxv, .i64, n, imm: lanes, aux: e.rawValue)
         case (true, 10): r = l.builder.emit(.vumaxv, .i64, n, imm: lanes, aux: e.rawValue)
         case (false, 26): r = l.builder.emit(.vsminv, .i64, n, imm: lanes, aux: e.rawValue)
@@ -583,9 +583,17 @@ enum SIMD {
 
     // MARK: Scalar forms
 
+    /// Lane 0 of `v` (element size `sizeLog2`) with every other lane zero, so that a vector
+    /// operation on it computes the scalar form and raises flags only for that lane.
+    static func scalarLane(_ l: inout A64Lifter, _ v: IRValue, sizeLog2: Int) -> IRValue {
+        let x = l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: sizeLog2).rawValue)
+        return l.builder.emit(.vpack, .v128, x, l.const64(0))
+    }
+
     static func scalarThreeSame(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 11)
-        let n = l.vreg(rn(w)), m = l.vreg(rm(w))
+        let laneSize = opcode >= 24 ? (bit(w, 22) ? 3 : 2) : size
+        let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: laneSize), m = scalarLane(&l, l.vreg(rm(w)), sizeLog2: laneSize)
         if opcode >= 24 {
             let high = bit(w, 23)
             let e: IRElement = bit(w, 22) ? .f64 : .f32
@@ -634,7 +642,8 @@ enum SIMD {
 
     static func scalarTwoRegisterMisc(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 16, 12), high = bit(w, 23)
-        let n = l.vreg(rn(w))
+        let laneSize = (8...11).contains(opcode) ? size : (bit(w, 22) ? 3 : 2)
+        let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: laneSize)
         switch opcode {
         case 8, 9, 10, 11:
             guard size == 3 else { throw l.unallocated(w) }

@@ -18,6 +18,19 @@ private enum HostFenv {
     static let towardZero: Int32 = 0xc00
 }
 
+/// Unsigned 64-bit integer to float with one correct rounding in the current host mode. The
+/// compiler's own unsigned conversion can give -0.0 when rounding toward minus infinity; a
+/// signed conversion of the halved value with a sticky bit cannot.
+@inline(__always) func unsignedToDouble(_ x: UInt64) -> Double {
+    if x >> 63 == 0 { return Double(Int64(bitPattern: x)) }
+    return Double(Int64(bitPattern: x >> 1 | x & 1)) * 2
+}
+
+@inline(__always) func unsignedToFloat(_ x: UInt64) -> Float {
+    if x >> 63 == 0 { return Float(Int64(bitPattern: x)) }
+    return Float(Int64(bitPattern: x >> 1 | x & 1)) * 2
+}
+
 /// FPSR cumulative exception bits.
 public enum FPSRFlag {
     public static let invalid: UInt32 = 1 << 0
@@ -202,8 +215,13 @@ struct A64FloatContext {
             let half = op == .frsqrts
             if (na.isInfinite && b.isZero) || (na.isZero && b.isInfinite) { return half ? 1.5 : 2 }
             if na.isInfinite || b.isInfinite { return (na.sign == b.sign) ? F.infinity : -F.infinity }
+            // (3 + a*b) / 2 with one rounding: halve an operand exactly instead of the sum,
+            // which could overflow before the halving.
             let (r, f) = host.run(F.self, na, b, c, mode: roundingMode) { x, y, _ in
-                half ? (F(3).addingProduct(x, y)) / 2 : F(2).addingProduct(x, y)
+                guard half else { return F(2).addingProduct(x, y) }
+                if x.isNormal && x.exponent > F.leastNormalMagnitude.exponent { return F(1.5).addingProduct(x / 2, y) }
+                if y.isNormal && y.exponent > F.leastNormalMagnitude.exponent { return F(1.5).addingProduct(x, y / 2) }
+                return F(3).addingProduct(x, y) / 2
             }
             return output(r, f)
         case .fmax, .fmin:
@@ -510,7 +528,7 @@ extension IRInterpreter {
                 // Computed in the 64-bit scratch so that 64-bit sources keep all their bits.
                 let (r, f) = fp.run(Double.self, Double(bits64: a), 0, 0, mode: mode) { x, _, _ in
                     let raw = x.bitPattern
-                    let v = unsigned ? Float(raw) : Float(signExtend(raw, bits: w))
+                    let v = unsigned ? unsignedToFloat(raw) : Float(signExtend(raw, bits: w))
                     return Double(bits64: UInt64(v.bitPattern))
                 }
                 let value = Float(bits64: r.bits64) * Float(sign: .plus, exponent: -scale, significand: 1)
@@ -518,7 +536,7 @@ extension IRInterpreter {
             case .f64:
                 let (r, f) = fp.run(Double.self, Double(bits64: a), 0, 0, mode: mode) { x, _, _ in
                     let raw = x.bitPattern
-                    return unsigned ? Double(raw) : Double(signExtend(raw, bits: w))
+                    return unsigned ? unsignedToDouble(raw) : Double(signExtend(raw, bits: w))
                 }
                 result = ctx.output(r * Double(sign: .plus, exponent: -scale, significand: 1), f).bits64
             default:

@@ -264,10 +264,10 @@ extension IRInterpreter {
                     let (res, f) = fp.run(Double.self, Double(bits64: x), 0, 0, mode: ctx.roundingMode) { d, _, _ in
                         let raw = d.bitPattern
                         if bits == 32 {
-                            let v = signed ? Float(signExtend(raw, bits: wide)) : Float(raw)
+                            let v = signed ? Float(signExtend(raw, bits: wide)) : unsignedToFloat(raw)
                             return Double(bits64: UInt64(v.bitPattern))
                         }
-                        return signed ? Double(signExtend(raw, bits: wide)) : Double(raw)
+                        return signed ? Double(signExtend(raw, bits: wide)) : unsignedToDouble(raw)
                     }
                     let scale = F(sign: .plus, exponent: -Int(inst.imm), significand: 1)
                     return ctx.output(F(bits64: res.bits64) * scale, f).bits64
