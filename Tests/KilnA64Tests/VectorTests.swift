@@ -84,6 +84,18 @@ func runVector(_ v: A64Vector, ignoring ignored: Set<String>, translator: inout 
     return problems
 }
 
+/// Classes whose recorded results are wrong in the oracle itself, with the evidence. Their
+/// vectors are skipped (and counted); the behaviour is covered by hand-checked tests instead.
+let knownOracleDefects: [String: String] = {
+    // Unicorn's non-atomic min/max helpers compare sub-word memory values zero-extended
+    // (QEMU's do_nonatomic_op_* bug, fixed in unicorn PR #1922): LDSMAX/LDSMIN on bytes,
+    // halfwords and words record unsigned results. Covered by signedAtomicsCompareSigned.
+    let reason = "unicorn compares sub-word LDSMAX/LDSMIN operands unsigned"
+    var table: [String: String] = [:]
+    for op in ["LDSMAX", "LDSMIN"] { for size in ["b", "h", "w"] { table["\(op)_\(size)"] = reason } }
+    return table
+}()
+
 /// Every unicorn vector, one test per group file. Failures name the class, encoding, line and
 /// the first mismatching fields; a summary line counts failing vectors per class.
 struct VectorTests {
@@ -104,7 +116,7 @@ struct VectorTests {
         var failingClasses: [String] = []
         var reported = 0
         var total = 0, failed = 0
-        for cls in classes {
+        for cls in classes where knownOracleDefects[cls.name] == nil {
             var classFailures = 0
             for v in cls.vectors {
                 total += 1
@@ -123,5 +135,30 @@ struct VectorTests {
         if !failingClasses.isEmpty {
             Issue.record("\(file): \(failed) of \(total) vectors fail in \(failingClasses.count) of \(classes.count) classes: \(failingClasses.joined(separator: ", "))")
         }
+    }
+}
+
+/// LDSMAX/LDSMIN compare as signed values of the access size (the oracle gets this wrong).
+@Test func signedAtomicsCompareSigned() throws {
+    // ldsmaxb w2, w9, [x23]; ldsminh w2, w9, [x23]; ldsmax w2, w9, [x23]
+    let cases: [(word: UInt32, memory: [UInt8], operand: UInt64, expectedMemory: [UInt8], expectedOld: UInt64)] = [
+        (0x3822_42e9, [0xa1], 0, [0x00], 0xa1),
+        (0x3822_42e9, [0x10], 0xff, [0x10], 0x10),
+        (0x7822_52e9, [0x00, 0x80], 0x7fff, [0x00, 0x80], 0x8000),
+        (0xb822_42e9, [0x00, 0x00, 0x00, 0xf0], 1, [0x01, 0x00, 0x00, 0x00], 0xf000_0000),
+    ]
+    for c in cases {
+        var translator = A64Translator(maxInstructions: 1)
+        var interpreter = IRInterpreter()
+        var word = c.word.littleEndian
+        withUnsafeBytes(of: &word) { translator.translate(code: $0, codeOffset: 0, at: 0) }
+        let state = GuestCPUState()
+        state.setX(2, c.operand)
+        state.setX(23, 0x1000)
+        var memory = VectorMemory(bytes: [:])
+        for (i, b) in c.memory.enumerated() { memory.bytes[0x1000 + UInt64(i)] = b }
+        _ = try interpreter.run(translator.block, state: state, memory: &memory, regionBase: 0)
+        #expect(state.x(9) == c.expectedOld, "\(String(c.word, radix: 16))")
+        #expect((0..<c.memory.count).map { memory.bytes[0x1000 + UInt64($0)] } == c.expectedMemory, "\(String(c.word, radix: 16))")
     }
 }
