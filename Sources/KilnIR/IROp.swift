@@ -147,6 +147,23 @@ public enum IROp: UInt8, Sendable, CaseIterable {
     case vfloatToInt, vfloatToUInt, vintToFloat, vuintToFloat
     /// Lanewise round to integral, rounding in `aux` bits 8-11, exact in bit 12.
     case vfround
+    /// Halving add/subtract: (a ± b) >> 1 without overflow; the `r` forms round (+1).
+    case vshadd, vuhadd, vsrhadd, vurhadd, vshsub, vuhsub
+    /// Shifts by the signed low byte of each lane of `b`: rounding (SRSHL, URSHL), saturating
+    /// (SQSHL, UQSHL), both (SQRSHL, UQRSHL), and signed-to-unsigned saturating (SQSHLU).
+    case vsrshl, vurshl, vsqshl, vuqshl, vsqrshl, vuqrshl, vsqshlu
+    /// Rounding shift right by immediate `imm` (1...element bits).
+    case vsrshrImm, vurshrImm
+    /// Polynomial (carry-less) multiply of bytes; widening form over half `imm` (i8 or i64).
+    case vpmul, vpmull
+    /// Saturating doubling multiply returning the high half, plain and rounding.
+    case vsqdmulh, vsqrdmulh
+    /// Saturating doubling multiply long of half `imm` (source element size in `aux`).
+    case vsqdmull
+    /// SUQADD (signed `a` + unsigned `b`), USQADD (unsigned `a` + signed `b`), saturating.
+    case vsuqadd, vusqadd
+    /// Saturating absolute value and negation.
+    case vsqabs, vsqneg
 }
 
 extension IROp {
@@ -163,8 +180,11 @@ extension IROp {
              .frecpe, .frsqrte, .frecps, .frsqrts, .frecpx, .fcmp, .fconvert, .floatToInt,
              .intToFloat, .fround, .vfadd, .vfsub, .vfmul, .vfdiv, .vfmax, .vfmin, .vfmaxnm,
              .vfminnm, .vfmadd, .vfsqrt, .vfcmeq, .vfcmge, .vfcmgt, .vfloatToInt, .vfloatToUInt,
-             .vintToFloat, .vuintToFloat, .vfround:
-            return true  // FPSR cumulative flags
+             .vintToFloat, .vuintToFloat, .vfround,
+             .vuqadd, .vsqadd, .vuqsub, .vsqsub, .vsqxtn, .vuqxtn, .vsqxtun, .vsqshl, .vuqshl,
+             .vsqrshl, .vuqrshl, .vsqshlu, .vsqdmulh, .vsqrdmulh, .vsqdmull, .vsuqadd, .vusqadd,
+             .vsqabs, .vsqneg:
+            return true  // FPSR cumulative flags (QC for the saturating operations)
         default:
             return false
         }

@@ -70,6 +70,19 @@ enum SIMD {
         guard size != 3 || q else { throw l.unallocated(w) }
         let r: IRValue
         switch (u, opcode) {
+        case (_, 0), (_, 2), (_, 4):
+            guard size != 3 else { throw l.unallocated(w) }
+            let ops: [IROp] = u ? [.vuhadd, .vurhadd, .vuhsub] : [.vshadd, .vsrhadd, .vshsub]
+            r = l.vop(ops[Int(opcode / 2)], e, n, m)
+        case (_, 9), (_, 10), (_, 11):
+            let ops: [IROp] = u ? [.vuqshl, .vurshl, .vuqrshl] : [.vsqshl, .vsrshl, .vsqrshl]
+            r = l.vop(ops[Int(opcode - 9)], e, n, m)
+        case (true, 19):
+            guard size == 0 else { throw l.unallocated(w) }
+            r = l.vop(.vpmul, e, n, m)
+        case (_, 22):
+            guard size == 1 || size == 2 else { throw l.unallocated(w) }
+            r = l.vop(u ? .vsqrdmulh : .vsqdmulh, e, n, m)
         case (false, 1): r = l.vop(.vsqadd, e, n, m)
         case (true, 1): r = l.vop(.vuqadd, e, n, m)
         case (false, 5): r = l.vop(.vsqsub, e, n, m)
@@ -128,9 +141,12 @@ enum SIMD {
         case (true, 26, true): r = l.vop(.vfabs, e, l.vop(.vfsub, e, n, m))
         case (true, 27, false): r = l.vop(.vfmul, e, n, m)
         case (true, 31, false): r = l.vop(.vfdiv, e, n, m)
-        case (true, 26, false):
-            // FADDP: pairwise over the concatenation, computed lane by lane.
-            r = floatPairwise(&l, full, q ? n : l.lowHalves(n, m), q ? m : l.vzero(), q: q)
+        case (true, 26, false), (true, 24, _), (true, 30, _):
+            // FADDP, FMAXNMP, FMINNMP, FMAXP, FMINP: pairwise over the concatenation.
+            let op: IROp = opcode == 26 ? .fadd : (opcode == 24 ? (high ? .fminnm : .fmaxnm) : (high ? .fmin : .fmax))
+            r = floatPairwise(&l, full, q ? n : l.lowHalves(n, m), q ? m : l.vzero(), q: q, op: op)
+        case (true, 29, _):
+            r = l.vop(high ? .vfcmgt : .vfcmge, e, l.vop(.vfabs, e, n), l.vop(.vfabs, e, m))
         case (false, 27, false), (false, 31, _):
             r = try laneByLane(&l, w, full, q: q) { l, a, b in
                 let op: IROp = opcode == 27 ? .fmulx : (high ? .frsqrts : .frecps)
@@ -155,7 +171,7 @@ enum SIMD {
         return r
     }
 
-    static func floatPairwise(_ l: inout A64Lifter, _ e: IRElement, _ a: IRValue, _ b: IRValue, q: Bool) -> IRValue {
+    static func floatPairwise(_ l: inout A64Lifter, _ e: IRElement, _ a: IRValue, _ b: IRValue, q: Bool, op: IROp = .fadd) -> IRValue {
         let t: IRType = e == .f64 ? .f64 : .f32
         var r = l.vzero()
         let lanes = 16 >> e.sizeLog2, half = lanes / 2
@@ -163,13 +179,26 @@ enum SIMD {
             let src = i < half ? a : b, j = UInt64((i % half) * 2)
             let x = l.builder.emit(.vextract, t, src, imm: j, aux: e.rawValue)
             let y = l.builder.emit(.vextract, t, src, imm: j + 1, aux: e.rawValue)
-            r = l.builder.emit(.vinsert, .v128, r, l.builder.binary(.fadd, x, y), imm: UInt64(i), aux: e.rawValue)
+            r = l.builder.emit(.vinsert, .v128, r, l.builder.binary(op, x, y), imm: UInt64(i), aux: e.rawValue)
         }
         return r
     }
 
+    /// The A64 Reduce() tree over `count` float lanes of `v`: halves reduced separately, then
+    /// combined, which fixes which NaN wins.
+    static func floatReduce(_ l: inout A64Lifter, _ v: IRValue, _ e: IRElement, _ t: IRType, first: Int, count: Int, op: IROp) -> IRValue {
+        if count == 1 { return l.builder.emit(.vextract, t, v, imm: UInt64(first), aux: e.rawValue) }
+        let lo = floatReduce(&l, v, e, t, first: first, count: count / 2, op: op)
+        let hi = floatReduce(&l, v, e, t, first: first + count / 2, count: count / 2, op: op)
+        return l.builder.binary(op, lo, hi)
+    }
+
     static func threeDifferent(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 12)
+        if opcode == 14 && !u {
+            try polynomialMultiplyLong(&l, w)
+            return
+        }
         guard size != 3 else { throw l.unallocated(w) }
         let e = IRElement.integer(sizeLog2: size), wide = IRElement.integer(sizeLog2: size + 1)
         let half = UInt64(q ? 1 : 0)
@@ -183,8 +212,8 @@ enum SIMD {
         case 2: r = l.vop(.vsub, wide, widen(&l, n), widen(&l, m))
         case 3: r = l.vop(.vsub, wide, n, widen(&l, m))
         case 4, 6:
-            guard !u else { throw l.unimplemented(w) }
-            let sum = l.vop(opcode == 4 ? .vadd : .vsub, wide, n, m)
+            var sum = l.vop(opcode == 4 ? .vadd : .vsub, wide, n, m)
+            if u { sum = l.vop(.vadd, wide, sum, l.vop(.vsplat, wide, l.const64(1 << UInt64(e.bits - 1)))) }
             let top = l.vop(.vxtn, wide, l.vop(.vushrImm, wide, sum, imm: UInt64(e.bits)))
             l.setNarrow(rd(w), top, q: q)
             return
@@ -194,10 +223,22 @@ enum SIMD {
         case 8, 10, 12:
             let p = l.vop(u ? .vumull : .vsmull, e, n, m, imm: half)
             r = opcode == 12 ? p : l.vop(opcode == 8 ? .vadd : .vsub, wide, l.vreg(rd(w)), p)
+        case 9, 11, 13:
+            guard !u, size == 1 || size == 2 else { throw l.unallocated(w) }
+            let p = l.vop(.vsqdmull, e, n, m, imm: half)
+            r = opcode == 13 ? p : l.vop(opcode == 9 ? .vsqadd : .vsqsub, wide, l.vreg(rd(w)), p)
         default:
             throw l.unimplemented(w)
         }
         l.builder.writeReg(.v(rd(w)), r)
+    }
+
+    /// PMULL / PMULL2: 8 x 8 -> 16 bit lanes, or 64 x 64 -> 128.
+    static func polynomialMultiplyLong(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let q = bit(w, 30), size = Int(bits(w, 23, 22))
+        guard size == 0 || size == 3 else { throw l.unallocated(w) }
+        let e = IRElement.integer(sizeLog2: size)
+        l.builder.writeReg(.v(rd(w)), l.vop(.vpmull, e, l.vreg(rn(w)), l.vreg(rm(w)), imm: q ? 1 : 0))
     }
 
     static func twoRegisterMisc(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
@@ -218,6 +259,17 @@ enum SIMD {
             let even = l.vop(.vuzp1, e, n, n), odd = l.vop(.vuzp2, e, n, n)
             let ext: IROp = u ? .vuxtl : .vsxtl
             r = l.vop(.vadd, wide, l.vop(ext, e, even, imm: 0), l.vop(ext, e, odd, imm: 0))
+        case (false, 3): r = l.vop(.vsuqadd, lanes, l.vreg(rd(w)), n)
+        case (true, 3): r = l.vop(.vusqadd, lanes, l.vreg(rd(w)), n)
+        case (false, 7): r = l.vop(.vsqabs, lanes, n)
+        case (true, 7): r = l.vop(.vsqneg, lanes, n)
+        case (_, 6):
+            guard size != 3 else { throw l.unallocated(w) }
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let even = l.vop(.vuzp1, e, n, n), odd = l.vop(.vuzp2, e, n, n)
+            let ext: IROp = u ? .vuxtl : .vsxtl
+            let sums = l.vop(.vadd, wide, l.vop(ext, e, even, imm: 0), l.vop(ext, e, odd, imm: 0))
+            r = l.vop(.vadd, wide.vector(q: q), l.vreg(rd(w)), sums)
         case (false, 4): r = l.vop(.vcls, lanes, n)
         case (true, 4): r = l.vop(.vclz, lanes, n)
         case (false, 5):
@@ -262,19 +314,24 @@ enum SIMD {
     static func twoRegisterMiscFloat(_ l: inout A64Lifter, _ w: UInt32, _ n: IRValue) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), high = bit(w, 23), opcode = bits(w, 16, 12)
         if opcode == 22 || opcode == 23 {
-            // FCVTN / FCVTL: f64 <-> f32 (size<0> = 1), lane by lane.
-            guard bit(w, 22), !u else { throw l.unimplemented(w) }
+            // FCVTN / FCVTXN / FCVTL: f64 <-> f32 (size<0> = 1) or f32 <-> f16, lane by lane.
+            let double = bit(w, 22)
+            if u && (opcode == 23 || !double) { throw l.unallocated(w) }
+            let (wideType, wideE): (IRType, IRElement) = double ? (.f64, .f64) : (.f32, .f32)
+            let (narrowType, narrowE): (IRType, IRElement) = double ? (.f32, .f32) : (.i16, .i16)
+            let count = double ? 2 : 4
             var r = l.vzero()
             if opcode == 23 {
-                for i in 0..<2 {
-                    let x = l.builder.emit(.vextract, .f32, n, imm: UInt64(i + (q ? 2 : 0)), aux: IRElement.f32.rawValue)
-                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, .f64, x), imm: UInt64(i), aux: IRElement.f64.rawValue)
+                for i in 0..<count {
+                    let x = l.builder.emit(.vextract, narrowType, n, imm: UInt64(i + (q ? count : 0)), aux: narrowE.rawValue)
+                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, wideType, x), imm: UInt64(i), aux: wideE.rawValue)
                 }
                 l.builder.writeReg(.v(rd(w)), r)
             } else {
-                for i in 0..<2 {
-                    let x = l.builder.emit(.vextract, .f64, n, imm: UInt64(i), aux: IRElement.f64.rawValue)
-                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, .f32, x), imm: UInt64(i), aux: IRElement.f32.rawValue)
+                let rounding: UInt16 = u ? IRRounding.odd.rawValue : 0
+                for i in 0..<count {
+                    let x = l.builder.emit(.vextract, wideType, n, imm: UInt64(i), aux: wideE.rawValue)
+                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, narrowType, x, aux: rounding), imm: UInt64(i), aux: narrowE.rawValue)
                 }
                 l.setNarrow(rd(w), r, q: q)
             }
@@ -338,6 +395,10 @@ enum SIMD {
 
     static func acrossLanes(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 16, 12)
+        if u && (opcode == 12 || opcode == 15) {
+            try acrossLanesFloat(&l, w)
+            return
+        }
         guard size < 2 || (size == 2 && q) else { throw l.unallocated(w) }
         let e = IRElement.integer(sizeLog2: size)
         let lanes = UInt64((q ? 16 : 8) >> size)
@@ -358,6 +419,14 @@ enum SIMD {
         default: throw l.unimplemented(w)
         }
         l.writeScalar(rd(w), r)
+    }
+
+    /// FMAXNMV, FMINNMV, FMAXV, FMINV (single precision, four lanes).
+    static func acrossLanesFloat(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        guard bit(w, 30), !bit(w, 22) else { throw l.unallocated(w) }
+        let high = bit(w, 23), opcode = bits(w, 16, 12)
+        let op: IROp = opcode == 12 ? (high ? .fminnm : .fmaxnm) : (high ? .fmin : .fmax)
+        l.writeScalar(rd(w), floatReduce(&l, l.vreg(rn(w)), .f32, .f32, first: 0, count: 4, op: op))
     }
 
     /// DUP, INS, SMOV, UMOV. imm5's lowest set bit gives the element size, the bits above it
@@ -455,7 +524,7 @@ enum SIMD {
         let esize = e.bits
         let right = UInt64(2 * esize - immhb), left = UInt64(immhb - esize)
         let n = l.vreg(rn(w))
-        let narrowing = opcode == 16 || opcode == 20
+        let narrowing = (16...20).contains(opcode)
         guard narrowing ? size < 3 : (size < 3 || q) else { throw l.unallocated(w) }
         let r: IRValue
         switch (u, opcode) {
@@ -463,7 +532,29 @@ enum SIMD {
         case (true, 0): r = l.vop(.vushrImm, e, n, imm: right)
         case (false, 2): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vsshrImm, e, n, imm: right))
         case (true, 2): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vushrImm, e, n, imm: right))
+        case (_, 4): r = l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right)
+        case (_, 6): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right))
+        case (true, 12), (_, 14):
+            let amounts = l.vop(.vsplat, e, l.const64(left))
+            r = l.vop(opcode == 12 ? .vsqshlu : (u ? .vuqshl : .vsqshl), e, n, amounts)
         case (false, 10): r = l.vop(.vshlImm, e, n, imm: left)
+        case (_, 17), (_, 18), (_, 19), (true, 16):
+            // Narrowing shifts: shift (rounding for odd opcodes) the wide source, then narrow
+            // (saturating except RSHRN).
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let rounding = opcode & 1 == 1
+            let signedShift = !u || opcode <= 17
+            let shiftOp: IROp = rounding ? (signedShift ? .vsrshrImm : .vurshrImm) : (signedShift ? .vsshrImm : .vushrImm)
+            let narrowOp: IROp
+            switch (u, opcode) {
+            case (false, 17): narrowOp = .vxtn
+            case (true, 16), (true, 17): narrowOp = .vsqxtun
+            case (false, _): narrowOp = .vsqxtn
+            default: narrowOp = .vuqxtn
+            }
+            let shifted = l.vop(shiftOp, wide, n, imm: right)
+            l.setNarrow(rd(w), l.vop(narrowOp, wide, shifted), q: q)
+            return
         case (true, 10), (true, 8):
             // SLI / SRI: shift, and insert into Vd where the shifted mask is set.
             let isLeft = opcode == 10
@@ -505,7 +596,19 @@ enum SIMD {
             e = size == 3 ? .f64 : .f32
             index = size == 3 ? h : h << 1 | lBit
             mReg = Int(mBit << 4) | Int(bits(w, 19, 16))
-            guard !u else { throw l.unimplemented(w) }
+            if u {
+                // FMULX (by element), lane by lane.
+                let t: IRType = e == .f64 ? .f64 : .f32
+                let scalar = l.builder.emit(.vextract, t, l.vreg(mReg), imm: UInt64(index), aux: e.rawValue)
+                let n = l.vreg(rn(w))
+                var r = l.vzero()
+                for i in 0..<((q ? 16 : 8) >> e.sizeLog2) {
+                    let x = l.builder.emit(.vextract, t, n, imm: UInt64(i), aux: e.rawValue)
+                    r = l.builder.emit(.vinsert, .v128, r, l.builder.binary(.fmulx, x, scalar), imm: UInt64(i), aux: e.rawValue)
+                }
+                l.setVector(rd(w), r, q: q)
+                return
+            }
         } else {
             guard size == 1 || size == 2 else { throw l.unallocated(w) }
             e = IRElement.integer(sizeLog2: size)
@@ -523,6 +626,13 @@ enum SIMD {
         case (false, 5): r = l.vop(.vfmadd, e, l.vop(.vfneg, e, n), m, l.vreg(rd(w)))
         case (false, 9): r = l.vop(.vfmul, e, n, m)
         case (false, 8): r = l.vop(.vmul, e, n, m)
+        case (false, 12): r = l.vop(.vsqdmulh, e, n, m)
+        case (false, 13): r = l.vop(.vsqrdmulh, e, n, m)
+        case (false, 3), (false, 7), (false, 11):
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let p = l.vop(.vsqdmull, full, n, m, imm: q ? 1 : 0)
+            l.builder.writeReg(.v(rd(w)), opcode == 11 ? p : l.vop(opcode == 3 ? .vsqadd : .vsqsub, wide, l.vreg(rd(w)), p))
+            return
         case (true, 0): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vmul, e, n, m))
         case (true, 4): r = l.vop(.vsub, e, l.vreg(rd(w)), l.vop(.vmul, e, n, m))
         case (_, 10), (_, 2), (_, 6):
@@ -709,9 +819,19 @@ enum SIMD {
         }
         let e: IRElement = bit(w, 22) ? .f64 : .f32
         let t: IRType = e == .f64 ? .f64 : .f32
+        let high = bit(w, 23), opcode = bits(w, 16, 12)
+        let op: IROp
+        switch (opcode, high) {
+        case (13, false): op = .fadd
+        case (12, false): op = .fmaxnm
+        case (12, true): op = .fminnm
+        case (15, false): op = .fmax
+        case (15, true): op = .fmin
+        default: throw l.unallocated(w)
+        }
         let x = l.builder.emit(.vextract, t, n, imm: 0, aux: e.rawValue)
         let y = l.builder.emit(.vextract, t, n, imm: 1, aux: e.rawValue)
-        l.writeScalar(rd(w), l.builder.binary(.fadd, x, y))
+        l.writeScalar(rd(w), l.builder.binary(op, x, y))
     }
 
     static func scalarCopy(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
@@ -748,6 +868,8 @@ enum SIMD {
         case (false, 2): v = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vsshrImm, e, n, imm: right))
         case (true, 2): v = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vushrImm, e, n, imm: right))
         case (false, 10): v = l.vop(.vshlImm, e, n, imm: left)
+        case (_, 4): v = l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right)
+        case (_, 6): v = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right))
         case (true, 8), (true, 10):
             let isLeft = opcode == 10
             let ones = l.vop(.vcmeq, e, n, n)

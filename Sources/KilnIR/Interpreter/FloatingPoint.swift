@@ -502,7 +502,11 @@ extension IRInterpreter {
                 result = UInt64(ctx.compare(Double(bits64: a), Double(bits64: b), signaling: inst.aux & 1 == 1))
             }
         case .fconvert:
-            result = convertFloat(a, from: sourceType, to: inst.type, &ctx)
+            if inst.aux == IRRounding.odd.rawValue && sourceType == .f64 && inst.type == .f32 {
+                result = convertToOdd(a, &ctx)
+            } else {
+                result = convertFloat(a, from: sourceType, to: inst.type, &ctx)
+            }
         case .floatToInt:
             let rounding = IRRounding(rawValue: inst.aux & 15) ?? .towardZero
             let unsigned = inst.aux & 16 != 0
@@ -560,6 +564,16 @@ extension IRInterpreter {
         }
         state.fpsr |= ctx.flags
         return V128(lo: result & inst.type.mask)
+    }
+
+    /// f64 -> f32 rounding to odd (FCVTXN): truncate, then set the lowest bit if inexact.
+    func convertToOdd(_ a: UInt64, _ ctx: inout A64FloatContext) -> UInt64 {
+        let d = ctx.input(Double(bits64: a))
+        if d.isNaN { return convertFloat(a, from: .f64, to: .f32, &ctx) }
+        let (r, f) = fp.run(Double.self, d, 0, 0, mode: 3) { x, _, _ in Double(bits64: UInt64(Float(x).bitPattern)) }
+        var bits = r.bits64
+        if f & FPSRFlag.inexact != 0 && !Float(bits64: bits).isInfinite { bits |= 1 }
+        return ctx.output(Float(bits64: bits), f).bits64
     }
 
     /// A NaN converted to half precision: quietened with its payload's top bits, the default
