@@ -19,12 +19,12 @@ extension A64Lifter {
 
 /// Scalar floating point. `ftype` (bits 23...22): 00 single, 01 double, 11 half.
 enum FloatingPoint {
-    /// The arithmetic type of `ftype`; half precision arithmetic (FEAT_FP16) is not implemented.
+    /// The arithmetic type of `ftype`; half precision (FEAT_FP16) computes on i16 patterns.
     static func type(_ l: A64Lifter, _ w: UInt32) throws(A64LiftError) -> IRType {
         switch bits(w, 23, 22) {
         case 0: return .f32
         case 1: return .f64
-        case 3: throw l.unimplemented(w)
+        case 3: return .i16
         default: throw l.unallocated(w)
         }
     }
@@ -111,13 +111,13 @@ enum FloatingPoint {
     static func moveImmediate(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let t = try type(l, w)
         let imm8 = bits(w, 20, 13)
-        l.writeScalar(rd(w), l.const(t, expandFloatImmediate(imm8, t == .f64 ? 64 : 32)))
+        l.writeScalar(rd(w), l.const(t, expandFloatImmediate(imm8, t.bits)))
     }
 
     /// VFPExpandImm: sign, 3-bit exponent and 4-bit fraction to a float bit pattern.
     static func expandFloatImmediate(_ imm8: UInt32, _ n: Int) -> UInt64 {
         let sign = UInt64(imm8 >> 7 & 1), b6 = UInt64(imm8 >> 6 & 1)
-        let e = n == 32 ? 8 : 11, f = n - e - 1
+        let e = n == 16 ? 5 : (n == 32 ? 8 : 11), f = n - e - 1
         let expTop = b6 ^ 1
         let repl = b6 == 1 ? (UInt64(1) << UInt64(e - 3)) - 1 : 0
         let exp = expTop << UInt64(e - 1) | repl << 2 | UInt64(imm8 >> 4 & 3)
@@ -136,7 +136,6 @@ enum FloatingPoint {
         }
         guard ftype != 2 else { throw l.unallocated(w) }
         let ft: IRType = ftype == 0 ? .f32 : (ftype == 1 ? .f64 : .i16)
-        if ftype == 3 { throw l.unimplemented(w) }
         switch opcode {
         case 2, 3:
             guard rmode == 0 else { throw l.unallocated(w) }
@@ -174,7 +173,8 @@ enum FloatingPoint {
                 l.setReg(rd(w), l.builder.emit(.vextract, .i64, l.builder.readReg(.v(rn(w))), imm: 1, aux: IRElement.i64.rawValue))
             }
         case (_, 3, 0):
-            throw l.unimplemented(w)
+            // FMOV between a half-precision register and W/X: the low 16 bits.
+            if toFloat { l.writeScalar(rd(w), l.reg(rn(w), .i16)) } else { l.setReg(rd(w), l.builder.zext(l.readFloat(rn(w), .i16), to: .i64)) }
         default:
             throw l.unallocated(w)
         }

@@ -49,6 +49,8 @@ public enum FPCRBit {
     public static let fz: UInt32 = 1 << 24
     /// Alternative half-precision format.
     public static let ahp: UInt32 = 1 << 26
+    /// Flush half-precision denormals to zero (FEAT_FP16 arithmetic).
+    public static let fz16: UInt32 = 1 << 19
     /// Rounding mode field (bits 23...22): 0 nearest, 1 +inf, 2 -inf, 3 zero.
     public static let rmodeShift: UInt32 = 22
 }
@@ -421,8 +423,10 @@ struct A64FloatContext {
     }
 
     /// Rounds a finite double to half precision with A64 flags; returns the 16-bit pattern.
-    mutating func toHalf(_ value: Double, rounding: IRRounding) -> UInt64 {
+    mutating func toHalf(_ value: Double, rounding: IRRounding, arithmetic: Bool = false) -> UInt64 {
         let sign: UInt64 = value.sign == .minus ? 0x8000 : 0
+        // AHP applies to conversions only; half-precision arithmetic uses the IEEE format.
+        let alternativeHalf = self.alternativeHalf && !arithmetic
         if alternativeHalf {
             // No NaN or infinity to produce: NaN gives zero, infinity and overflow saturate,
             // all three as invalid operations.
@@ -496,7 +500,9 @@ extension IRInterpreter {
         var result: UInt64 = 0
         switch inst.op {
         case .fcmp:
-            if sourceType == .f32 {
+            if sourceType == .i16 {
+                result = UInt64(halfCompare(UInt16(truncatingIfNeeded: a), UInt16(truncatingIfNeeded: b), signaling: inst.aux & 1 == 1, &ctx))
+            } else if sourceType == .f32 {
                 result = UInt64(ctx.compare(Float(bits64: a), Float(bits64: b), signaling: inst.aux & 1 == 1))
             } else {
                 result = UInt64(ctx.compare(Double(bits64: a), Double(bits64: b), signaling: inst.aux & 1 == 1))
@@ -544,19 +550,29 @@ extension IRInterpreter {
                 }
                 result = ctx.output(r * Double(sign: .plus, exponent: -scale, significand: 1), f).bits64
             default:
-                let magnitude = unsigned ? Double(a) : Double(signExtend(a, bits: w))
-                result = ctx.toHalf(magnitude * Double(sign: .plus, exponent: -scale, significand: 1), rounding: .current)
+                // Round to odd in double, then once to half: exact for any 64-bit source.
+                let (r, f) = fp.run(Double.self, Double(bits64: a), 0, 0, mode: 3) { x, _, _ in
+                    let raw = x.bitPattern
+                    return unsigned ? unsignedToDouble(raw) : Double(signExtend(raw, bits: w))
+                }
+                let odd = f & FPSRFlag.inexact != 0 ? Double(bits64: r.bits64 | 1) : r
+                result = ctx.toHalf(odd * Double(sign: .plus, exponent: -scale, significand: 1), rounding: .current, arithmetic: true)
+                ctx.flags |= f & FPSRFlag.inexact
             }
         case .fround:
             let rounding = IRRounding(rawValue: inst.aux & 15) ?? .current
             let exact = inst.aux & 32 != 0
-            if inst.type == .f32 {
+            if inst.type == .i16 {
+                result = halfRoundIntegral(UInt16(truncatingIfNeeded: a), rounding, exact, &ctx)
+            } else if inst.type == .f32 {
                 result = roundIntegral(Float(bits64: a), rounding, exact, &ctx).bits64
             } else {
                 result = roundIntegral(Double(bits64: a), rounding, exact, &ctx).bits64
             }
         default:
-            if inst.type == .f32 {
+            if inst.type == .i16 {
+                result = halfArithmetic(inst.op, UInt16(truncatingIfNeeded: a), UInt16(truncatingIfNeeded: b), UInt16(truncatingIfNeeded: c), &ctx)
+            } else if inst.type == .f32 {
                 result = ctx.arithmetic(inst.op, Float(bits64: a), Float(bits64: b), Float(bits64: c)).bits64
             } else {
                 result = ctx.arithmetic(inst.op, Double(bits64: a), Double(bits64: b), Double(bits64: c)).bits64
