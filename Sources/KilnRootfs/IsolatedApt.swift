@@ -129,6 +129,25 @@ struct IsolatedApt {
         }
     }
 
+    /// One .deb that `apt-get download` would fetch, as the signed index describes it.
+    struct PlannedDownload: Equatable {
+        var fileName: String
+        var size: UInt64
+        var sha256: String
+    }
+
+    /// What downloading `packages` would fetch, without fetching: file names, sizes and the
+    /// SHA-256 digests from the signed index.
+    func plan(_ packages: [ResolvedPackage]) throws -> [PlannedDownload] {
+        let specs = packages.map { "\($0.name)=\($0.version)" }
+        let result = try command.run("apt-get", options + ["download", "--print-uris"] + specs)
+        guard result.status == 0 else {
+            throw RootfsError.toolFailed(command: "apt-get download", status: result.status,
+                                         message: Self.firstError(in: result.stderr) ?? result.stderr)
+        }
+        return Self.parsePrintURIs(result.stdout)
+    }
+
     // MARK: - Reading apt's output
 
     /// Parses `Inst name (version release [arch])` lines of `apt-get -s install`.
@@ -150,6 +169,16 @@ struct IsolatedApt {
             packages.append(ResolvedPackage(name: name, version: version, architecture: architecture))
         }
         return packages.sorted { $0.name < $1.name }
+    }
+
+    /// Parses `'URL' file size SHA256:hex` lines of `apt-get download --print-uris`.
+    static func parsePrintURIs(_ output: String) -> [PlannedDownload] {
+        output.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            guard words.count >= 4, words[0].hasPrefix("'"), let size = UInt64(words[2]),
+                  words[3].hasPrefix("SHA256:") else { return nil }
+            return PlannedDownload(fileName: String(words[1]), size: size, sha256: String(words[3].dropFirst(7)))
+        }
     }
 
     static func unknownPackages(in stderr: String) -> [String] {

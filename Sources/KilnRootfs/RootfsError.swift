@@ -8,8 +8,9 @@ public enum RootfsError: Error, Equatable, CustomStringConvertible {
     case networkUnavailable(detail: String)
     /// The rootfs directory cannot be created or written.
     case directoryNotWritable(path: String, reason: String)
-    /// The disk filled up while downloading or extracting.
-    case diskFull(path: String)
+    /// The disk filled up while downloading or extracting, or has too little room to start;
+    /// `needed` and `available` are known (in bytes) when the check happened up front.
+    case diskFull(path: String, needed: UInt64? = nil, available: UInt64? = nil)
     /// A host tool failed for a reason not covered above; its own message is kept.
     case toolFailed(command: String, status: Int32, message: String)
     /// The manifest in an existing rootfs cannot be read.
@@ -28,7 +29,9 @@ public enum RootfsError: Error, Equatable, CustomStringConvertible {
             return "cannot reach the Debian mirror: \(detail) (check the network, or pass --mirror URL)"
         case let .directoryNotWritable(path, reason):
             return "rootfs directory \(path) is not writable: \(reason)"
-        case let .diskFull(path):
+        case let .diskFull(path, needed?, available?):
+            return "not enough disk space for \(path): needs about \(needed >> 20) MiB, \(available >> 20) MiB available"
+        case let .diskFull(path, _, _):
             return "no space left on device while writing \(path); the rootfs is marked incomplete"
         case let .toolFailed(command, status, message):
             return "\(command) failed (exit \(status)): \(message)"

@@ -55,6 +55,8 @@ public struct RootfsFetcher {
         let apt = IsolatedApt(stateDirectory: aptDirectory, command: command)
         var listsUpdated = false
         if try apt.prepare(sources: sources) || refreshLists || apt.listsAreStale() {
+            // apt hangs rather than failing when the disk fills during an update.
+            try requireFreeSpace(Self.listsSpace)
             progress(.updatingLists)
             try apt.update()
             listsUpdated = true
@@ -66,9 +68,23 @@ public struct RootfsFetcher {
         } catch RootfsError.toolFailed(command: "apt-get download", status: _, message: _) where !listsUpdated {
             // Stale lists name versions the mirror no longer carries: refresh and resolve again.
         }
+        try requireFreeSpace(Self.listsSpace)
         progress(.updatingLists)
         try apt.update()
         return try fetchLocked(packages, apt: apt, progress: progress)
+    }
+
+    /// Room apt needs to download and unpack the bookworm arm64 package lists.
+    static let listsSpace: UInt64 = 96 << 20
+
+    /// Fails with `diskFull` unless the rootfs's file system has `bytes` available.
+    private func requireFreeSpace(_ bytes: UInt64) throws {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return }
+        let available = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        if available < bytes {
+            throw RootfsError.diskFull(path: directory, needed: bytes, available: available)
+        }
     }
 
     /// One resolve-download-extract pass with the lock held and the lists as they are.
@@ -93,6 +109,10 @@ public struct RootfsFetcher {
         try? fm.removeItem(atPath: debDirectory)
         try fm.createDirectory(atPath: debDirectory, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: debDirectory) }
+        let planned = missing.isEmpty ? [] : try apt.plan(missing)
+        let expectedDigests = Dictionary(planned.map { ($0.fileName, $0.sha256) }, uniquingKeysWith: { first, _ in first })
+        // Unpacked packages take about three times their compressed size.
+        try requireFreeSpace(planned.reduce(0) { $0 + $1.size } * 4 + (16 << 20))
         if !missing.isEmpty {
             var fetched = 0
             try apt.download(missing, into: debDirectory) { name in
@@ -111,6 +131,11 @@ public struct RootfsFetcher {
         for (index, package) in missing.enumerated() {
             let deb = try locateDeb(package, in: debDirectory)
             let digest = try Self.sha256(ofFile: deb)
+            let fileName = (deb as NSString).lastPathComponent
+            if let expected = expectedDigests[fileName], expected != digest {
+                throw RootfsError.toolFailed(command: "verify \(fileName)", status: 0,
+                                             message: "SHA-256 \(digest) does not match the signed index's \(expected)")
+            }
             try extractor.extract(deb: deb, staging: aptDirectory + "/staging")
             recorded[package.name] = RootfsManifest.Package(
                 name: package.name, version: package.version, architecture: package.architecture, sha256: digest)

@@ -22,6 +22,19 @@ import Testing
         ])
     }
 
+    @Test func printURIsGivesSizesAndIndexDigests() {
+        let output = """
+            'http://deb.debian.org/debian/pool/main/l/lua5.4/lua5.4_5.4.4-3%2bdeb12u1_arm64.deb' lua5.4_5.4.4-3+deb12u1_arm64.deb 118924 SHA256:fbcf06f6b3b6c61f7dad18ddbbd1e4c01f96a676554165fd6a96d77683e8381b
+            'http://deb.debian.org/debian/pool/main/z/zlib/zlib1g_1.2.13.dfsg-1_arm64.deb' zlib1g_1%3a1.2.13.dfsg-1_arm64.deb 82744 SHA256:52b8b8a145bbe1956bba82034f77022cbef0c3d0885c9e32d9817a7932fe1913
+            """
+        #expect(IsolatedApt.parsePrintURIs(output) == [
+            .init(fileName: "lua5.4_5.4.4-3+deb12u1_arm64.deb", size: 118924,
+                  sha256: "fbcf06f6b3b6c61f7dad18ddbbd1e4c01f96a676554165fd6a96d77683e8381b"),
+            .init(fileName: "zlib1g_1%3a1.2.13.dfsg-1_arm64.deb", size: 82744,
+                  sha256: "52b8b8a145bbe1956bba82034f77022cbef0c3d0885c9e32d9817a7932fe1913"),
+        ])
+    }
+
     @Test func unknownPackagesAreNamed() {
         let stderr = """
             E: Unable to locate package nosuch-pkg
@@ -33,7 +46,7 @@ import Testing
     @Test func networkFailuresAreRecognised() {
         #expect(IsolatedApt.isNetworkFailure("Err:1 http://deb.debian.org/debian bookworm InRelease\n  Temporary failure resolving 'deb.debian.org'"))
         #expect(!IsolatedApt.isNetworkFailure("Get:1 http://deb.debian.org/debian bookworm InRelease [151 kB]"))
-        #expect(throws: RootfsError.diskFull(path: "/x")) {
+        #expect(throws: RootfsError.diskFull(path: "/x", needed: nil, available: nil)) {
             try IsolatedApt.checkDiskFull("dpkg-deb: error: cannot write: No space left on device", path: "/x")
         }
     }

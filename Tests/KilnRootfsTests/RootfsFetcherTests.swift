@@ -93,6 +93,36 @@ private func temporaryDirectory(_ tag: String) throws -> String {
     }
 }
 
+/// A small tmpfs, where the test may mount one (root with CAP_SYS_ADMIN); elsewhere these
+/// tests are skipped and the disk-full path is covered only by the unit tests above.
+private enum SmallFileSystem {
+    static let canMount: Bool = {
+        guard let dir = try? temporaryDirectory("mountprobe") else { return false }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard (try? runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=1M", "tmpfs", dir]))?.status == 0 else { return false }
+        _ = try? runProcess("/bin/umount", [dir])
+        return true
+    }()
+}
+
+@Suite(.enabled(if: SmallFileSystem.canMount && TestEnvironment.which("apt-get") != nil))
+struct RootfsDiskFullTests {
+    @Test func fullDiskFailsUpFrontWithSizes() throws {
+        let mountPoint = try temporaryDirectory("tinyfs")
+        defer { try? FileManager.default.removeItem(atPath: mountPoint) }
+        try #require(try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=3M", "tmpfs", mountPoint]).status == 0)
+        defer { _ = try? runProcess("/bin/umount", [mountPoint]) }
+        let fetcher = RootfsFetcher(directory: mountPoint + "/rootfs", sources: .fromHost(mirror: nil))
+        #expect {
+            try fetcher.fetch(["lua5.4"])
+        } throws: { error in
+            guard case RootfsError.diskFull(path: _, needed: let needed?, available: let available?) = error else { return false }
+            return needed > available && "\(error)".contains("not enough disk space")
+        }
+        #expect(!RootfsManifest.isComplete(rootfs: mountPoint + "/rootfs"))
+    }
+}
+
 /// Against Debian's real arm64 archive and the rootfs CI fetched (`KILN_REQUIRE_ROOTFS=1`).
 @Suite(.serialized, .enabled(if: TestEnvironment.rootfsTestsEnabled))
 struct RootfsFetchNetworkTests {
