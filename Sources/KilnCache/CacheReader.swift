@@ -211,9 +211,10 @@ public struct CacheFileView: @unchecked Sendable {
         return nil
     }
 
-    /// Checks entry `i`'s records against the sections and (unless already done by the caller
-    /// for these bytes) its guest bytes against `guest`, and returns it ready to use.
-    public func validateEntry(_ i: Int, guest: GuestRegion, checkGuestBytes: Bool = true) -> Result<CacheEntry, CacheRejection> {
+    /// Checks entry `i`'s records against the sections and, when `guest` is given and
+    /// `checkGuestBytes` is set, its guest bytes; returns it ready to use. Without `guest` only
+    /// the file's own consistency is checked (`kiln cache verify` without a region).
+    public func validateEntry(_ i: Int, guest: GuestRegion?, checkGuestBytes: Bool = true) -> Result<CacheEntry, CacheRejection> {
         guard i >= 0, i < entryCount else { return .failure(CacheRejection(.corruptSection, "entry \(i) out of range")) }
         let o = i * CacheFormat.entryRecordSize
         let guestOffset = CacheFileView.u64(entries, o)
@@ -258,10 +259,10 @@ public struct CacheFileView: @unchecked Sendable {
             records.append(CacheRelocation(kind: kind, codeOffset: at, target: CacheFileView.u64(relocations, ro + 8),
                                            addend: Int64(bitPattern: CacheFileView.u64(relocations, ro + 16))))
         }
-        guard within(guestOffset, UInt64(guestLength), guest.bytes.count) else {
-            return .failure(CacheRejection(.guestBytesChanged, "\(name): guest range [\(guestOffset), +\(guestLength)) is outside the \(guest.bytes.count)-byte region"))
-        }
-        if checkGuestBytes {
+        if let guest, checkGuestBytes {
+            guard within(guestOffset, UInt64(guestLength), guest.bytes.count) else {
+                return .failure(CacheRejection(.guestBytesChanged, "\(name): guest range [\(guestOffset), +\(guestLength)) is outside the \(guest.bytes.count)-byte region"))
+            }
             let actual = XXH3.hash64(UnsafeRawBufferPointer(rebasing: guest.bytes[Int(guestOffset)..<Int(guestOffset + UInt64(guestLength))]))
             guard actual == guestHash else {
                 return .failure(CacheRejection(.guestBytesChanged, "\(name): guest bytes hash \(hex64(actual)) != \(hex64(guestHash))"))
