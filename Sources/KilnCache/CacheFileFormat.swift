@@ -242,8 +242,7 @@ public enum CacheFileBuilder {
         }
         file.appendLittleEndian(XXH3.hash64(file))
         for ((_, bytes), section) in zip(payloads, sections) {
-            let padding: UInt8 = 0
-            file += [UInt8](repeating: padding, count: Int(section.offset) - file.count)
+            file += [UInt8](repeating: 0, count: Int(section.offset) - file.count)
             file += bytes
         }
         return file

@@ -153,6 +153,9 @@ public struct CacheFileView: @unchecked Sendable {
         }
         let buildIDLength = Int(bytes[CacheFormat.buildIDLengthOffset])
         guard buildIDLength <= ContentIdentity.maximumBuildIDLength else { throw CacheRejection(.corruptHeader, "build-id length \(buildIDLength)") }
+        // Padding is zero, so equal keys always mean equal header bytes.
+        guard bytes[(CacheFormat.buildIDLengthOffset + 1)..<CacheFormat.buildIDOffset].allSatisfy({ $0 == 0 }),
+              bytes[(CacheFormat.buildIDOffset + buildIDLength)..<CacheFormat.entryCountOffset].allSatisfy({ $0 == 0 }) else { throw CacheRejection(.corruptHeader, "nonzero header padding") }
         let identity = ContentIdentity(
             buildID: Array(bytes[CacheFormat.buildIDOffset..<(CacheFormat.buildIDOffset + buildIDLength)]),
             contentHash: XXH128Hash(low64: u64(bytes, CacheFormat.contentHashOffset), high64: u64(bytes, CacheFormat.contentHashOffset + 8)))
@@ -177,6 +180,15 @@ public struct CacheFileView: @unchecked Sendable {
             guard offset % alignment == 0 else { throw CacheRejection(.corruptHeader, "\(kind.name) section offset \(offset) not \(alignment)-aligned") }
             previousEnd = end
             sections.append(CacheSection(kind: kind, offset: offset, length: length, hash: u64(bytes, o + 24)))
+        }
+        // Bytes between sections carry no hash; requiring zeros there means no byte of a file
+        // can change unnoticed.
+        var gapStart = UInt64(headerSize)
+        for section in sections + [CacheSection(kind: .code, offset: fileSize, length: 0, hash: 0)] {
+            guard bytes[Int(gapStart)..<Int(section.offset)].allSatisfy({ $0 == 0 }) else {
+                throw CacheRejection(.corruptSection, "nonzero bytes between sections at [\(gapStart), \(section.offset))")
+            }
+            gapStart = section.offset + section.length
         }
         guard let entries = sections.first(where: { $0.kind == .entries }),
               let relocations = sections.first(where: { $0.kind == .relocations }),

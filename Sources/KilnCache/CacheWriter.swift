@@ -39,6 +39,22 @@ public struct CacheWriter: Sendable {
         return finalPath
     }
 
+    /// Publishes a complete cache file received from elsewhere (a CI artifact, another
+    /// machine) under the name its own key gives it, after checking it as a reader would
+    /// (host features aside: the file may be for another machine). `baseName` makes the name
+    /// readable, as in `cacheKey`.
+    @discardableResult
+    public func importFile(_ bytes: [UInt8], baseName: String) throws -> String {
+        let header = try bytes.withUnsafeBytes { raw -> CacheFileHeader in
+            switch CacheFileView.attach(raw, expectedKey: nil, hostFeatures: HostFeatures(rawValue: ~0)) {
+            case .success(let view): return view.header
+            case .failure(let rejection): throw rejection
+            }
+        }
+        let key = cacheKey(identity: header.identity, configuration: header.configuration, baseName: baseName)
+        return try publish(bytes, name: key.fileName)
+    }
+
     /// What `enforceSizeCap` removed.
     public struct EvictionReport: Sendable {
         public var removedInvalid: [String] = []

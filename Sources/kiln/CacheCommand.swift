@@ -8,7 +8,7 @@ struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache",
         abstract: "Inspect and maintain translation caches.",
-        subcommands: [Key.self, List.self, Stats.self, Verify.self, GC.self, Clear.self, Hash.self, MergeCodemaps.self]
+        subcommands: [Key.self, List.self, Stats.self, Verify.self, Import.self, GC.self, Clear.self, Hash.self, MergeCodemaps.self]
     )
 }
 
@@ -238,6 +238,27 @@ extension CacheCommand {
                 }
                 if let image { return image.withGuestRegion { check($0) } }
                 return check(nil)
+            }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check cache files and publish them atomically into the cache directory under their key's name.")
+        @OptionGroup var directory: CacheDirectoryOptions
+        @Argument(help: "Cache files.") var files: [String]
+
+        func run() throws {
+            let writer = CacheWriter(directory: try directory.open(create: true))
+            for path in files {
+                let name = String(path.split(separator: "/").last ?? "")
+                do {
+                    let bytes = try ELFBytes(mappingFileAt: path)
+                    let published = try writer.importFile([UInt8](bytes.buffer), baseName: String(name.split(separator: "-").first ?? ""))
+                    print(published)
+                } catch {
+                    throw CacheCommandError("\(path): \(error)")
+                }
             }
         }
     }
