@@ -30,9 +30,32 @@ public final class IdentityIndex: @unchecked Sendable {
         guard fd >= 0 else { return }
         defer { close(fd) }
         guard CacheDirectory.checkOwnership(fd: fd) == nil, let bytes = readAll(fd) else { return }
-        for payload in RecordLog.payloads(in: bytes, magic: IdentityIndex.magic).payloads {
-            if let (stamp, identity) = IdentityIndex.decode(payload) { entries[stamp] = identity }
+        var order: [FileStamp] = []
+        let payloads = RecordLog.payloads(in: bytes, magic: IdentityIndex.magic).payloads
+        for payload in payloads {
+            guard let (stamp, identity) = IdentityIndex.decode(payload) else { continue }
+            if entries.updateValue(identity, forKey: stamp) == nil { order.append(stamp) }
         }
+        if payloads.count > IdentityIndex.maximumEntries {
+            compact(path: path, newestFirst: order.reversed())
+        }
+    }
+
+    /// The log is rewritten, keeping the most recently added entries, once it holds more
+    /// records than this; stamps of deleted or replaced files would otherwise pile up forever.
+    public static let maximumEntries = 8192
+
+    private func compact(path: String, newestFirst: [FileStamp]) {
+        let kept = newestFirst.prefix(IdentityIndex.maximumEntries / 2)
+        var bytes = IdentityIndex.magic
+        for stamp in kept.reversed() {
+            if let identity = entries[stamp] { bytes += RecordLog.frame(IdentityIndex.encode(stamp, identity)) }
+        }
+        let keptSet = Set(kept)
+        entries = entries.filter { keptSet.contains($0.key) }
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        let name = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...])
+        _ = try? CacheWriter(directory: CacheDirectory(path: directory.isEmpty ? "." : directory)).publish(bytes, name: name)
     }
 
     /// The identity of the file at `path`: remembered if its stamp is known, else computed

@@ -115,6 +115,23 @@ private func setTimes(_ path: String, mtimeNanoseconds: Int64) {
         #expect(reopened.hashCount == 0)
     }
 
+    @Test func oversizedIndexIsCompactedToTheNewestEntries() throws {
+        let dir = try TemporaryDirectory()
+        let indexPath = dir.path + "/index"
+        var bytes = IdentityIndex.magic
+        let total = IdentityIndex.maximumEntries + 10
+        for i in 0..<total {
+            let stamp = FileStamp(device: 1, inode: UInt64(i), size: 10, mtimeNanoseconds: 0, ctimeNanoseconds: 0)
+            bytes += RecordLog.frame(IdentityIndex.encode(stamp, Fixture.identity))
+        }
+        try writeFile(indexPath, bytes)
+        _ = IdentityIndex(path: indexPath)
+        let (payloads, clean) = RecordLog.payloads(in: try readFile(indexPath), magic: IdentityIndex.magic)
+        #expect(clean && payloads.count == IdentityIndex.maximumEntries / 2)
+        let inodes = payloads.compactMap { IdentityIndex.decode($0)?.0.inode }
+        #expect(inodes == Array(UInt64(total - IdentityIndex.maximumEntries / 2)..<UInt64(total)))
+    }
+
     @Test func nonELFAndCodelessFilesHaveNoIdentity() throws {
         let dir = try TemporaryDirectory()
         try writeFile(dir.path + "/script", Array("#!/bin/sh\necho\n".utf8))
