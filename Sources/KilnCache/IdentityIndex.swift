@@ -18,8 +18,9 @@ public final class IdentityIndex: @unchecked Sendable {
     public let racyWindowNanoseconds: Int64
     private var entries: [FileStamp: ContentIdentity] = [:]
     private let lock = Lock()
+    private var hashes = 0
     /// How many identities were computed by hashing (misses), for tests and diagnostics.
-    public private(set) var hashCount = 0
+    public var hashCount: Int { lock.withLock { hashes } }
 
     /// Opens (or starts) the index stored at `path`; unreadable or torn records are ignored.
     public init(path: String?, racyWindowNanoseconds: Int64 = 2_000_000_000) {
@@ -78,7 +79,7 @@ public final class IdentityIndex: @unchecked Sendable {
         } catch let error as ELFError {
             throw ContentIdentityError.elf(error)
         }
-        lock.withLock { hashCount += 1 }
+        lock.withLock { hashes += 1 }
         let newest = max(stamp.mtimeNanoseconds, stamp.ctimeNanoseconds)
         guard realtimeNanoseconds() - newest >= racyWindowNanoseconds else { return identity }
         lock.withLock { entries[stamp] = identity }

@@ -1,7 +1,7 @@
 // XXH3-64 and XXH3-128 (xxHash 0.8 family), one-shot over a contiguous buffer.
 //
-// Written from the published algorithm description; checked against the reference
-// implementation's sanity vectors and Debian's `xxhsum` in the tests. The long-input loop uses
+// Follows the algorithm as the reference implementation (xxhash.h) defines it; checked against
+// the reference's sanity vectors and Debian's `xxhsum` in the tests. The long-input loop uses
 // 128-bit SIMD lanes (SSE2 on x86-64, the baseline every host has) so the hot path runs at
 // memory-bandwidth speed in release builds.
 

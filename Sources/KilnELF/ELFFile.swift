@@ -55,6 +55,23 @@ public struct ELFFile: Sendable {
         return try bytes(at: section.offset, count: section.size, what: "section \(section.name)")
     }
 
+    /// The PT_LOAD segment whose memory image contains `address`.
+    public func loadSegment(containing address: UInt64) -> ELFProgramHeader? {
+        programHeaders.first {
+            $0.type == ELFSegmentType.load && address >= $0.virtualAddress && address - $0.virtualAddress < $0.memorySize
+        }
+    }
+
+    /// The file offset holding the byte at virtual `address`, or nil when no PT_LOAD segment
+    /// maps it from the file (outside every segment, or in a segment's zero-filled tail).
+    public func fileOffset(ofVirtualAddress address: UInt64) -> UInt64? {
+        guard let segment = loadSegment(containing: address) else { return nil }
+        let delta = address - segment.virtualAddress
+        guard delta < segment.fileSize else { return nil }
+        let (offset, overflow) = segment.offset.addingReportingOverflow(delta)
+        return overflow ? nil : offset
+    }
+
     /// The first section called `name`.
     public func section(named name: String) -> ELFSectionHeader? {
         sectionHeaders.first { $0.name == name }

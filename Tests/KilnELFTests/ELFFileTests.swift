@@ -73,6 +73,12 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
             $0.isExecutableLoad && $0.offset <= text.offset && text.offset + text.size <= $0.offset + $0.fileSize
         })
         #expect(try elf.fileBytes(of: text).count == Int(text.size))
+        #expect(elf.fileOffset(ofVirtualAddress: text.address) == text.offset)
+        #expect(elf.loadSegment(containing: text.address)?.isExecutableLoad == true)
+        let bss = try #require(elf.section(named: ".bss"))
+        #expect(elf.loadSegment(containing: bss.address) != nil)
+        #expect(elf.fileOffset(ofVirtualAddress: bss.address + bss.size - 1) == nil)
+        #expect(elf.fileOffset(ofVirtualAddress: .max) == nil)
     }
 
     @Test func x86Header() throws {
@@ -128,7 +134,7 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
             do { _ = try ELFFile(bytes: Array(original.prefix(length))).notes() } catch is ELFError { failures += 1 }
         }
         #expect(failures > 0)
-        var rng = SystemRandomNumberGenerator()
+        var rng = LinearCongruential(state: 0x454C46)
         for _ in 0..<2000 {
             var bytes = original
             for _ in 0..<Int.random(in: 1...8, using: &rng) {
@@ -143,5 +149,14 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
                 continue
             }
         }
+    }
+}
+
+/// A deterministic generator so the corruption test replays identically.
+private struct LinearCongruential: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state ^ (state >> 29)
     }
 }
