@@ -9,6 +9,7 @@ struct Kiln: ParsableCommand {
         version: KilnVersion.string,
         subcommands: [
             CacheCommand.self,
+            CoverageCommand.self,
             RootfsCommand.self,
         ]
     )

@@ -1,1 +1,0 @@
-// The KilnA64 module; see docs/ARCHITECTURE.md.

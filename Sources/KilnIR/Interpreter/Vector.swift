@@ -1,0 +1,284 @@
+/// FPSR.QC, the cumulative saturation flag.
+let fpsrSaturation: UInt32 = 1 << 27
+
+extension IRInterpreter {
+    @usableFromInline
+    mutating func executeVector(_ inst: IRInst, _ insts: [IRInst], state: GuestCPUState) -> V128 {
+        let e = IRElement(rawValue: inst.aux)
+        let bits = e.bits, lanes = e.lanes
+        let a = values[Int(inst.a.index)]
+        let b = inst.b.isNone ? V128.zero : values[Int(inst.b.index)]
+        let c = inst.c.isNone ? V128.zero : values[Int(inst.c.index)]
+        let mask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
+        let w = UInt64(bits)
+        let smax = Int64(bitPattern: mask >> 1), smin = -smax - 1
+        var saturated = false
+
+        func map(_ f: (UInt64, UInt64, UInt64) -> UInt64) -> V128 {
+            var r = V128.zero
+            for i in 0..<lanes { r.setLane(i, bits: bits, f(a.lane(i, bits: bits), b.lane(i, bits: bits), c.lane(i, bits: bits)) & mask) }
+            return r
+        }
+        func s(_ x: UInt64) -> Int64 { signExtend(x, bits: w) }
+        func clampSigned(_ x: Int64) -> UInt64 {
+            if x > smax { saturated = true; return UInt64(bitPattern: smax) }
+            if x < smin { saturated = true; return UInt64(bitPattern: smin) }
+            return UInt64(bitPattern: x)
+        }
+        func pairwise(_ f: (UInt64, UInt64) -> UInt64) -> V128 {
+            var r = V128.zero
+            let half = lanes / 2
+            for i in 0..<lanes {
+                let src = i < half ? a : b, j = (i % half) * 2
+                r.setLane(i, bits: bits, f(src.lane(j, bits: bits), src.lane(j + 1, bits: bits)) & mask)
+            }
+            return r
+        }
+        func reduce(_ f: (UInt64, UInt64) -> UInt64) -> V128 {
+            let count = inst.imm == 0 ? lanes : Int(inst.imm)
+            var acc = a.lane(0, bits: bits)
+            for i in 1..<max(count, 1) { acc = f(acc, a.lane(i, bits: bits)) & mask }
+            return V128(lo: acc)
+        }
+
+        let result: V128
+        switch inst.op {
+        case .vpack: result = V128(lo: a.lo, hi: b.lo)
+        case .vextract: result = V128(lo: a.lane(Int(inst.imm), bits: bits))
+        case .vinsert:
+            var r = a
+            r.setLane(Int(inst.imm), bits: bits, b.lo & mask)
+            result = r
+        case .vsplat:
+            var r = V128.zero
+            for i in 0..<lanes { r.setLane(i, bits: bits, a.lo & mask) }
+            result = r
+        case .vclearHigh: result = V128(lo: a.lo)
+        case .vadd: result = map { x, y, _ in x &+ y }
+        case .vsub: result = map { x, y, _ in x &- y }
+        case .vmul: result = map { x, y, _ in x &* y }
+        case .vand: result = V128(lo: a.lo & b.lo, hi: a.hi & b.hi)
+        case .vor: result = V128(lo: a.lo | b.lo, hi: a.hi | b.hi)
+        case .vxor: result = V128(lo: a.lo ^ b.lo, hi: a.hi ^ b.hi)
+        case .vbic: result = V128(lo: a.lo & ~b.lo, hi: a.hi & ~b.hi)
+        case .vorn: result = V128(lo: a.lo | ~b.lo, hi: a.hi | ~b.hi)
+        case .vbsl: result = V128(lo: (a.lo & b.lo) | (~a.lo & c.lo), hi: (a.hi & b.hi) | (~a.hi & c.hi))
+        case .vsmax: result = map { x, y, _ in s(x) >= s(y) ? x : y }
+        case .vsmin: result = map { x, y, _ in s(x) <= s(y) ? x : y }
+        case .vumax: result = map { x, y, _ in max(x, y) }
+        case .vumin: result = map { x, y, _ in min(x, y) }
+        case .vsabd: result = map { x, y, _ in s(x) >= s(y) ? x &- y : y &- x }
+        case .vuabd: result = map { x, y, _ in x >= y ? x - y : y - x }
+        case .vuqadd: result = map { x, y, _ in
+            let (r, o) = x.addingReportingOverflow(y)
+            if o || r > mask { saturated = true; return mask }
+            return r
+        }
+        case .vuqsub: result = map { x, y, _ in
+            if y > x { saturated = true; return 0 }
+            return x - y
+        }
+        case .vsqadd: result = map { x, y, _ in
+            let (r, o) = s(x).addingReportingOverflow(s(y))
+            if o { saturated = true; return UInt64(bitPattern: s(x) < 0 ? smin : smax) }
+            return clampSigned(r)
+        }
+        case .vsqsub: result = map { x, y, _ in
+            let (r, o) = s(x).subtractingReportingOverflow(s(y))
+            if o { saturated = true; return UInt64(bitPattern: s(x) < 0 ? smin : smax) }
+            return clampSigned(r)
+        }
+        case .vcmeq: result = map { x, y, _ in x == y ? ~0 : 0 }
+        case .vcmgt: result = map { x, y, _ in s(x) > s(y) ? ~0 : 0 }
+        case .vcmge: result = map { x, y, _ in s(x) >= s(y) ? ~0 : 0 }
+        case .vcmhi: result = map { x, y, _ in x > y ? ~0 : 0 }
+        case .vcmhs: result = map { x, y, _ in x >= y ? ~0 : 0 }
+        case .vcmtst: result = map { x, y, _ in x & y != 0 ? ~0 : 0 }
+        case .vneg: result = map { x, _, _ in 0 &- x }
+        case .vabs: result = map { x, _, _ in s(x) < 0 ? 0 &- x : x }
+        case .vnot: result = V128(lo: ~a.lo, hi: ~a.hi)
+        case .vcnt: result = map { x, _, _ in UInt64(x.nonzeroBitCount) }
+        case .vclz: result = map { x, _, _ in UInt64(x.leadingZeroBitCount - (64 - bits)) }
+        case .vcls: result = map { x, _, _ in
+            let y = x << (64 - w)
+            let t = y >> 63 == 1 ? ~y : y
+            return UInt64(min(t.leadingZeroBitCount, bits) - 1)
+        }
+        case .vrbit: result = map { x, _, _ in reverseBits(x) >> (64 - w) }
+        case .vrev:
+            let per = Int(inst.imm) * 8 / bits
+            var r = V128.zero
+            for i in 0..<lanes {
+                let group = i / per * per
+                r.setLane(i, bits: bits, a.lane(group + per - 1 - i % per, bits: bits))
+            }
+            result = r
+        case .vshlImm: result = map { x, _, _ in inst.imm >= w ? 0 : x << inst.imm }
+        case .vushrImm: result = map { x, _, _ in inst.imm >= w ? 0 : x >> inst.imm }
+        case .vsshrImm: result = map { x, _, _ in UInt64(bitPattern: s(x) >> Int64(min(inst.imm, w - 1))) }
+        case .vushl, .vsshl:
+            let signed = inst.op == .vsshl
+            result = map { x, y, _ in
+                let shift = Int64(Int8(truncatingIfNeeded: y))
+                if shift >= 0 { return shift >= Int64(w) ? 0 : x << UInt64(shift) }
+                let r = -shift
+                if signed { return UInt64(bitPattern: s(x) >> Int64(min(r, Int64(w) - 1))) }
+                return r >= Int64(w) ? 0 : x >> UInt64(r)
+            }
+        case .vxtn, .vsqxtn, .vuqxtn, .vsqxtun:
+            let nb = bits / 2
+            let nmask: UInt64 = (1 << UInt64(nb)) - 1
+            let nsmax = Int64(nmask >> 1), nsmin = -nsmax - 1
+            var r = V128.zero
+            for i in 0..<lanes {
+                let x = a.lane(i, bits: bits)
+                var y: UInt64
+                switch inst.op {
+                case .vxtn: y = x & nmask
+                case .vuqxtn: y = x > nmask ? nmask : x
+                case .vsqxtn:
+                    let v = s(x)
+                    y = UInt64(bitPattern: v > nsmax ? nsmax : (v < nsmin ? nsmin : v)) & nmask
+                default:
+                    let v = s(x)
+                    y = v < 0 ? 0 : (UInt64(v) > nmask ? nmask : UInt64(v))
+                }
+                if inst.op != .vxtn && (inst.op == .vsqxtn ? signExtend(y, bits: UInt64(nb)) != s(x) : y != x) { saturated = true }
+                r.setLane(i, bits: nb, y)
+            }
+            result = r
+        case .vuxtl, .vsxtl:
+            var r = V128.zero
+            let half = lanes / 2, base = Int(inst.imm) * half
+            for i in 0..<half {
+                let x = a.lane(base + i, bits: bits)
+                let y = inst.op == .vsxtl ? UInt64(bitPattern: s(x)) : x
+                r.setLane(i, bits: bits * 2, bits == 32 ? y : y & ((1 << UInt64(bits * 2)) - 1))
+            }
+            result = r
+        case .vumull, .vsmull:
+            var r = V128.zero
+            let half = lanes / 2, base = Int(inst.imm) * half
+            for i in 0..<half {
+                let x = a.lane(base + i, bits: bits), y = b.lane(base + i, bits: bits)
+                let p = inst.op == .vsmull ? UInt64(bitPattern: s(x) &* s(y)) : x &* y
+                r.setLane(i, bits: bits * 2, bits == 32 ? p : p & ((1 << UInt64(bits * 2)) - 1))
+            }
+            result = r
+        case .vaddp: result = pairwise { x, y in x &+ y }
+        case .vumaxp: result = pairwise { x, y in max(x, y) }
+        case .vuminp: result = pairwise { x, y in min(x, y) }
+        case .vsmaxp: result = pairwise { x, y in s(x) >= s(y) ? x : y }
+        case .vsminp: result = pairwise { x, y in s(x) <= s(y) ? x : y }
+        case .vaddv: result = reduce { x, y in x &+ y }
+        case .vumaxv: result = reduce { x, y in max(x, y) }
+        case .vuminv: result = reduce { x, y in min(x, y) }
+        case .vsmaxv: result = reduce { x, y in s(x) >= s(y) ? x : y }
+        case .vsminv: result = reduce { x, y in s(x) <= s(y) ? x : y }
+        case .vzip1, .vzip2:
+            var r = V128.zero
+            let base = inst.op == .vzip1 ? 0 : lanes / 2
+            for i in 0..<(lanes / 2) {
+                r.setLane(2 * i, bits: bits, a.lane(base + i, bits: bits))
+                r.setLane(2 * i + 1, bits: bits, b.lane(base + i, bits: bits))
+            }
+            result = r
+        case .vuzp1, .vuzp2:
+            var r = V128.zero
+            let odd = inst.op == .vuzp2 ? 1 : 0
+            for i in 0..<lanes {
+                let j = 2 * i + odd
+                r.setLane(i, bits: bits, j < lanes ? a.lane(j, bits: bits) : b.lane(j - lanes, bits: bits))
+            }
+            result = r
+        case .vtrn1, .vtrn2:
+            var r = V128.zero
+            let odd = inst.op == .vtrn2 ? 1 : 0
+            for p in 0..<(lanes / 2) {
+                r.setLane(2 * p, bits: bits, a.lane(2 * p + odd, bits: bits))
+                r.setLane(2 * p + 1, bits: bits, b.lane(2 * p + odd, bits: bits))
+            }
+            result = r
+        case .vext:
+            var r = V128.zero
+            let start = Int(inst.imm)
+            for i in 0..<16 {
+                let j = start + i
+                r.setLane(i, bits: 8, j < 16 ? a.lane(j, bits: 8) : b.lane(j - 16, bits: 8))
+            }
+            result = r
+        case .vtblStep:
+            var r = a
+            let first = Int(inst.imm)
+            for i in 0..<16 {
+                let index = Int(c.lane(i, bits: 8))
+                if index >= first && index < first + 16 { r.setLane(i, bits: 8, b.lane(index - first, bits: 8)) }
+            }
+            result = r
+        default:
+            result = executeVectorFloat(inst, a, b, c, state: state)
+        }
+        if saturated { state.fpsr |= fpsrSaturation }
+        return result
+    }
+
+    mutating func executeVectorFloat(_ inst: IRInst, _ a: V128, _ b: V128, _ c: V128, state: GuestCPUState) -> V128 {
+        let e = IRElement(rawValue: inst.aux & 0xff)
+        var ctx = A64FloatContext(fpcr: state.fpcr, host: fp)
+        var r = V128.zero
+        let bits = e.bits, lanes = e.lanes
+        let rounding = IRRounding(rawValue: inst.aux >> 8 & 15) ?? .current
+        for i in 0..<lanes {
+            let x = a.lane(i, bits: bits), y = b.lane(i, bits: bits), z = c.lane(i, bits: bits)
+            var out: UInt64
+            func scalar<F: ArmFloat>(_ t: F.Type) -> UInt64 {
+                let fx = F(bits64: x), fy = F(bits64: y), fz = F(bits64: z)
+                switch inst.op {
+                case .vfadd: return ctx.arithmetic(.fadd, fx, fy, fz).bits64
+                case .vfsub: return ctx.arithmetic(.fsub, fx, fy, fz).bits64
+                case .vfmul: return ctx.arithmetic(.fmul, fx, fy, fz).bits64
+                case .vfdiv: return ctx.arithmetic(.fdiv, fx, fy, fz).bits64
+                case .vfmax: return ctx.arithmetic(.fmax, fx, fy, fz).bits64
+                case .vfmin: return ctx.arithmetic(.fmin, fx, fy, fz).bits64
+                case .vfmaxnm: return ctx.arithmetic(.fmaxnm, fx, fy, fz).bits64
+                case .vfminnm: return ctx.arithmetic(.fminnm, fx, fy, fz).bits64
+                case .vfmadd: return ctx.arithmetic(.fmadd, fx, fy, fz).bits64
+                case .vfneg: return (-fx).bits64
+                case .vfabs: return fx.magnitude.bits64
+                case .vfsqrt: return ctx.arithmetic(.fsqrt, fx, fy, fz).bits64
+                case .vfcmeq, .vfcmge, .vfcmgt:
+                    let n = ctx.compare(fx, fy, signaling: inst.op != .vfcmeq)
+                    let holds: Bool
+                    switch inst.op {
+                    case .vfcmeq: holds = n == 0x6000_0000
+                    case .vfcmge: holds = n == 0x6000_0000 || n == 0x2000_0000
+                    default: holds = n == 0x2000_0000
+                    }
+                    return holds ? ~0 : 0
+                case .vfloatToInt, .vfloatToUInt:
+                    let v = ctx.input(fx)
+                    return ctx.toInteger(Double(v), isNaN: v.isNaN, fractionBits: Int(inst.imm), rounding: rounding, unsigned: inst.op == .vfloatToUInt, resultBits: bits)
+                case .vintToFloat, .vuintToFloat:
+                    let signed = inst.op == .vintToFloat
+                    let wide = UInt64(bits)
+                    let (res, f) = fp.run(Double.self, Double(bits64: x), 0, 0, mode: ctx.roundingMode) { d, _, _ in
+                        let raw = d.bitPattern
+                        if bits == 32 {
+                            let v = signed ? Float(signExtend(raw, bits: wide)) : Float(raw)
+                            return Double(bits64: UInt64(v.bitPattern))
+                        }
+                        return signed ? Double(signExtend(raw, bits: wide)) : Double(raw)
+                    }
+                    let scale = F(sign: .plus, exponent: -Int(inst.imm), significand: 1)
+                    return ctx.output(F(bits64: res.bits64) * scale, f).bits64
+                default:
+                    return roundIntegral(fx, rounding, inst.aux & 0x1000 != 0, &ctx).bits64
+                }
+            }
+            out = bits == 32 ? scalar(Float.self) : scalar(Double.self)
+            r.setLane(i, bits: bits, out & (bits == 64 ? ~0 : 0xffff_ffff))
+        }
+        state.fpsr |= ctx.flags
+        return r
+    }
+}

@@ -1,1 +1,0 @@
-// The KilnIR module; see docs/ARCHITECTURE.md.
