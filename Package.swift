@@ -19,6 +19,10 @@ let package = Package(
         .target(name: "KilnIR"),
         // AArch64 decoding (one table line per encoding) and lifting to KilnIR.
         .target(name: "KilnA64", dependencies: ["KilnIR"]),
+        // x86-64 assembler (table-driven encodings), IR -> x86-64 lowering, register allocation.
+        .target(name: "KilnX64", dependencies: ["KilnIR"]),
+        // The guest Linux process: loader, memory map, syscalls, dispatcher and execution tiers.
+        .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF"]),
         // Translation cache storage: content identity, keys, file format, codemaps.
         .target(name: "KilnCache", dependencies: ["KilnELF"]),
         // Building an arm64 Debian root filesystem with an isolated apt.
@@ -27,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnA64", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs",
+                "KilnA64", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,6 +45,8 @@ let package = Package(
             dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnTestSupport"],
             resources: [.copy("Vectors"), .copy("Golden")]
         ),
+        .testTarget(name: "KilnX64Tests", dependencies: ["KilnX64", "KilnIR", "KilnTestSupport"]),
+        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
         .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),

@@ -8,7 +8,9 @@ struct Kiln: ParsableCommand {
         abstract: "Run arm64 Linux programs on x86-64 Linux, fast, with ahead-of-time translation caches.",
         version: KilnVersion.string,
         subcommands: [
+            CacheCommand.self,
             CoverageCommand.self,
+            RootfsCommand.self,
         ]
     )
 }

@@ -1,0 +1,291 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The guest bytes of a region as the runtime sees them, indexed by region offset.
+public struct GuestRegion: @unchecked Sendable {
+    public var bytes: UnsafeRawBufferPointer
+    public init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+}
+
+/// A validated translation ready to use.
+public struct CacheEntry: @unchecked Sendable {
+    public var index: Int
+    public var guestOffset: UInt64
+    public var guestLength: UInt32
+    public var flags: CacheEntryFlags
+    /// The entry's host code inside the mapped code section.
+    public var code: UnsafeRawBufferPointer
+    /// Offset of `code` from the start of the code section.
+    public var codeOffset: UInt64
+    /// Index of the entry's first relocation (= its first table slot).
+    public var firstRelocation: UInt32
+    public var relocations: [CacheRelocation]
+    public var ir: UnsafeRawBufferPointer
+}
+
+/// The decoded header of a cache file.
+public struct CacheFileHeader: Sendable {
+    public var formatVersion: UInt32
+    public var headerSize: UInt32
+    public var fileSize: UInt64
+    public var configuration: TranslationConfiguration
+    public var configurationHash: UInt64
+    public var identity: ContentIdentity
+    public var entryCount: UInt64
+    public var sections: [CacheSection]
+
+    public func section(_ kind: CacheSectionKind) -> CacheSection? { sections.first { $0.kind == kind } }
+}
+
+/// A validated view of cache file bytes. `attach` checks the header, section table and
+/// section hashes (no per-entry work); each entry is checked by `validateEntry` before use.
+/// Nothing read from the bytes is trusted without a bounds check.
+public struct CacheFileView: @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    public let header: CacheFileHeader
+    let entries: UnsafeRawBufferPointer
+    let relocations: UnsafeRawBufferPointer
+    let ir: UnsafeRawBufferPointer
+    public let code: UnsafeRawBufferPointer
+    /// Offset of the code section in the file (page-aligned).
+    public let codeFileOffset: UInt64
+    public var entryCount: Int { entries.count / CacheFormat.entryRecordSize }
+    var relocationCount: Int { relocations.count / CacheFormat.relocationRecordSize }
+
+    /// Validates `bytes` as a cache file. With `expectedKey`, the file must be for exactly that
+    /// key; `hostFeatures` are the features this host has (the file's must be a subset).
+    public static func attach(_ bytes: UnsafeRawBufferPointer, expectedKey: CacheKey?,
+                              hostFeatures: HostFeatures) -> Result<CacheFileView, CacheRejection> {
+        do {
+            let header = try parseHeader(bytes)
+            guard header.configuration.hostFeatures.isSubset(of: hostFeatures) else {
+                let missing = header.configuration.hostFeatures.subtracting(hostFeatures)
+                return .failure(CacheRejection(.hostFeatures, "built for host features this host lacks: \(missing.names.joined(separator: " "))"))
+            }
+            if let key = expectedKey {
+                if header.identity != key.identity {
+                    return .failure(CacheRejection(.keyMismatch, "file is for region \(header.identity.contentHash), expected \(key.identity.contentHash)"))
+                }
+                if header.configuration != key.configuration {
+                    return .failure(CacheRejection(.keyMismatch, "file configuration \(hex64(header.configurationHash)) differs from \(hex64(key.configurationHash))"))
+                }
+            }
+            func slice(_ kind: CacheSectionKind) -> UnsafeRawBufferPointer {
+                guard let s = header.section(kind) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+                return UnsafeRawBufferPointer(rebasing: bytes[Int(s.offset)..<Int(s.offset + s.length)])
+            }
+            for section in header.sections {
+                let hash = XXH3.hash64(slice(section.kind))
+                guard hash == section.hash else {
+                    throw CacheRejection(.corruptSection, "\(section.kind.name) section hash \(hex64(hash)) != recorded \(hex64(section.hash))")
+                }
+            }
+            let codeOffset = header.section(.code)?.offset ?? 0
+            return .success(CacheFileView(bytes: bytes, header: header, entries: slice(.entries), relocations: slice(.relocations),
+                                          ir: slice(.ir), code: slice(.code), codeFileOffset: codeOffset))
+        } catch let rejection as CacheRejection {
+            return .failure(rejection)
+        } catch {
+            return .failure(CacheRejection(.corruptHeader, "\(error)"))
+        }
+    }
+
+    private init(bytes: UnsafeRawBufferPointer, header: CacheFileHeader, entries: UnsafeRawBufferPointer,
+                 relocations: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
+        self.bytes = bytes
+        self.header = header
+        self.entries = entries
+        self.relocations = relocations
+        self.ir = ir
+        self.code = code
+        self.codeFileOffset = codeFileOffset
+    }
+
+    static func u32(_ p: UnsafeRawBufferPointer, _ o: Int) -> UInt32 { UInt32(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+    static func u64(_ p: UnsafeRawBufferPointer, _ o: Int) -> UInt64 { UInt64(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+
+    /// Decodes and checks the header and section table.
+    public static func parseHeader(_ bytes: UnsafeRawBufferPointer) throws -> CacheFileHeader {
+        let magic = CacheFormat.magic
+        guard bytes.count >= magic.count, bytes.prefix(magic.count).elementsEqual(magic) else {
+            if bytes.count < magic.count, bytes.elementsEqual(magic.prefix(bytes.count)) {
+                throw CacheRejection(.truncated, "file of \(bytes.count) bytes ends inside the magic")
+            }
+            throw CacheRejection(.corruptHeader, "bad magic (not a Kiln cache file)")
+        }
+        guard bytes.count >= CacheFormat.versionOffset + 4 else { throw CacheRejection(.truncated, "file ends inside the header") }
+        let version = u32(bytes, CacheFormat.versionOffset)
+        guard version == CacheFormat.version else {
+            throw CacheRejection(.formatVersion, "format version \(version), this Kiln reads \(CacheFormat.version)")
+        }
+        guard bytes.count >= CacheFormat.fixedHeaderSize else {
+            throw CacheRejection(.truncated, "file of \(bytes.count) bytes is shorter than the \(CacheFormat.fixedHeaderSize)-byte header")
+        }
+        let headerSize = u32(bytes, CacheFormat.headerSizeOffset)
+        let fileSize = u64(bytes, CacheFormat.fileSizeOffset)
+        let sectionCount = u32(bytes, CacheFormat.sectionCountOffset)
+        guard sectionCount >= 3, sectionCount <= UInt32(CacheFormat.maximumSections),
+              Int(headerSize) == CacheFormat.headerSize(sectionCount: Int(sectionCount)) else {
+            throw CacheRejection(.corruptHeader, "section count \(sectionCount) and header size \(headerSize) disagree")
+        }
+        guard UInt64(bytes.count) >= UInt64(headerSize) else {
+            throw CacheRejection(.truncated, "file of \(bytes.count) bytes is shorter than its \(headerSize)-byte header")
+        }
+        let headerHash = XXH3.hash64(UnsafeRawBufferPointer(rebasing: bytes[0..<(Int(headerSize) - 8)]))
+        guard headerHash == u64(bytes, Int(headerSize) - 8) else {
+            throw CacheRejection(.corruptHeader, "header hash mismatch")
+        }
+        guard fileSize == UInt64(bytes.count) else {
+            if fileSize > UInt64(bytes.count) {
+                throw CacheRejection(.truncated, "file has \(bytes.count) bytes, header says \(fileSize)")
+            }
+            throw CacheRejection(.corruptHeader, "file has \(bytes.count) bytes, header says \(fileSize)")
+        }
+        guard u32(bytes, CacheFormat.flagsOffset) == 0 else { throw CacheRejection(.corruptHeader, "unknown header flags") }
+        let configurationBytes = UnsafeRawBufferPointer(rebasing: bytes[CacheFormat.configurationOffset..<(CacheFormat.configurationOffset + TranslationConfiguration.encodedSize)])
+        guard let configuration = TranslationConfiguration(encoded: configurationBytes) else {
+            throw CacheRejection(.corruptHeader, "unreadable configuration")
+        }
+        let configurationHash = u64(bytes, CacheFormat.configurationHashOffset)
+        guard XXH3.hash64(configurationBytes) == configurationHash else {
+            throw CacheRejection(.corruptHeader, "configuration hash mismatch")
+        }
+        let buildIDLength = Int(bytes[CacheFormat.buildIDLengthOffset])
+        guard buildIDLength <= ContentIdentity.maximumBuildIDLength else { throw CacheRejection(.corruptHeader, "build-id length \(buildIDLength)") }
+        // Padding is zero, so equal keys always mean equal header bytes.
+        guard bytes[(CacheFormat.buildIDLengthOffset + 1)..<CacheFormat.buildIDOffset].allSatisfy({ $0 == 0 }),
+              bytes[(CacheFormat.buildIDOffset + buildIDLength)..<CacheFormat.entryCountOffset].allSatisfy({ $0 == 0 }) else { throw CacheRejection(.corruptHeader, "nonzero header padding") }
+        let identity = ContentIdentity(
+            buildID: Array(bytes[CacheFormat.buildIDOffset..<(CacheFormat.buildIDOffset + buildIDLength)]),
+            contentHash: XXH128Hash(low64: u64(bytes, CacheFormat.contentHashOffset), high64: u64(bytes, CacheFormat.contentHashOffset + 8)))
+        let entryCount = u64(bytes, CacheFormat.entryCountOffset)
+
+        var sections: [CacheSection] = []
+        var previousEnd = UInt64(headerSize)
+        var previousKind: UInt32 = 0
+        for i in 0..<Int(sectionCount) {
+            let o = CacheFormat.fixedHeaderSize + i * CacheFormat.sectionRecordSize
+            let rawKind = u32(bytes, o)
+            guard let kind = CacheSectionKind(rawValue: rawKind), rawKind > previousKind, u32(bytes, o + 4) == 0 else {
+                throw CacheRejection(.corruptHeader, "section \(i): unknown, repeated or out-of-order kind \(rawKind)")
+            }
+            previousKind = rawKind
+            let offset = u64(bytes, o + 8), length = u64(bytes, o + 16)
+            let (end, overflow) = offset.addingReportingOverflow(length)
+            guard !overflow, offset >= previousEnd, end <= fileSize else {
+                throw CacheRejection(.corruptHeader, "\(kind.name) section [\(offset), +\(length)) overlaps another or leaves the file")
+            }
+            let alignment = UInt64(kind == .code ? CacheFormat.pageSize : 8)
+            guard offset % alignment == 0 else { throw CacheRejection(.corruptHeader, "\(kind.name) section offset \(offset) not \(alignment)-aligned") }
+            previousEnd = end
+            sections.append(CacheSection(kind: kind, offset: offset, length: length, hash: u64(bytes, o + 24)))
+        }
+        // Bytes between sections carry no hash; requiring zeros there means no byte of a file
+        // can change unnoticed.
+        var gapStart = UInt64(headerSize)
+        for section in sections + [CacheSection(kind: .code, offset: fileSize, length: 0, hash: 0)] {
+            guard bytes[Int(gapStart)..<Int(section.offset)].allSatisfy({ $0 == 0 }) else {
+                throw CacheRejection(.corruptSection, "nonzero bytes between sections at [\(gapStart), \(section.offset))")
+            }
+            gapStart = section.offset + section.length
+        }
+        guard let entries = sections.first(where: { $0.kind == .entries }),
+              let relocations = sections.first(where: { $0.kind == .relocations }),
+              sections.contains(where: { $0.kind == .code }) else {
+            throw CacheRejection(.corruptHeader, "entries, relocations or code section missing")
+        }
+        let (expectedEntryBytes, overflow) = entryCount.multipliedReportingOverflow(by: UInt64(CacheFormat.entryRecordSize))
+        guard !overflow, expectedEntryBytes == entries.length else {
+            throw CacheRejection(.corruptHeader, "entry count \(entryCount) does not fill the \(entries.length)-byte entries section")
+        }
+        guard relocations.length % UInt64(CacheFormat.relocationRecordSize) == 0 else {
+            throw CacheRejection(.corruptHeader, "relocations section length \(relocations.length) is not a whole number of records")
+        }
+        return CacheFileHeader(formatVersion: version, headerSize: headerSize, fileSize: fileSize, configuration: configuration,
+                               configurationHash: configurationHash, identity: identity, entryCount: entryCount, sections: sections)
+    }
+
+    /// The guest offset of entry `i` (no checks beyond the index range).
+    @inline(__always) public func guestOffset(ofEntry i: Int) -> UInt64 {
+        CacheFileView.u64(entries, i &* CacheFormat.entryRecordSize)
+    }
+
+    /// The index of the entry for `guestOffset`, by binary search over the sorted index.
+    public func entryIndex(forGuestOffset target: UInt64) -> Int? {
+        var low = 0, high = entryCount
+        while low < high {
+            let mid = (low + high) >> 1
+            let value = guestOffset(ofEntry: mid)
+            if value == target { return mid }
+            if value < target { low = mid + 1 } else { high = mid }
+        }
+        return nil
+    }
+
+    /// Checks entry `i`'s records against the sections and, when `guest` is given and
+    /// `checkGuestBytes` is set, its guest bytes; returns it ready to use. Without `guest` only
+    /// the file's own consistency is checked (`kiln cache verify` without a region).
+    public func validateEntry(_ i: Int, guest: GuestRegion?, checkGuestBytes: Bool = true) -> Result<CacheEntry, CacheRejection> {
+        guard i >= 0, i < entryCount else { return .failure(CacheRejection(.corruptSection, "entry \(i) out of range")) }
+        let o = i * CacheFormat.entryRecordSize
+        let guestOffset = CacheFileView.u64(entries, o)
+        let guestHash = CacheFileView.u64(entries, o + 8)
+        let codeOffset = CacheFileView.u64(entries, o + 16)
+        let irOffset = CacheFileView.u64(entries, o + 24)
+        let guestLength = CacheFileView.u32(entries, o + 32)
+        let codeLength = CacheFileView.u32(entries, o + 36)
+        let relocationStart = CacheFileView.u32(entries, o + 40)
+        let entryRelocations = CacheFileView.u32(entries, o + 44)
+        let irLength = CacheFileView.u32(entries, o + 48)
+        let flags = CacheEntryFlags(rawValue: CacheFileView.u32(entries, o + 52))
+        let name = "entry \(i) (guest 0x\(String(guestOffset, radix: 16)))"
+
+        func within(_ offset: UInt64, _ length: UInt64, _ limit: Int) -> Bool {
+            let (end, overflow) = offset.addingReportingOverflow(length)
+            return !overflow && end <= UInt64(limit)
+        }
+        guard CacheEntryFlags.known.isSuperset(of: flags) else { return .failure(CacheRejection(.corruptSection, "\(name): unknown flags")) }
+        guard guestLength > 0 else { return .failure(CacheRejection(.corruptSection, "\(name): empty guest range")) }
+        guard within(codeOffset, UInt64(codeLength), code.count) else {
+            return .failure(CacheRejection(.corruptSection, "\(name): code [\(codeOffset), +\(codeLength)) outside the code section"))
+        }
+        guard within(UInt64(relocationStart), UInt64(entryRelocations), relocationCount) else {
+            return .failure(CacheRejection(.corruptSection, "\(name): relocations [\(relocationStart), +\(entryRelocations)) outside the table"))
+        }
+        guard irLength == 0 || within(irOffset, UInt64(irLength), ir.count) else {
+            return .failure(CacheRejection(.corruptSection, "\(name): IR outside the IR section"))
+        }
+        var records: [CacheRelocation] = []
+        records.reserveCapacity(Int(entryRelocations))
+        for r in 0..<Int(entryRelocations) {
+            let ro = (Int(relocationStart) + r) * CacheFormat.relocationRecordSize
+            guard let kind = CacheRelocationKind(rawValue: relocations[ro]),
+                  relocations[ro + 1] == 0, relocations[ro + 2] == 0, relocations[ro + 3] == 0 else {
+                return .failure(CacheRejection(.corruptSection, "\(name): relocation \(r) has an unknown kind"))
+            }
+            let at = CacheFileView.u32(relocations, ro + 4)
+            guard at < codeLength else {
+                return .failure(CacheRejection(.corruptSection, "\(name): relocation \(r) at \(at) outside the entry's code"))
+            }
+            records.append(CacheRelocation(kind: kind, codeOffset: at, target: CacheFileView.u64(relocations, ro + 8),
+                                           addend: Int64(bitPattern: CacheFileView.u64(relocations, ro + 16))))
+        }
+        if let guest, checkGuestBytes {
+            guard within(guestOffset, UInt64(guestLength), guest.bytes.count) else {
+                return .failure(CacheRejection(.guestBytesChanged, "\(name): guest range [\(guestOffset), +\(guestLength)) is outside the \(guest.bytes.count)-byte region"))
+            }
+            let actual = XXH3.hash64(UnsafeRawBufferPointer(rebasing: guest.bytes[Int(guestOffset)..<Int(guestOffset + UInt64(guestLength))]))
+            guard actual == guestHash else {
+                return .failure(CacheRejection(.guestBytesChanged, "\(name): guest bytes hash \(hex64(actual)) != \(hex64(guestHash))"))
+            }
+        }
+        return .success(CacheEntry(
+            index: i, guestOffset: guestOffset, guestLength: guestLength, flags: flags,
+            code: UnsafeRawBufferPointer(rebasing: code[Int(codeOffset)..<Int(codeOffset + UInt64(codeLength))]),
+            codeOffset: codeOffset, firstRelocation: relocationStart, relocations: records,
+            ir: irLength == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
+                : UnsafeRawBufferPointer(rebasing: ir[Int(irOffset)..<Int(irOffset + UInt64(irLength))])))
+    }
+
+}

@@ -1,1 +1,0 @@
-// The KilnCache module; see docs/ARCHITECTURE.md.

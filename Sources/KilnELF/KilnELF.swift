@@ -1,1 +1,0 @@
-// The KilnELF module; see docs/ARCHITECTURE.md.

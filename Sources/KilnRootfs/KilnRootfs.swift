@@ -1,1 +1,0 @@
-// Rootfs support; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The KilnRuntime module; see docs/ARCHITECTURE.md.

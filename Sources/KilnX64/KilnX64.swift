@@ -1,0 +1,1 @@
+// The KilnX64 module; see docs/ARCHITECTURE.md.

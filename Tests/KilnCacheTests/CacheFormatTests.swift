@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+@testable import KilnCache
+import KilnELF
+
+@Suite struct CacheFormatTests {
+    @Test func roundTripServesEveryEntry() throws {
+        let entries = Fixture.entries(count: 40, seed: 7)
+        let bytes = try CacheFileBuilder.build(key: Fixture.key(), entries: entries)
+        try bytes.withUnsafeBytes { raw in
+            let view = try CacheFileView.attach(raw, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt, .avx]).get()
+            #expect(view.entryCount == 40)
+            #expect(view.codeFileOffset % UInt64(CacheFormat.pageSize) == 0)
+            Fixture.image.withGuestRegion { guest in
+                for input in entries {
+                    let index = view.entryIndex(forGuestOffset: input.guestOffset)
+                    #expect(index != nil)
+                    guard let index, case .success(let entry) = view.validateEntry(index, guest: guest) else {
+                        Issue.record("entry 0x\(String(input.guestOffset, radix: 16)) not served"); continue
+                    }
+                    #expect(Array(entry.code) == input.code)
+                    #expect(Array(entry.ir) == input.ir)
+                    #expect(entry.relocations == input.relocations)
+                    #expect(entry.guestLength == input.guestLength && entry.flags == input.flags)
+                    #expect(Int(entry.codeOffset) % CacheFormat.codeAlignment == 0)
+                }
+                #expect(view.entryIndex(forGuestOffset: entries[0].guestOffset + 1) == nil)
+            }
+        }
+    }
+
+    @Test func bytesAreDeterministicWhateverTheEntryOrder() throws {
+        let entries = Fixture.entries(count: 30, seed: 11)
+        let a = try CacheFileBuilder.build(key: Fixture.key(), entries: entries)
+        let b = try CacheFileBuilder.build(key: Fixture.key(), entries: entries.reversed())
+        var shuffled = entries
+        var rng = SplitMix64(seed: 3)
+        shuffled.shuffle(using: &rng)
+        let c = try CacheFileBuilder.build(key: Fixture.key(), entries: shuffled)
+        #expect(a == b && b == c)
+        #expect(a != (try CacheFileBuilder.build(key: Fixture.key(hostFeatures: [.avx]), entries: entries)))
+    }
+
+    @Test func emptyCacheIsValid() throws {
+        let bytes = try CacheFileBuilder.build(key: Fixture.key(), entries: [])
+        try bytes.withUnsafeBytes { raw in
+            let view = try CacheFileView.attach(raw, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+            #expect(view.entryCount == 0 && view.entryIndex(forGuestOffset: 0) == nil)
+        }
+    }
+
+    @Test func builderRejectsInconsistentInput() {
+        let entry = Fixture.entries(count: 1, seed: 5)[0]
+        #expect(throws: CacheBuildError.duplicateGuestOffset(entry.guestOffset)) {
+            try CacheFileBuilder.build(key: Fixture.key(), entries: [entry, entry])
+        }
+        var bad = entry
+        bad.relocations = [CacheRelocation(kind: .helper, codeOffset: UInt32(entry.code.count), target: 1)]
+        #expect(throws: CacheBuildError.relocationOutsideCode(guestOffset: entry.guestOffset, codeOffset: UInt32(entry.code.count))) {
+            try CacheFileBuilder.build(key: Fixture.key(), entries: [bad])
+        }
+        bad = entry
+        bad.guestLength = 0
+        #expect(throws: CacheBuildError.emptyGuestRange(entry.guestOffset)) { try CacheFileBuilder.build(key: Fixture.key(), entries: [bad]) }
+    }
+
+    /// Each rejection reason a reader can give for a whole file, produced for real.
+    @Test func fileRejectionsHaveTheirReasons() throws {
+        let bytes = Fixture.cacheBytes()
+        let host: HostFeatures = [.sse41, .sse42, .popcnt]
+        func reason(_ b: [UInt8], key: CacheKey? = Fixture.key(), host: HostFeatures = host) -> CacheRejectionReason? {
+            b.withUnsafeBytes { raw in
+                if case .failure(let r) = CacheFileView.attach(raw, expectedKey: key, hostFeatures: host) { return r.reason }
+                return nil
+            }
+        }
+        #expect(reason(bytes) == nil)
+        var v = bytes; v[8] = 2
+        #expect(reason(v) == .formatVersion)
+        #expect(reason(Array(bytes.prefix(100))) == .truncated)
+        #expect(reason(Array(bytes.prefix(bytes.count - 1))) == .truncated)
+        #expect(reason(Array(bytes.prefix(5))) == .truncated)
+        v = bytes; v[0] = 0x7F
+        #expect(reason(v) == .corruptHeader)
+        v = bytes; v[40] ^= 1
+        #expect(reason(v) == .corruptHeader)
+        v = bytes; v[v.count - 1] ^= 0x10
+        #expect(reason(v) == .corruptSection)
+        #expect(reason(bytes + [0]) == .corruptHeader)
+        #expect(reason(bytes, host: [.sse41]) == .hostFeatures)
+        #expect(reason(bytes, key: Fixture.key(hostFeatures: [.sse41])) == .keyMismatch)
+        var otherIdentity = Fixture.key()
+        otherIdentity.identity.contentHash.low64 ^= 1
+        #expect(reason(bytes, key: otherIdentity) == .keyMismatch)
+    }
+
+    @Test func changedGuestBytesRejectOnlyThatEntry() throws {
+        let entries = Fixture.entries(count: 10, seed: 21)
+        let bytes = try CacheFileBuilder.build(key: Fixture.key(), entries: entries)
+        var guest = Fixture.image.bytes
+        guest[Int(entries[3].guestOffset)] ^= 0xFF
+        try bytes.withUnsafeBytes { raw in
+            let view = try CacheFileView.attach(raw, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+            guest.withUnsafeBytes { g in
+                for (i, input) in entries.enumerated() {
+                    let result = view.validateEntry(view.entryIndex(forGuestOffset: input.guestOffset)!, guest: GuestRegion(bytes: g))
+                    if i == 3 {
+                        if case .failure(let r) = result { #expect(r.reason == .guestBytesChanged) } else { Issue.record("stale entry served") }
+                    } else {
+                        #expect((try? result.get()) != nil)
+                    }
+                }
+                // A region shorter than the entry's range is a change too, not a crash.
+                let short = GuestRegion(bytes: UnsafeRawBufferPointer(rebasing: g[0..<Int(entries[0].guestOffset)]))
+                if case .failure(let r) = view.validateEntry(0, guest: short) { #expect(r.reason == .guestBytesChanged) } else { Issue.record("served past region end") }
+            }
+        }
+    }
+
+    @Test func cacheFileLookupCountsIntoDiagnostics() throws {
+        let dir = try TemporaryDirectory()
+        let entries = Fixture.entries(count: 8, seed: 4)
+        let path = try CacheWriter(directory: CacheDirectory(path: dir.path))
+            .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
+        let diagnostics = CacheDiagnostics()
+        let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt], diagnostics: diagnostics).get()
+        var guest = Fixture.image.bytes
+        guest[Int(entries[1].guestOffset)] ^= 1
+        guest.withUnsafeBytes { g in
+            let region = GuestRegion(bytes: g)
+            #expect(file.lookup(guestOffset: entries[0].guestOffset, guest: region) != nil)
+            #expect(file.lookup(guestOffset: entries[0].guestOffset, guest: region) != nil)
+            #expect(file.lookup(guestOffset: entries[1].guestOffset, guest: region) == nil)
+            #expect(file.lookup(guestOffset: entries[1].guestOffset, guest: region) == nil)
+            #expect(file.lookup(guestOffset: 1, guest: region) == nil)
+        }
+        _ = CacheFile.open(path: dir.path + "/absent.kcache", expectedKey: Fixture.key(), hostFeatures: [], diagnostics: diagnostics)
+        let s = diagnostics.snapshot
+        #expect(s.filesAttached == 1 && s.entriesServed == 2 && s.entriesMissed == 2)
+        #expect(s.entriesRejected == ["guest-bytes-changed": 1] && s.filesRejected == ["missing": 1])
+        let text = diagnostics.renderText()
+        #expect(text.contains("guest-bytes-changed: 1") && text.contains("missing: 1"))
+        let json = try JSONSerialization.jsonObject(with: Data(diagnostics.renderJSON().utf8)) as? [String: Any]
+        #expect((json?["entriesRejected"] as? [String: Int])?["guest-bytes-changed"] == 1)
+        #expect((json?["events"] as? [[String: Any]])?.count == 2)
+    }
+
+    @Test func codeMapsExecutableFromTheFile() throws {
+        let dir = try TemporaryDirectory()
+        let entries = Fixture.entries(count: 5, seed: 8)
+        let path = try CacheWriter(directory: CacheDirectory(path: dir.path))
+            .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
+        let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+        switch file.mapCodeExecutable() {
+        case .success(let code):
+            #expect(code.elementsEqual(file.view.code))
+        case .failure(let rejection):
+            // Only a noexec mount may refuse, and then with the permissions reason.
+            #expect(rejection.reason == .permissions)
+        }
+    }
+}
