@@ -44,8 +44,16 @@ enum FloatingPoint {
         case 2: r = l.builder.unary(.fneg, a)
         case 3: r = l.builder.unary(.fsqrt, a)
         case 8...15:
-            let modes: [IRRounding?] = [.tiesToEven, .towardPlus, .towardMinus, .towardZero, .tiesAway, nil, .current, .current]
-            guard let mode = modes[Int(opcode - 8)] else { throw l.unallocated(w) }
+            let mode: IRRounding
+            switch opcode {
+            case 8: mode = .tiesToEven
+            case 9: mode = .towardPlus
+            case 10: mode = .towardMinus
+            case 11: mode = .towardZero
+            case 12: mode = .tiesAway
+            case 14, 15: mode = .current
+            default: throw l.unallocated(w)
+            }
             r = l.builder.emit(.fround, t, a, aux: mode.rawValue | (opcode == 14 ? 32 : 0))
         default: throw l.unimplemented(w)
         }
@@ -63,10 +71,20 @@ enum FloatingPoint {
     static func dataProcessing2(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let t = try type(l, w)
         let a = l.readFloat(rn(w), t), b = l.readFloat(rm(w), t)
-        let ops: [IROp] = [.fmul, .fdiv, .fadd, .fsub, .fmax, .fmin, .fmaxnm, .fminnm, .fmul]
-        let opcode = Int(bits(w, 15, 12))
-        guard opcode < ops.count else { throw l.unallocated(w) }
-        var r = l.builder.binary(ops[opcode], a, b)
+        let opcode = bits(w, 15, 12)
+        let op: IROp
+        switch opcode {
+        case 0, 8: op = .fmul
+        case 1: op = .fdiv
+        case 2: op = .fadd
+        case 3: op = .fsub
+        case 4: op = .fmax
+        case 5: op = .fmin
+        case 6: op = .fmaxnm
+        case 7: op = .fminnm
+        default: throw l.unallocated(w)
+        }
+        var r = l.builder.binary(op, a, b)
         if opcode == 8 { r = l.builder.unary(.fneg, r) }  // FNMUL negates the rounded product
         l.writeScalar(rd(w), r)
     }
@@ -147,7 +165,7 @@ enum FloatingPoint {
                 guard rmode == 0 else { throw l.unallocated(w) }
                 rounding = .tiesAway
             } else {
-                rounding = [IRRounding.tiesToEven, .towardPlus, .towardMinus, .towardZero][Int(rmode)]
+                rounding = IRRounding(rawValue: UInt16(rmode)) ?? .towardZero  // RN, RP, RM, RZ in order
             }
             let unsigned = opcode & 1 == 1
             let v = l.builder.emit(.floatToInt, intType, l.readFloat(rn(w), ft), aux: rounding.rawValue | (unsigned ? 16 : 0))

@@ -72,11 +72,21 @@ enum SIMD {
         switch (u, opcode) {
         case (_, 0), (_, 2), (_, 4):
             guard size != 3 else { throw l.unallocated(w) }
-            let ops: [IROp] = u ? [.vuhadd, .vurhadd, .vuhsub] : [.vshadd, .vsrhadd, .vshsub]
-            r = l.vop(ops[Int(opcode / 2)], e, n, m)
+            let op: IROp
+            switch opcode {
+            case 0: op = u ? .vuhadd : .vshadd
+            case 2: op = u ? .vurhadd : .vsrhadd
+            default: op = u ? .vuhsub : .vshsub
+            }
+            r = l.vop(op, e, n, m)
         case (_, 9), (_, 10), (_, 11):
-            let ops: [IROp] = u ? [.vuqshl, .vurshl, .vuqrshl] : [.vsqshl, .vsrshl, .vsqrshl]
-            r = l.vop(ops[Int(opcode - 9)], e, n, m)
+            let op: IROp
+            switch opcode {
+            case 9: op = u ? .vuqshl : .vsqshl
+            case 10: op = u ? .vurshl : .vsrshl
+            default: op = u ? .vuqrshl : .vsqrshl
+            }
+            r = l.vop(op, e, n, m)
         case (true, 19):
             guard size == 0 else { throw l.unallocated(w) }
             r = l.vop(.vpmul, e, n, m)
@@ -111,8 +121,12 @@ enum SIMD {
             r = opcode == 19 ? p : l.vop(u ? .vsub : .vadd, e, l.vreg(rd(w)), p)
         case (_, 20), (_, 21), (false, 23):
             guard size != 3 || opcode == 23 else { throw l.unallocated(w) }
-            let ops: [IROp] = u ? [.vumaxp, .vuminp] : [.vsmaxp, .vsminp]
-            let op = opcode == 23 ? IROp.vaddp : ops[Int(opcode - 20)]
+            let op: IROp
+            switch opcode {
+            case 20: op = u ? .vumaxp : .vsmaxp
+            case 21: op = u ? .vuminp : .vsminp
+            default: op = .vaddp
+            }
             let full = IRElement.integer(sizeLog2: size)
             r = q ? l.vop(op, full, n, m) : l.vop(op, full, l.lowHalves(n, m), l.vzero())
         default:
@@ -651,8 +665,16 @@ enum SIMD {
         guard size != 3 || q else { throw l.unallocated(w) }
         let e = IRElement.integer(sizeLog2: size)
         var n = l.vreg(rn(w)), m = l.vreg(rm(w))
-        let ops: [IROp] = [.vuzp1, .vuzp1, .vtrn1, .vzip1, .vuzp2, .vuzp2, .vtrn2, .vzip2]
-        var op = ops[Int(opcode)]
+        var op: IROp
+        switch opcode {
+        case 1: op = .vuzp1
+        case 2: op = .vtrn1
+        case 3: op = .vzip1
+        case 5: op = .vuzp2
+        case 6: op = .vtrn2
+        case 7: op = .vzip2
+        default: throw l.unallocated(w)
+        }
         if !q {
             switch op {
             case .vuzp1, .vuzp2:
@@ -726,7 +748,7 @@ enum SIMD {
             return
         }
         let e = IRElement.integer(sizeLog2: size)
-        let isCompareOrArith = [6, 7, 8, 16, 17].contains(opcode)
+        let isCompareOrArith = opcode == 6 || opcode == 7 || opcode == 8 || opcode == 16 || opcode == 17
         guard !isCompareOrArith || size == 3 else { throw l.unallocated(w) }
         let op: IROp
         switch (u, opcode) {
