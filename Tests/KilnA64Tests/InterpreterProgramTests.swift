@@ -206,14 +206,20 @@ struct InterpreterProgramTests {
         var description: String { name }
     }
 
+    /// Cases too long for a debug-build test run (malloc executes about 30 million guest
+    /// instructions, a minute on the debug interpreter); `KILN_SLOW_TESTS=1` includes them.
+    static let slowCases: Set<String> = ["malloc"]
+
     /// The fixture table, without the cases that need files (fileio).
     static var cases: [Case] {
+        let includeSlow = ProcessInfo.processInfo.environment["KILN_SLOW_TESTS"] == "1"
         let table = TestEnvironment.repositoryRoot.appendingPathComponent("fixtures/cases.tsv")
         guard let text = try? String(contentsOf: table, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard !line.hasPrefix("#") else { return nil }
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 3, fields[1] != "fileio", let status = Int32(fields[2]) else { return nil }
+            if slowCases.contains(fields[0]) && !includeSlow { return nil }
             let arguments = fields.count > 3 ? fields[3].split(separator: " ").map(String.init) : []
             return Case(name: fields[0], program: fields[1], status: status, arguments: arguments)
         }
