@@ -164,6 +164,13 @@ public enum IROp: UInt8, Sendable, CaseIterable {
     case vsuqadd, vusqadd
     /// Saturating absolute value and negation.
     case vsqabs, vsqneg
+    /// AES rounds: AESE/AESD (`a` state, `b` round key), AESMC/AESIMC (`a`).
+    case vaese, vaesd, vaesmc, vaesimc
+    /// SHA-1 hash updates (`a` = abcd, `b` lane 0 = e, `c` = w) and schedule updates.
+    case vsha1c, vsha1p, vsha1m, vsha1su0, vsha1su1
+    /// SHA-256 hash updates (`a`, `b` the two state halves, `c` = w; H2 swaps the halves' roles)
+    /// and schedule updates.
+    case vsha256h, vsha256h2, vsha256su0, vsha256su1
 }
 
 extension IROp {

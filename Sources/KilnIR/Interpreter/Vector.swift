@@ -307,6 +307,9 @@ extension IRInterpreter {
                 if r > Int128(mask) { saturated = true; return mask }
                 return UInt64(r)
             }
+        case .vaese, .vaesd, .vaesmc, .vaesimc, .vsha1c, .vsha1p, .vsha1m, .vsha1su0, .vsha1su1,
+             .vsha256h, .vsha256h2, .vsha256su0, .vsha256su1:
+            result = Crypto.execute(inst.op, a, b, c)
         case .vsqabs: result = map { x, _, _ in clamp128(abs(Int128(s(x)))) }
         case .vsqneg: result = map { x, _, _ in clamp128(-Int128(s(x))) }
         default:
