@@ -187,7 +187,7 @@ extension A64Table {
         A64Encoding("01101110_000xxxxx_0xxxx1xx_xxxxxxxx", "INS (element)", .simd, SIMD.copy),
         A64Encoding("0x001111_00000xxx_xxxx01xx_xxxxxxxx", "MOVI/ORR/FMOV (vector, immediate)", .simd, SIMD.modifiedImmediate),
         A64Encoding("0x101111_00000xxx_xxxx01xx_xxxxxxxx", "MVNI/BIC/MOVI/FMOV (vector, immediate)", .simd, SIMD.modifiedImmediate),
-        A64Encoding("0x001111_00000xxx_xxxx11xx_xxxxxxxx", "FMOV (vector, immediate, half)", .simd, nil),
+        A64Encoding("0x001111_00000xxx_xxxx11xx_xxxxxxxx", "FMOV (vector, immediate, half)", .simd, SIMD.modifiedImmediate),
         A64Encoding("0x001111_0xxxxxxx_000001xx_xxxxxxxx", "SSHR", .simd, SIMD.shiftImmediate),
         A64Encoding("0x001111_0xxxxxxx_000101xx_xxxxxxxx", "SSRA", .simd, SIMD.shiftImmediate),
         A64Encoding("0x001111_0xxxxxxx_001001xx_xxxxxxxx", "SRSHR", .simd, SIMD.shiftImmediate),

@@ -513,6 +513,13 @@ enum SIMD {
         let q = bit(w, 30), op = bit(w, 29), cmode = bits(w, 15, 12)
         let imm8 = bits(w, 18, 16) << 5 | bits(w, 9, 5)
         if op && cmode == 15 && !q { throw l.unallocated(w) }
+        if bit(w, 11) {
+            // FMOV (vector, immediate, half precision).
+            guard !op, cmode == 15 else { throw l.unallocated(w) }
+            let c = l.const64(FloatingPoint.expandFloatImmediate(imm8, 16) * 0x0001_0001_0001_0001)
+            l.builder.writeReg(.v(rd(w)), l.builder.emit(.vpack, .v128, c, q ? c : l.const64(0)))
+            return
+        }
         guard let imm = expandImmediate(op: op, cmode: cmode, imm8: imm8) else { throw l.unallocated(w) }
         let isLogical = cmode < 12 && cmode & 1 == 1
         let invert = op && cmode < 14
