@@ -598,10 +598,14 @@ enum SIMD {
             l.builder.writeReg(.v(rd(w)), left == 0 ? extended : l.vop(.vshlImm, wide, extended, imm: left))
             return
         case (_, 28):
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
             let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vuintToFloat : .vintToFloat, fe, n, imm: right)
         case (_, 31):
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
             let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, fe, n, imm: right, aux: IRRounding.towardZero.rawValue << 8)
@@ -927,6 +931,8 @@ enum SIMD {
         let right = UInt64(2 * esize - immhb), left = UInt64(immhb - esize)
         let n = l.vreg(rn(w))
         if opcode == 28 || opcode == 31 {
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
             let t: IRType = size == 3 ? .f64 : .f32, intT: IRType = size == 3 ? .i64 : .i32
             if opcode == 28 {
