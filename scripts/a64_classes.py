@@ -264,6 +264,14 @@ C(L, "LDRSW_lit",   "10011000 iiiiiiiiiiiiiiiiiii ttttt", "t=x", where=literal_c
 C(L, "LDR_s_lit",   "00011100 iiiiiiiiiiiiiiiiiii ttttt", "t=v", where=literal_clear_of_pc(4))
 C(L, "LDR_d_lit",   "01011100 iiiiiiiiiiiiiiiiiii ttttt", "t=v", where=literal_clear_of_pc(8))
 C(L, "LDR_q_lit",   "10011100 iiiiiiiiiiiiiiiiiii ttttt", "t=v", where=literal_clear_of_pc(16))
+# Prefetches have no architectural effect: the vectors pin down decoding. Only the allocated
+# prfop values (PLD/PLI/PST to L1-L3, KEEP/STRM).
+PRFOPS = {"t": [(kind << 3) | (level << 1) | policy for kind in range(3) for level in range(3) for policy in range(2)]}
+C(L, "PRFM_uoff",  "1111100110 iiiiiiiiiiii nnnnn ttttt", "n=b", vals=PRFOPS, count=40)
+C(L, "PRFM_reg",   "11111000101 mmmmm ooo S 10 nnnnn ttttt", "n=b m=i", vals={**EXT_LS, **PRFOPS}, where=REG_OFFSET,
+  count=40)
+C(L, "PRFUM",      "11111000100 iiiiiiiii 00 nnnnn ttttt", "n=b", vals=PRFOPS, count=40)
+C(L, "PRFM_lit",   "11011000 iiiiiiiiiiiiiiiiiii ttttt", vals=PRFOPS, count=40)
 GPR_PAIR = "k:0=STP_w,1=LDP_w,3=LDPSW,4=STP_x,5=LDP_x"
 PAIR_LOAD_OK = lambda F: F.k & 1 == 0 or F.t != F.u  # noqa: E731
 PAIR_WB_OK = lambda F: PAIR_LOAD_OK(F) and (F.n == 31 or (F.t != F.n and F.u != F.n))  # noqa: E731
@@ -572,3 +580,6 @@ C(I, "DMB",  "11010101000000110011 mmmm 1 01 11111", vals={"m": [1, 2, 3, 5, 6, 
 C(I, "DSB",  "11010101000000110011 mmmm 1 00 11111", vals={"m": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15]}, count=50)
 C(I, "ISB",  "11010101000000110011 1111 1 10 11111", count=50)
 C(I, "NOP",  "11010101000000110010 0000 000 11111", count=50)
+# YIELD, CSDB and the BTI variants behave as NOPs here; PAC hints are left out (unicorn's CPU
+# implements pointer authentication, which Kiln does not advertise).
+C(I, "HINT_nop", "11010101000000110010 hhhhhhh 11111", vals={"h": [1, 20, 32, 34, 36, 38]}, count=60)
