@@ -5,12 +5,14 @@ For every encoding class in scripts/a64_classes.py this draws random instruction
 inside the class, random and edge-valued operands, runs each word for exactly one
 instruction under unicorn (CPU model "max") and records the state before and after in
 the text format of docs/VECTORS.md, one gzip file per group under
-Tests/KilnA64Tests/Vectors/.
+Tests/KilnA64Tests/Vectors/. Every vector that ends at pc+4 is run again under qemu-user
+(qemu-aarch64, a newer QEMU) and kept only if both agree.
 
 Deterministic: every class has its own seed derived from its name, so the output is
 byte-identical from run to run and adding a class does not disturb the others.
 
-Usage: scripts/gen-a64-vectors.py [--out DIR] [--only GROUP] [--class NAME] [--check]
+Usage: scripts/gen-a64-vectors.py [--out DIR] [--only GROUP] [--class NAME] [--count N]
+                                  [--disasm] [--no-qemu]
 """
 
 import argparse
@@ -30,7 +32,7 @@ from unicorn.arm64_const import *
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import a64_classes as table  # noqa: E402
 
-# Guest memory layout. The code region holds random bytes (literal loads read them) and
+# Guest memory layout. The code region holds random words (literal loads read them) and
 # is large enough that every pc-relative literal of an instruction placed in the middle
 # window stays inside it; branch targets may leave it (unicorn then reports a fetch
 # fault at the target, after the branch has completed).
@@ -61,10 +63,6 @@ class State:
 
     def values(self):
         return self.x + [self.sp, self.nzcv, self.fpcr, self.fpsr] + self.v
-
-
-def items(names_values):
-    return " ".join(f"{n}={v:x}" for n, v in names_values)
 
 
 def state_items(st, only_changed_from=None):
