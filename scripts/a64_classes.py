@@ -21,16 +21,17 @@ A line is `C(group, name, pattern, ops, **options)`:
     vm  element-index Rm (M:m, or only m, v0-v15, when field z is 1: 16-bit elements)
     vmf element-index Rm of the FP forms (always M:m)
 - options: `var="k:0=STRB,1=LDRB;..."` expands the line into one class per listed value
-  of each named field, the value's label substituted for `{k}` in the name; `where=F ->
-  bool` rejects encodings (reserved, UNPREDICTABLE or CONSTRAINED UNPREDICTABLE ones);
-  `vals={letter: [values]}` restricts a field; `es`, `lanes`, `scalar`, `nregs`, `align`
-  (bytes, or F -> bytes) as above; `nzcv` (random initial flags), `fp` (random FPCR
-  rounding mode, FZ and DN), `ahp` (also random FPCR.AHP), `fpsr` (sometimes, or with
-  "always" always, a random cumulative FPSR), `edges="div"` (divide edge values), `match="cas"/"casp"` (half of
-  the time the compare value equals memory), `mask` (AND-mask for the values of x operands:
-  MSR writes only bits the oracle models), `oracle="qemu-user"` (unicorn is known wrong for
-  the class: the final state comes from the qemu-user cross-check), `ignore` (fields the consumer must not
-  compare, documented in docs/VECTORS.md), `count` (vectors to generate).
+  of each named field, the value's label substituted for `{k}` in the name;
+  `where=F -> bool` rejects encodings (reserved, UNPREDICTABLE or CONSTRAINED UNPREDICTABLE
+  ones); `vals={letter: [values]}` restricts a field; `es`, `lanes`, `scalar`, `nregs`,
+  `align` (bytes, or F -> bytes) as above; `nzcv` (random initial flags; the default in the
+  int-dp and fp groups); `fp` (random FPCR rounding mode, FZ and DN); `ahp` (also random
+  FPCR.AHP); `fpsr` (sometimes, or with "always" always, a random cumulative FPSR);
+  `edges="div"` (divide edge values); `match="cas"/"casp"` (half of the time the compare
+  value equals memory); `mask` (AND-mask for the values of x operands: MSR writes only bits
+  the oracle models); `oracle="qemu-user"` (unicorn is known wrong for the class: the final
+  state comes from the qemu-user cross-check); `ignore` (fields the consumer must not
+  compare, documented in docs/VECTORS.md); `count` (vectors to generate).
 """
 
 import re
@@ -69,7 +70,8 @@ class EncodingClass:
         self.scalar = options.get("scalar", False)
         self.nregs = options.get("nregs")
         self.align = options.get("align", 1)
-        self.nzcv = options.get("nzcv", False)
+        # Random initial flags wherever they are cheap to carry, so that a stray flag write shows.
+        self.nzcv = options.get("nzcv", group in ("int-dp", "fp"))
         self.fp = options.get("fp", False)
         self.ahp = options.get("ahp", False)
         self.fpsr = options.get("fpsr", group in ("fp", "simd"))
@@ -237,7 +239,8 @@ C(I, "ADRP",          "1 ll 10000 hhhhhhhhhhhhhhhhhhh ddddd", "d=xd")
 
 # ---------------------------------------------------------------- loads and stores
 L = "ldst"
-GPR_LS = "k:0=STRB,1=LDRB,2=LDRSB_x,3=LDRSB_w,4=STRH,5=LDRH,6=LDRSH_x,7=LDRSH_w,8=STR_w,9=LDR_w,10=LDRSW,12=STR_x,13=LDR_x"
+GPR_LS = ("k:0=STRB,1=LDRB,2=LDRSB_x,3=LDRSB_w,4=STRH,5=LDRH,6=LDRSH_x,7=LDRSH_w,8=STR_w,9=LDR_w,10=LDRSW,"
+          "12=STR_x,13=LDR_x")
 FP_LS = "k:0=STR_b,1=LDR_b,2=STR_q,3=LDR_q,4=STR_h,5=LDR_h,8=STR_s,9=LDR_s,12=STR_d,13=LDR_d"
 NO_WB_CLASH = lambda F: F.n == 31 or F.t != F.n  # noqa: E731
 REG_OFFSET = lambda F: F.m != F.n  # noqa: E731
@@ -245,12 +248,14 @@ EXT_LS = {"o": [2, 3, 6, 7]}
 C(L, "{k}_uoff", "kk111001kk iiiiiiiiiiii nnnnn ttttt", "n=b t=x", var=GPR_LS)
 C(L, "{k}_pre",  "kk111000kk0 iiiiiiiii 11 nnnnn ttttt", "n=b t=x", var=GPR_LS, where=NO_WB_CLASH)
 C(L, "{k}_post", "kk111000kk0 iiiiiiiii 01 nnnnn ttttt", "n=b t=x", var=GPR_LS, where=NO_WB_CLASH)
-C(L, "{k}_unscaled", "kk111000kk0 iiiiiiiii 00 nnnnn ttttt", "n=b t=x", var=GPR_LS.replace("STR", "STUR").replace("LDR", "LDUR"))
+C(L, "{k}_unscaled", "kk111000kk0 iiiiiiiii 00 nnnnn ttttt", "n=b t=x",
+  var=GPR_LS.replace("STR", "STUR").replace("LDR", "LDUR"))
 C(L, "{k}_reg",  "kk111000kk1 mmmmm ooo S 10 nnnnn ttttt", "n=b t=x m=i", var=GPR_LS, vals=EXT_LS, where=REG_OFFSET)
 C(L, "{k}_uoff", "kk111101kk iiiiiiiiiiii nnnnn ttttt", "n=b t=v", var=FP_LS)
 C(L, "{k}_pre",  "kk111100kk0 iiiiiiiii 11 nnnnn ttttt", "n=b t=v", var=FP_LS)
 C(L, "{k}_post", "kk111100kk0 iiiiiiiii 01 nnnnn ttttt", "n=b t=v", var=FP_LS)
-C(L, "{k}_unscaled", "kk111100kk0 iiiiiiiii 00 nnnnn ttttt", "n=b t=v", var=FP_LS.replace("STR", "STUR").replace("LDR", "LDUR"))
+C(L, "{k}_unscaled", "kk111100kk0 iiiiiiiii 00 nnnnn ttttt", "n=b t=v",
+  var=FP_LS.replace("STR", "STUR").replace("LDR", "LDUR"))
 C(L, "{k}_reg",  "kk111100kk1 mmmmm ooo S 10 nnnnn ttttt", "n=b t=v m=i", var=FP_LS, vals=EXT_LS, where=REG_OFFSET)
 
 
@@ -465,8 +470,10 @@ for name, u, a, op, lanes in [
         ("FRINTI", 1, 1, "11001", "fp"), ("FCVTPU", 1, 1, "11010", "fp"), ("FCVTZU", 1, 1, "11011", "fp"),
         ("FRSQRTE", 1, 1, "11101", "fp"), ("FSQRT", 1, 1, "11111", "fp")]:
     C(S, name + "_v", f"0Q{u}01110 {a}z10000 {op} 10 nnnnn ddddd", dst(name + "_v") + " n=v", **{**VF, "lanes": lanes})
-C(S, "FCVTN_v",  "0Q0011100z10000101101 0nnnnnddddd", dst("FCVTN_v") + " n=v", es=lambda F: 32 << F.z, lanes="fp", fp=True)
-C(S, "FCVTL_v",  "0Q0011100z10000101111 0nnnnnddddd", dst("FCVTL_v") + " n=v", es=lambda F: 16 << F.z, lanes="fp", fp=True)
+C(S, "FCVTN_v",  "0Q0011100z10000101101 0nnnnnddddd", dst("FCVTN_v") + " n=v", es=lambda F: 32 << F.z,
+  lanes="fp", fp=True)
+C(S, "FCVTL_v",  "0Q0011100z10000101111 0nnnnnddddd", dst("FCVTL_v") + " n=v", es=lambda F: 16 << F.z,
+  lanes="fp", fp=True)
 C(S, "FCVTXN_v", "0Q10111001100001011010 nnnnnddddd", dst("FCVTXN_v") + " n=v", es=64, lanes="fp", fp=True)
 ACROSS = lambda F: F.z < 2 or (F.z == 2 and F.Q == 1)  # noqa: E731
 for name, u, op in [("SADDLV", 0, "00011"), ("UADDLV", 1, "00011"), ("SMAXV", 0, "01010"), ("UMAXV", 1, "01010"),
@@ -537,10 +544,15 @@ for name, u, op in [("FMUL_elem", 0, "1001"), ("FMLA_elem", 0, "0001"), ("FMLS_e
                     ("FMULX_elem", 1, "1001")]:
     C(S, name, f"0Q{u}01111 1z LM mmmm {op} H0 nnnnn ddddd", dst(name) + " n=v M=vmf", es=ES_FZ, lanes="fp", fp=True,
       where=FP_ELEM)
-for name, u, op, cond in [("ADD_d", 0, "10000", None), ("SUB_d", 1, "10000", None),
-                          ("CMGT_d", 0, "00110", None), ("CMEQ_d", 1, "10001", None),
-                          ("SSHL_d", 0, "01000", None), ("USHL_d", 1, "01000", None)]:
-    C(S, name, f"01{u}11110 111 mmmmm {op}1 nnnnn ddddd", dst(name) + " n=v m=" + ("vs" if "SHL" in name else "v"), es=64)
+FP_ELEM_SCALAR = lambda F: F.z == 0 or F.L == 0  # noqa: E731
+for name, u, op in [("FMUL_elem_scalar", 0, "1001"), ("FMLA_elem_scalar", 0, "0001"),
+                    ("FMLS_elem_scalar", 0, "0101"), ("FMULX_elem_scalar", 1, "1001")]:
+    C(S, name, f"01{u}11111 1z LM mmmm {op} H0 nnnnn ddddd", dst(name.replace("_scalar", "")) + " n=v M=vmf",
+      es=ES_FZ, lanes="fp", scalar=True, fp=True, where=FP_ELEM_SCALAR)
+for name, u, op in [("ADD_d", 0, "10000"), ("SUB_d", 1, "10000"), ("CMGT_d", 0, "00110"), ("CMEQ_d", 1, "10001"),
+                    ("SSHL_d", 0, "01000"), ("USHL_d", 1, "01000")]:
+    C(S, name, f"01{u}11110 111 mmmmm {op}1 nnnnn ddddd", dst(name) + " n=v m=" + ("vs" if "SHL" in name else "v"),
+      es=64)
 for name, u, op in [("SSHR_d", 0, "00000"), ("USHR_d", 1, "00000"), ("SHL_d", 0, "01010"),
                     ("SRSHR_d", 0, "00100"), ("URSHR_d", 1, "00100"), ("USRA_d", 1, "00010")]:
     C(S, name, f"01{u}111110 1bbbbbb {op}1 nnnnn ddddd", dst(name) + " n=v", es=64)
