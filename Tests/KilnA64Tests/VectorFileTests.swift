@@ -217,6 +217,40 @@ import Testing
             #expect(v.after.pc == reg(v.before, field(v.encoding, 5, 5)), "line \(v.line)")
             #expect(v.after.x[30] == v.before.pc &+ 4, "line \(v.line)")
         }
+        for name in ["BR", "RET"] {
+            for v in vectors(name) {
+                #expect(v.after.pc == reg(v.before, field(v.encoding, 5, 5)), "line \(v.line)")
+                #expect(v.after.x == v.before.x, "line \(v.line)")
+            }
+        }
+
+        // CBZ/CBNZ (imm19) and TBZ/TBNZ (imm14): taken on the tested register or bit.
+        func conditional(_ name: String, taken: (A64Vector) -> Bool, offsetBits: UInt32) {
+            var seen = (taken: 0, notTaken: 0)
+            for v in vectors(name) {
+                let shift = 32 - offsetBits - 5
+                let offset = Int64(Int32(bitPattern: v.encoding << shift) >> (shift + 5)) * 4
+                let isTaken = taken(v)
+                let expected = isTaken ? v.before.pc &+ UInt64(bitPattern: offset) : v.before.pc &+ 4
+                #expect(v.after.pc == expected, "line \(v.line)")
+                if isTaken { seen.taken += 1 } else { seen.notTaken += 1 }
+            }
+            #expect(seen.taken > 0 && seen.notTaken > 0, "\(name) never or always branches")
+        }
+        func tested(_ v: A64Vector, width: Int) -> UInt64 {
+            let value = reg(v.before, field(v.encoding, 0, 5))
+            return width == 32 ? value & 0xFFFF_FFFF : value
+        }
+        conditional("CBZ_32", taken: { tested($0, width: 32) == 0 }, offsetBits: 19)
+        conditional("CBZ_64", taken: { tested($0, width: 64) == 0 }, offsetBits: 19)
+        conditional("CBNZ_32", taken: { tested($0, width: 32) != 0 }, offsetBits: 19)
+        conditional("CBNZ_64", taken: { tested($0, width: 64) != 0 }, offsetBits: 19)
+        func bit(_ v: A64Vector) -> Bool {
+            let number = field(v.encoding, 31, 1) << 5 | field(v.encoding, 19, 5)
+            return (tested(v, width: 64) >> UInt64(number)) & 1 == 1
+        }
+        conditional("TBZ", taken: { !bit($0) }, offsetBits: 14)
+        conditional("TBNZ", taken: { bit($0) }, offsetBits: 14)
 
         // LDSMIN (halfword): memory becomes the signed minimum, Rt the old value zero-extended.
         // Unicorn gets the signed comparison wrong here; these vectors come from qemu-user.
