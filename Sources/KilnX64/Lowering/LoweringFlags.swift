@@ -1,0 +1,155 @@
+import KilnIR
+
+// Guest NZCV in host EFLAGS. An NZCV producer runs the x86 instruction that sets the same
+// flags (A64 C after a subtraction is x86 CF inverted). When every consumer is a condition or
+// the guest NZCV register, the value stays "raw": parked with LAHF + SETO in the low 16 bits
+// of a register (AH = SF ZF - AF - PF - CF, AL = OF), and a condition that directly follows
+// reads EFLAGS itself. A later condition restores EFLAGS from the parked copy (ADD AL, 0x7F
+// recreates OF, SAHF the rest). Values with other consumers are converted to A64 layout.
+extension X64Lowerer {
+    mutating func lowerFlags(_ i: Int, _ inst: IRInst) {
+        let t = type(inst.a)
+        guard t == .i32 || t == .i64, options.features.contains(.lahfsahf) else { return lowerViaHelper(i) }
+        let w = t == .i64
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        let a = use(inst.a)
+        switch inst.op {
+        case .nzcvLogic:
+            asm.emit(w ? .test64mr : .test32mr, reg: a, rm: .reg(a))
+        case .nzcvSub:
+            if let k = constant(inst.b), let imm = immediate32(k, wide: w) {
+                asm.emit(w ? (imm >= -128 && imm <= 127 ? .cmp64mi8 : .cmp64mi) : (imm >= -128 && imm <= 127 ? .cmp32mi8 : .cmp32mi),
+                         rm: .reg(a), imm: imm)
+            } else {
+                let b = use(inst.b)
+                asm.emit(w ? .cmp64rm : .cmp32rm, reg: a, rm: .reg(b))
+            }
+        case .nzcvAdd:
+            let b = use(inst.b)
+            asm.emit(w ? .mov64rm : .mov32rm, reg: rcx, rm: .reg(a))
+            asm.emit(w ? .add64rm : .add32rm, reg: rcx, rm: .reg(b))
+        default:
+            let b = use(inst.b), c = use(inst.c)
+            asm.emit(w ? .mov64rm : .mov32rm, reg: rcx, rm: .reg(a))
+            asm.emit(.bt32mi, rm: .reg(c), imm: 0)
+            asm.emit(w ? .adc64rm : .adc32rm, reg: rcx, rm: .reg(b))
+        }
+        let d = define(i)
+        asm.emit(.lahf)
+        asm.emit(.setcc, rm: .reg(rax), cc: .o)
+        if rawFlags[i] {
+            asm.emit(.movzx32rm16, reg: d, rm: .reg(rax))
+            flagsValue = Int32(i)
+            flagsInverted = invertedCarry[i]
+        } else {
+            asm.emit(.movzx32rm16, reg: rax, rm: .reg(rax))
+            convertRawFlags(rax, inverted: inst.op == .nzcvSub, into: d)
+        }
+    }
+
+    /// Sign-extended 32-bit immediate form of `k` for a 64-bit (or any 32-bit) operation.
+    func immediate32(_ k: UInt64, wide: Bool) -> Int64? {
+        let s = wide ? Int64(bitPattern: k) : Int64(Int32(truncatingIfNeeded: k))
+        return s >= Int64(Int32.min) && s <= Int64(Int32.max) ? s : nil
+    }
+
+    /// A64 NZCV (bits 31...28) from parked flags in `source` (not rcx).
+    mutating func convertRawFlags(_ source: UInt8, inverted: Bool, into d: UInt8) {
+        let rcx = GPR.rcx.number, rdx = GPR.rdx.number
+        if options.features.contains(.bmi2) {
+            // PEXT of bits 15 (SF), 14 (ZF), 8 (CF), 0 (OF) gives N Z C V in bits 3...0.
+            asm.emit(.mov32oi, reg: rcx, imm: 0xC101)
+            asm.emit(.pext64, reg: rdx, rm: .reg(rcx), vvvv: source)
+            asm.emit(.shl32mi, rm: .reg(rdx), imm: 28)
+        } else {
+            asm.emit(.mov32rm, reg: rdx, rm: .reg(source))
+            asm.emit(.shl32mi, rm: .reg(rdx), imm: 16)
+            asm.emit(.and32mi, rm: .reg(rdx), imm: Int64(Int32(bitPattern: 0xC000_0000)))
+            asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
+            asm.emit(.and32mi8, rm: .reg(rcx), imm: 1)
+            asm.emit(.shl32mi, rm: .reg(rcx), imm: 28)
+            asm.emit(.or32rm, reg: rdx, rm: .reg(rcx))
+            asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
+            asm.emit(.and32mi, rm: .reg(rcx), imm: 0x100)
+            asm.emit(.shl32mi, rm: .reg(rcx), imm: 21)
+            asm.emit(.or32rm, reg: rdx, rm: .reg(rcx))
+        }
+        if inverted { asm.emit(.xor32mi, rm: .reg(rdx), imm: 0x2000_0000) }
+        asm.emit(.mov32rm, reg: d, rm: .reg(rdx))
+    }
+
+    mutating func lowerCondition(_ i: Int, _ inst: IRInst) {
+        let cond = IRCondition(rawValue: inst.aux) ?? .al
+        let source = Int(resolved(inst.a))
+        let s = use(inst.a)
+        let d = define(i)
+        if cond == .al || cond == .nv {
+            asm.emit(.mov32oi, reg: d, imm: 1)
+            return
+        }
+        if rawFlags[source] {
+            if flagsValue != Int32(source) {
+                asm.emit(.mov32rm, reg: GPR.rax.number, rm: .reg(s))
+                asm.emit(.add8mi, rm: .reg(GPR.rax.number), imm: 0x7f)
+                asm.emit(.sahf)
+                flagsValue = Int32(source)
+                flagsInverted = invertedCarry[source]
+            }
+            let cc: X64Condition
+            switch cond {
+            case .eq: cc = .e
+            case .ne: cc = .ne
+            case .cs: cc = flagsInverted ? .ae : .b
+            case .cc: cc = flagsInverted ? .b : .ae
+            case .mi: cc = .s
+            case .pl: cc = .ns
+            case .vs: cc = .o
+            case .vc: cc = .no
+            case .hi, .ls:
+                // C && !Z is x86 "above" only when CF holds the inverse of C.
+                if !flagsInverted { asm.emit(.cmc); flagsInverted = true }
+                cc = cond == .hi ? .a : .be
+            case .ge: cc = .ge
+            case .lt: cc = .l
+            case .gt: cc = .g
+            default: cc = .le
+            }
+            asm.emit(.setcc, rm: .reg(d), cc: cc)
+            asm.emit(.movzx32rm8, reg: d, rm: .reg(d))
+            return
+        }
+        // A64 layout: test the bits.
+        flagsValue = -1
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        let cc: X64Condition
+        switch cond {
+        case .eq, .ne, .cs, .cc, .mi, .pl, .vs, .vc:
+            let bit: Int64 = [30, 29, 31, 28][Int(cond.rawValue >> 1)]
+            asm.emit(.bt32mi, rm: .reg(s), imm: bit)
+            cc = cond.rawValue & 1 == 0 ? .b : .ae
+        case .hi, .ls:
+            asm.emit(.mov32rm, reg: rax, rm: .reg(s))
+            asm.emit(.and32mi, rm: .reg(rax), imm: 0x6000_0000)
+            asm.emit(.cmp32mi, rm: .reg(rax), imm: 0x2000_0000)
+            cc = cond == .hi ? .e : .ne
+        case .ge, .lt:
+            asm.emit(.mov32rm, reg: rax, rm: .reg(s))
+            asm.emit(.shl32mi, rm: .reg(rax), imm: 3)
+            asm.emit(.xor32rm, reg: rax, rm: .reg(s))
+            asm.emit(.bt32mi, rm: .reg(rax), imm: 31)
+            cc = cond == .ge ? .ae : .b
+        default:
+            // le = Z || N != V
+            asm.emit(.mov32rm, reg: rax, rm: .reg(s))
+            asm.emit(.shl32mi, rm: .reg(rax), imm: 3)
+            asm.emit(.xor32rm, reg: rax, rm: .reg(s))
+            asm.emit(.mov32rm, reg: rcx, rm: .reg(s))
+            asm.emit(.shl32mi, rm: .reg(rcx), imm: 1)
+            asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
+            asm.emit(.bt32mi, rm: .reg(rax), imm: 31)
+            cc = cond == .le ? .b : .ae
+        }
+        asm.emit(.setcc, rm: .reg(d), cc: cc)
+        asm.emit(.movzx32rm8, reg: d, rm: .reg(d))
+    }
+}

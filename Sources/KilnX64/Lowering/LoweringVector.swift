@@ -1,0 +1,73 @@
+import KilnIR
+
+// Vector operations with an exact SSE equivalent; everything else takes the helper.
+extension X64Lowerer {
+    mutating func lowerVector(_ i: Int, _ inst: IRInst) {
+        let element = IRElement(rawValue: inst.aux)
+        let sse41 = options.features.contains(.sse41)
+        switch inst.op {
+        case .vpack:
+            guard sse41 else { return lowerViaHelper(i) }
+            let a = use(inst.a), b = use(inst.b), d = define(i)
+            asm.emit(.movq_x_r64, reg: d, rm: .reg(a))
+            asm.emit(.pinsrq, reg: d, rm: .reg(b), imm: 1)
+        case .vextract:
+            guard sse41, element.sizeLog2 <= 3, inst.imm < UInt64(element.lanes) else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i)
+            let ops: [X64Op] = [.pextrb, .pextrw, .pextrd, .pextrq]
+            asm.emit(ops[element.sizeLog2], reg: a, rm: .reg(d), imm: Int64(inst.imm))
+        case .vinsert:
+            guard sse41, !Self.isVectorClass(type(inst.b)), inst.imm < UInt64(element.lanes) else { return lowerViaHelper(i) }
+            let a = use(inst.a), b = use(inst.b), d = define(i)
+            asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
+            let ops: [X64Op] = [.pinsrb, .pinsrw, .pinsrd, .pinsrq]
+            asm.emit(ops[element.sizeLog2], reg: d, rm: .reg(b), imm: Int64(inst.imm))
+        case .vsplat:
+            guard !Self.isVectorClass(type(inst.a)), element.sizeLog2 >= 2 else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i)
+            if element.sizeLog2 == 3 {
+                asm.emit(.movq_x_r64, reg: d, rm: .reg(a))
+                asm.emit(.punpcklqdq, reg: d, rm: .reg(d))
+            } else {
+                asm.emit(.movd_x_r32, reg: d, rm: .reg(a))
+                asm.emit(.pshufd, reg: d, rm: .reg(d), imm: 0)
+            }
+        case .vclearHigh:
+            let a = use(inst.a), d = define(i)
+            asm.emit(.movq_x_xm, reg: d, rm: .reg(a))
+        default:
+            let isBitwise = inst.op == .vand || inst.op == .vor || inst.op == .vxor || inst.op == .vbic
+            guard isBitwise || !element.isFloat, let op = sseForm(inst.op, element.sizeLog2) else {
+                return lowerViaHelper(i)
+            }
+            let a = use(inst.a), b = use(inst.b), d = define(i)
+            if inst.op == .vbic {
+                // PANDN computes ~dest & src: a & ~b = pandn(b, a).
+                asm.emit(.movdqa_x_xm, reg: d, rm: .reg(b))
+                asm.emit(op, reg: d, rm: .reg(a))
+            } else {
+                asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
+                asm.emit(op, reg: d, rm: .reg(b))
+            }
+        }
+    }
+
+    /// The SSE form computing `op` lanewise on lanes of 2^`sizeLog2` bytes, if there is one.
+    func sseForm(_ op: IROp, _ sizeLog2: Int) -> X64Op? {
+        let forms: [X64Op?]
+        switch op {
+        case .vadd: forms = [.paddb, .paddw, .paddd, .paddq]
+        case .vsub: forms = [.psubb, .psubw, .psubd, .psubq]
+        case .vcmeq: forms = [.pcmpeqb, .pcmpeqw, .pcmpeqd, options.features.contains(.sse41) ? .pcmpeqq : nil]
+        case .vcmgt: forms = [.pcmpgtb, .pcmpgtw, .pcmpgtd, options.features.contains(.sse42) ? .pcmpgtq : nil]
+        case .vzip1: forms = [.punpcklbw, .punpcklwd, .punpckldq, .punpcklqdq]
+        case .vzip2: forms = [.punpckhbw, .punpckhwd, .punpckhdq, .punpckhqdq]
+        case .vand: return .pand
+        case .vor: return .por
+        case .vxor: return .pxor
+        case .vbic: return .pandn
+        default: return nil
+        }
+        return forms[sizeLog2 & 3]
+    }
+}
