@@ -17,7 +17,7 @@ extension X64Lowerer {
         let savedFlags = flagsValue
         if !Self.preservesFlags(inst.op) { flagsValue = -1 }
         switch inst.op {
-        case .guestInstruction, .const, .zext:
+        case .guestInstruction, .const:
             break
         case .regionAddress:
             let d = define(i)
@@ -90,6 +90,7 @@ extension X64Lowerer {
         case .sext:
             lowerSignExtend(i, inst)
         case .trunc:
+            guard inst.type.isInteger && type(inst.a).isInteger else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
             switch inst.type {
             case .i64: asm.emit(.mov64rm, reg: d, rm: .reg(a))

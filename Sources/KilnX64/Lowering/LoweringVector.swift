@@ -15,7 +15,13 @@ extension X64Lowerer {
             guard sse41, element.sizeLog2 <= 3, inst.imm < UInt64(element.lanes) else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
             let ops: [X64Op] = [.pextrb, .pextrw, .pextrd, .pextrq]
-            asm.emit(ops[element.sizeLog2], reg: a, rm: .reg(d), imm: Int64(inst.imm))
+            if Self.isVectorClass(inst.type) {
+                // A float lane: through rax into the low bits of a vector register.
+                asm.emit(ops[element.sizeLog2], reg: a, rm: .reg(GPR.rax.number), imm: Int64(inst.imm))
+                asm.emit(element.sizeLog2 == 3 ? .movq_x_r64 : .movd_x_r32, reg: d, rm: .reg(GPR.rax.number))
+            } else {
+                asm.emit(ops[element.sizeLog2], reg: a, rm: .reg(d), imm: Int64(inst.imm))
+            }
         case .vinsert:
             guard sse41, !Self.isVectorClass(type(inst.b)), inst.imm < UInt64(element.lanes) else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), d = define(i)

@@ -146,7 +146,10 @@ public struct X64Lowerer {
                     written[Int(r.rawValue)] = true
                 }
             case .zext:
-                if !inst.a.isNone && Int(inst.a.index) < i { alias[i] = alias[Int(inst.a.index)] }
+                // Integers are held zero-extended, so an integer zext is the same register.
+                if !inst.a.isNone && Int(inst.a.index) < i && inst.type.isInteger && insts[Int(inst.a.index)].type.isInteger {
+                    alias[i] = alias[Int(inst.a.index)]
+                }
             default: break
             }
         }
