@@ -77,7 +77,7 @@ private func samples(for form: X64Form, index: Int) -> [Sample] {
             }
         }
         let code = asm.bytes
-        let lines = try Disassembler.disassemble(code)
+        let lines = try X64Disassembler.disassemble(code)
         #expect(lines.map(\.offset) == starts.map(\.offset), "instruction boundaries differ from the encoder's")
         var text = ""
         for (n, start) in starts.enumerated() {
@@ -108,7 +108,7 @@ private func samples(for form: X64Form, index: Int) -> [Sample] {
         asm.emit(.ret)
         let resolved = asm.resolveLabels()
         #expect(resolved)
-        let lines = try Disassembler.disassemble(asm.bytes).map(\.text)
+        let lines = try X64Disassembler.disassemble(asm.bytes).map(\.text)
         #expect(lines == ["add rax, 0x1", "je 0xc <.text+0xc>", "jmp 0x0 <.text>", "ret"])
     }
 

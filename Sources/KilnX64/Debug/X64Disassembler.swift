@@ -1,18 +1,21 @@
 import Foundation
-import KilnTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Disassembles raw x86-64 bytes with the toolchain's llvm-objdump, which needs an object
-/// file: the bytes are wrapped in a minimal ELF64 relocatable with one .text section.
-enum Disassembler {
-    struct Line: Equatable {
-        var offset: Int
-        var text: String
+/// Disassembles x86-64 bytes with llvm-objdump (shipped with the Swift toolchain), for golden
+/// tests and diagnostics (lockstep reports print a block's host code). llvm-objdump needs an
+/// object file, so the bytes are wrapped in a minimal ELF64 relocatable with one .text section.
+public enum X64Disassembler {
+    public struct Line: Equatable, Sendable {
+        public var offset: Int
+        public var text: String
     }
 
-    enum Failure: Error, CustomStringConvertible {
+    public enum Failure: Error, CustomStringConvertible {
         case toolMissing
         case failed(String)
-        var description: String {
+        public var description: String {
             switch self {
             case .toolMissing: return "llvm-objdump not found in /opt/swift/usr/bin or PATH"
             case .failed(let s): return "llvm-objdump failed: \(s)"
@@ -20,14 +23,19 @@ enum Disassembler {
         }
     }
 
-    static var tool: String? {
+    /// The llvm-objdump to use: the toolchain's, else one on PATH.
+    public static var tool: String? {
         let bundled = "/opt/swift/usr/bin/llvm-objdump"
         if FileManager.default.isExecutableFile(atPath: bundled) { return bundled }
-        return TestEnvironment.which("llvm-objdump")
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/llvm-objdump") {
+            return "\(dir)/llvm-objdump"
+        }
+        return nil
     }
 
     /// One line per decoded instruction (Intel syntax), with its offset.
-    static func disassemble(_ code: [UInt8]) throws -> [Line] {
+    public static func disassemble(_ code: [UInt8]) throws -> [Line] {
         guard let tool else { throw Failure.toolMissing }
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("kiln-x64-\(getpid())-\(UInt64.random(in: 0 ... .max)).o").path
@@ -64,7 +72,7 @@ enum Disassembler {
     }
 
     /// ELF64 relocatable: header, .text, .shstrtab, three section headers.
-    static func elf(wrapping code: [UInt8]) -> [UInt8] {
+    public static func elf(wrapping code: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         func u16(_ v: Int) { out += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
         func u32(_ v: Int) { for i in 0..<4 { out.append(UInt8(v >> (8 * i) & 0xff)) } }
@@ -89,20 +97,3 @@ enum Disassembler {
     }
 }
 
-/// Golden files under Tests/KilnX64Tests/Golden; `KILN_UPDATE_GOLDEN=1` rewrites them.
-enum Golden {
-    static var directory: URL {
-        TestEnvironment.repositoryRoot.appendingPathComponent("Tests/KilnX64Tests/Golden")
-    }
-    static var updating: Bool { ProcessInfo.processInfo.environment["KILN_UPDATE_GOLDEN"] == "1" }
-
-    /// The committed text of `name`, or (when updating) writes `actual` and returns it.
-    static func check(_ name: String, _ actual: String) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        if updating {
-            try actual.write(to: url, atomically: true, encoding: .utf8)
-            return actual
-        }
-        return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
-    }
-}
