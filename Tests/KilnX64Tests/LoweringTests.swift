@@ -175,7 +175,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         let page = UnsafeMutableRawPointer.allocate(byteCount: 0x8000, alignment: 0x1000)
         defer { page.deallocate() }
         for base in [UInt64(UInt(bitPattern: page)), UInt64(UInt(bitPattern: page)) + 0x4000] {
-            page.storeBytes(of: base ^ 0x5A5A, toByteOffset: 0x2008, as: UInt64.self)
+            UnsafeMutableRawPointer(bitPattern: UInt(base + 0x2008))!.storeBytes(of: base ^ 0x5A5A, as: UInt64.self)
             let unit = try runtime.install(first, regionBase: base)
             let s = GuestCPUState()
             let exit = runtime.run(unit.code, state: s)
