@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import KilnA64
 import KilnIR
+import KilnTestSupport
 import KilnX64
 #if canImport(Glibc)
 import Glibc
@@ -157,5 +158,172 @@ private enum VectorMemory {
         for m in r.mismatches { print("  mismatch \(m)") }
         #expect(r.notLowered == 0)
         #expect(r.matchesInterpreter == r.vectors, "\(r.vectors - r.matchesInterpreter) vectors differ between JIT and interpreter")
+    }
+}
+
+/// A guest instruction or short idiom (assembled with aarch64-linux-gnu-as) whose x86 code
+/// size is tracked.
+struct Idiom {
+    var source: String
+    var words: [UInt32]
+    init(_ source: String, _ words: [UInt32]) { self.source = source; self.words = words }
+}
+
+let idioms: [Idiom] = [
+    Idiom("add x0, x1, x2", [0x8b020020]),
+    Idiom("add w0, w1, w2", [0x0b020020]),
+    Idiom("add x0, x1, #16", [0x91004020]),
+    Idiom("sub x0, x1, x2, lsl #3", [0xcb020c20]),
+    Idiom("add x0, x1, w2, sxtw #2", [0x8b22c820]),
+    Idiom("adds x0, x1, x2", [0xab020020]),
+    Idiom("subs w0, w1, #1", [0x71000420]),
+    Idiom("cmp x0, #10 ; b.ne .+8", [0xf100281f, 0x54000041]),
+    Idiom("cmp x0, x1 ; b.hi .+8", [0xeb01001f, 0x54000048]),
+    Idiom("cmp w0, w1 ; b.lt .+8", [0x6b01001f, 0x5400004b]),
+    Idiom("tst x0, #0xff ; b.eq .+8", [0xf2401c1f, 0x54000040]),
+    Idiom("cmp x0, x1 ; cset w2, eq", [0xeb01001f, 0x1a9f17e2]),
+    Idiom("cmp x0, x1 ; csel x2, x3, x4, lt", [0xeb01001f, 0x9a84b062]),
+    Idiom("ccmp x0, x1, #0, ne", [0xfa411000]),
+    Idiom("adc x0, x1, x2", [0x9a020020]),
+    Idiom("and x0, x1, #0xfff0", [0x927c2c20]),
+    Idiom("orr x0, x1, x2", [0xaa020020]),
+    Idiom("eor w0, w1, w2, ror #7", [0x4ac21c20]),
+    Idiom("bic x0, x1, x2", [0x8a220020]),
+    Idiom("mvn x0, x1", [0xaa2103e0]),
+    Idiom("neg x0, x1", [0xcb0103e0]),
+    Idiom("mov x0, x1", [0xaa0103e0]),
+    Idiom("mov x0, #0x1234", [0xd2824680]),
+    Idiom("movz x0, #0x1234, lsl #16 ; movk x0, #0x5678", [0xd2a24680, 0xf28acf00]),
+    Idiom("mul x0, x1, x2", [0x9b027c20]),
+    Idiom("madd x0, x1, x2, x3", [0x9b020c20]),
+    Idiom("smulh x0, x1, x2", [0x9b427c20]),
+    Idiom("udiv x0, x1, x2", [0x9ac20820]),
+    Idiom("sdiv w0, w1, w2", [0x1ac20c20]),
+    Idiom("lsl x0, x1, #3", [0xd37df020]),
+    Idiom("lsr x0, x1, x2", [0x9ac22420]),
+    Idiom("asr w0, w1, #5", [0x13057c20]),
+    Idiom("ror x0, x1, #17", [0x93c14420]),
+    Idiom("ubfx x0, x1, #4, #8", [0xd3442c20]),
+    Idiom("sbfx x0, x1, #3, #7", [0x93432420]),
+    Idiom("bfi x0, x1, #8, #4", [0xb3780c20]),
+    Idiom("sxtw x0, w1", [0x93407c20]),
+    Idiom("uxtb w0, w1", [0x53001c20]),
+    Idiom("clz x0, x1", [0xdac01020]),
+    Idiom("cls w0, w1", [0x5ac01420]),
+    Idiom("rev x0, x1", [0xdac00c20]),
+    Idiom("rev16 w0, w1", [0x5ac00420]),
+    Idiom("rbit x0, x1", [0xdac00020]),
+    Idiom("csinc x0, x1, x2, ne", [0x9a821420]),
+    Idiom("adrp x0, .+0x3000 ; add x0, x0, #0x10", [0xf0000000, 0x91004000]),
+    Idiom("adr x0, .+0x100", [0x10000800]),
+    Idiom("ldr x0, [x1, #8]", [0xf9400420]),
+    Idiom("ldr w0, [x1, x2, lsl #2]", [0xb8627820]),
+    Idiom("ldrb w0, [x1]", [0x39400020]),
+    Idiom("ldrsw x0, [x1, #4]", [0xb9800420]),
+    Idiom("ldr x0, [x1, #16]!", [0xf8410c20]),
+    Idiom("str x0, [x1, #-8]", [0xf81f8020]),
+    Idiom("strb w0, [x1, x2]", [0x38226820]),
+    Idiom("ldp x0, x1, [sp, #16]", [0xa94107e0]),
+    Idiom("stp x29, x30, [sp, #-32]!", [0xa9be7bfd]),
+    Idiom("ldr q0, [x1]", [0x3dc00020]),
+    Idiom("str d0, [x1, #8]", [0xfd000420]),
+    Idiom("ldr x0, .+0x40", [0x58000200]),
+    Idiom("ldar x0, [x1]", [0xc8dffc20]),
+    Idiom("stlr w0, [x1]", [0x889ffc20]),
+    Idiom("ldaxr x0, [x1]", [0xc85ffc20]),
+    Idiom("stlxr w2, x0, [x1]", [0xc802fc20]),
+    Idiom("ldadd x0, x1, [x2]", [0xf8200041]),
+    Idiom("ldaddal w0, w1, [x2]", [0xb8e00041]),
+    Idiom("swp x0, x1, [x2]", [0xf8208041]),
+    Idiom("ldsetal x0, x1, [x2]", [0xf8e03041]),
+    Idiom("cas x0, x1, [x2]", [0xc8a07c41]),
+    Idiom("dmb ish", [0xd5033bbf]),
+    Idiom("mrs x0, tpidr_el0", [0xd53bd040]),
+    Idiom("mrs x0, nzcv", [0xd53b4200]),
+    Idiom("b .+0x100", [0x14000040]),
+    Idiom("bl .+0x100", [0x94000040]),
+    Idiom("br x1", [0xd61f0020]),
+    Idiom("blr x1", [0xd63f0020]),
+    Idiom("ret", [0xd65f03c0]),
+    Idiom("cbz x0, .+8", [0xb4000040]),
+    Idiom("cbnz w0, .+8", [0x35000040]),
+    Idiom("tbz x0, #3, .+8", [0x36180040]),
+    Idiom("svc #0", [0xd4000001]),
+    Idiom("fadd d0, d1, d2", [0x1e622820]),
+    Idiom("fmov d0, x1", [0x9e670020]),
+    Idiom("add v0.4s, v1.4s, v2.4s", [0x4ea28420]),
+    Idiom("and v0.16b, v1.16b, v2.16b", [0x4e221c20]),
+]
+
+/// Golden x86 instruction counts per guest idiom (like FEX's InstructionCountCI): a change in
+/// code quality shows up as a reviewed diff of Tests/KilnX64Tests/Golden/counts.json. Lowered
+/// with a fixed feature set so the file does not depend on the machine.
+@Suite struct JITCodeQualityTests {
+    static let features: X64Features = [.ssse3, .sse41, .sse42, .popcnt, .lzcnt, .bmi1, .bmi2, .lahfsahf, .cmpxchg16b]
+
+    static func lower(_ idiom: Idiom, _ translator: inout A64Translator, _ lowerer: inout X64Lowerer) throws -> X64Translation {
+        translator.maxInstructions = idiom.words.count
+        var words = idiom.words.map(\.littleEndian)
+        words.withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
+        return try lowerer.lower(translator.block)
+    }
+
+    static func json(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    @Test func instructionCountsMatchGolden() throws {
+        var translator = A64Translator()
+        var lowerer = X64Lowerer(options: X64LoweringOptions(features: Self.features))
+        var text = "[\n"
+        for (n, idiom) in idioms.enumerated() {
+            let t = try Self.lower(idiom, &translator, &lowerer)
+            let x86 = try X64Disassembler.disassemble(t.code).map(\.text)
+            #expect(x86.count == t.instructionCount, "\(idiom.source)")
+            let helpers = t.helperOps.map(\.name).sorted()
+            text += "  {\"a64\": \(Self.json(idiom.source)), \"x86Count\": \(t.instructionCount), \"codeBytes\": \(t.code.count),"
+            text += " \"helpers\": [\(helpers.map(Self.json).joined(separator: ", "))],\n"
+            text += "   \"x86\": [\(x86.map(Self.json).joined(separator: ", "))]}"
+            text += n + 1 < idioms.count ? ",\n" : "\n"
+        }
+        text += "]\n"
+        let url = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/KilnX64Tests/Golden/counts.json")
+        if ProcessInfo.processInfo.environment["KILN_UPDATE_GOLDEN"] == "1" {
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let golden = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        #expect(text == golden, "x86 code differs from Golden/counts.json (KILN_UPDATE_GOLDEN=1 rewrites)")
+    }
+
+    /// Invariant 2: each block lowers to the same bytes whatever was lowered before it, and the
+    /// code never depends on where the region is loaded (the base is a table entry).
+    @Test func translationIsDeterministic() throws {
+        var translator = A64Translator()
+        var forward = X64Lowerer(options: X64LoweringOptions(features: Self.features))
+        var backward = X64Lowerer(options: X64LoweringOptions(features: Self.features))
+        var first: [X64Translation] = []
+        for idiom in idioms { first.append(try Self.lower(idiom, &translator, &forward)) }
+        var second: [X64Translation] = []
+        for idiom in idioms.reversed() { second.append(try Self.lower(idiom, &translator, &backward)) }
+        #expect(first == Array(second.reversed()))
+        for (idiom, t) in zip(idioms, first) where idiom.source.hasPrefix("adr") || idiom.source.hasPrefix("ldr x0, .") || idiom.source.hasPrefix("bl ") {
+            #expect(t.cacheable && t.relocations.contains { $0.tableEntry == 0 }, "\(idiom.source) must reach the region base through the table")
+        }
+    }
+
+    /// The same translation installed at two region bases computes base-relative results.
+    @Test func oneTranslationServesEveryBase() throws {
+        var translator = A64Translator()
+        var lowerer = X64Lowerer(options: .forHost(X64Features.host))
+        let adrp = try #require(idioms.first { $0.source.hasPrefix("adrp") })
+        let t = try Self.lower(adrp, &translator, &lowerer)
+        let runtime = try X64Runtime(codeCapacity: 1 << 20)
+        for base: UInt64 in [0x5555_0000_0000, 0x7f12_3456_0000] {
+            let unit = try runtime.install(t, regionBase: base)
+            let s = GuestCPUState()
+            _ = runtime.run(unit.code, state: s)
+            #expect(s.x(0) == ((base + 0x1000) & ~0xfff) + 0x3000 + 0x10)
+            #expect(s.pc == base + 0x1008)
+        }
     }
 }
