@@ -39,9 +39,9 @@ extension X64Lowerer {
             lowerBinaryALU(i, inst)
         case .mul:
             guard inst.type == .i32 || inst.type == .i64 else { return lowerViaHelper(i) }
-            let a = use(inst.a), b = use(inst.b), d = define(i)
+            let a = use(inst.a), b = use(inst.b), d = define(i, reusing: inst.a)
             let w = inst.type == .i64
-            asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(a))
+            copy(d, a, wide: w)
             asm.emit(w ? .imul64rm : .imul32rm, reg: d, rm: .reg(b))
         case .umulh, .smulh:
             guard inst.type == .i64 else { return lowerViaHelper(i) }
@@ -53,8 +53,8 @@ extension X64Lowerer {
             lowerDivide(i, inst)
         case .not:
             guard inst.type.isInteger else { return lowerViaHelper(i) }
-            let a = use(inst.a), d = define(i)
-            asm.emit(.mov64rm, reg: d, rm: .reg(a))
+            let a = use(inst.a), d = define(i, reusing: inst.a)
+            copy(d, a, wide: true)
             if inst.type == .i64 { asm.emit(.not64m, rm: .reg(d)) }
             else if inst.type == .i32 { asm.emit(.not32m, rm: .reg(d)) }
             else { asm.emit(.xor32mi, rm: .reg(d), imm: Int64(inst.type.mask)) }
@@ -62,9 +62,9 @@ extension X64Lowerer {
             lowerShift(i, inst)
         case .adc:
             guard inst.type == .i32 || inst.type == .i64 else { return lowerViaHelper(i) }
-            let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i)
+            let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i, reusing: inst.a)
             let w = inst.type == .i64
-            asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(a))
+            copy(d, a, wide: w)
             asm.emit(.bt32mi, rm: .reg(c), imm: 0)
             asm.emit(w ? .adc64rm : .adc32rm, reg: d, rm: .reg(b))
         case .clz, .cls:
@@ -176,8 +176,23 @@ extension X64Lowerer {
             immediate = nil
         }
         let b: UInt8? = immediate == nil ? use(inst.b) : nil
-        let d = define(i)
-        asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(a))
+        let d = define(i, reusing: inst.a)
+        let wordSized = inst.type == .i32 || inst.type == .i64
+        if d != a && wordSized && (inst.op == .add || (inst.op == .sub && immediate != nil)) {
+            // Three-address add through LEA.
+            var mem: X64Memory? = nil
+            if let imm = immediate {
+                let disp = inst.op == .sub ? -imm : imm
+                if disp >= Int64(Int32.min) && disp <= Int64(Int32.max) { mem = X64Memory(base: GPR(a), disp: Int32(disp)) }
+            } else if let b {
+                mem = X64Memory(base: GPR(a), index: GPR(b))
+            }
+            if let mem {
+                asm.emit(w ? .lea64rm : .lea32rm, reg: d, rm: .mem(mem))
+                return
+            }
+        }
+        copy(d, a, wide: w)
         if let imm = immediate {
             asm.emit(imm >= -128 && imm <= 127 ? forms.mi8 : forms.mi, rm: .reg(d), imm: imm)
         } else if let b {
@@ -225,9 +240,9 @@ extension X64Lowerer {
         let w = inst.type == .i64
         let a = use(inst.a)
         if let k = constant(inst.b) {
-            let d = define(i)
+            let d = define(i, reusing: inst.a)
             let amount = Int64(k & UInt64(inst.type.bits - 1))
-            asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(a))
+            copy(d, a, wide: w)
             guard amount != 0 else { return }
             let op: X64Op
             switch inst.op {
@@ -251,7 +266,7 @@ extension X64Lowerer {
             return
         }
         asm.emit(.mov32rm, reg: GPR.rcx.number, rm: .reg(b))
-        asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(a))
+        copy(d, a, wide: w)
         let op: X64Op
         switch inst.op {
         case .shl: op = w ? .shl64mc : .shl32mc
@@ -269,8 +284,8 @@ extension X64Lowerer {
             return lowerViaHelper(i)
         }
         let w = inst.type == .i64
-        let a = use(inst.a), d = define(i)
-        asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(a))
+        let a = use(inst.a), d = define(i, reusing: inst.a)
+        copy(d, a, wide: w)
         if container == bytes {
             asm.emit(w ? .bswap64o : .bswap32o, reg: d)
         } else if container == 4 {
@@ -314,8 +329,10 @@ extension X64Lowerer {
     }
 
     mutating func lowerSelect(_ i: Int, _ inst: IRInst) {
-        let c = use(inst.a), t = use(inst.b), f = use(inst.c), d = define(i)
-        if Self.isVectorClass(inst.type) {
+        let c = use(inst.a), t = use(inst.b), f = use(inst.c)
+        let vector = Self.isVectorClass(inst.type)
+        let d = vector || resolved(inst.a) == resolved(inst.c) ? define(i) : define(i, reusing: inst.c)
+        if vector {
             let keep = asm.newLabel()
             asm.emit(.movdqa_x_xm, reg: d, rm: .reg(f))
             asm.emit(.test32mr, reg: c, rm: .reg(c))
@@ -324,7 +341,7 @@ extension X64Lowerer {
             asm.bind(keep)
             return
         }
-        asm.emit(.mov64rm, reg: d, rm: .reg(f))
+        copy(d, f, wide: true)
         asm.emit(.test32mr, reg: c, rm: .reg(c))
         asm.emit(.cmov64, reg: d, rm: .reg(t), cc: .ne)
     }

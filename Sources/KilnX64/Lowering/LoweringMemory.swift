@@ -9,12 +9,12 @@ extension X64Lowerer {
         switch inst.op {
         case .load:
             guard access.sizeLog2 <= 4 else { return lowerViaHelper(i) }
-            let a = use(inst.a), d = define(i)
-            emitLoad(d, X64Memory(base: GPR(a)), access: access, type: inst.type)
+            let a = use(IRValue(Int(addressBase[i]))), d = define(i)
+            emitLoad(d, X64Memory(base: GPR(a), disp: addressDisp[i]), access: access, type: inst.type)
         case .store:
             guard access.sizeLog2 <= 4 else { return lowerViaHelper(i) }
-            let a = use(inst.a), b = use(inst.b)
-            let mem = X64RM.mem(X64Memory(base: GPR(a)))
+            let a = use(IRValue(Int(addressBase[i]))), b = use(inst.b)
+            let mem = X64RM.mem(X64Memory(base: GPR(a), disp: addressDisp[i]))
             if Self.isVectorClass(type(inst.b)) {
                 switch access.size {
                 case 4: asm.emit(.movss_m_x, reg: b, rm: mem)

@@ -40,6 +40,9 @@ public struct X64Lowerer {
     /// For raw flags: host CF is the inverse of A64 C (after a subtraction).
     var invertedCarry: [Bool] = []
     var needsCode: [Bool] = []
+    /// Loads and stores: the address as base value + displacement, folding constant adds.
+    var addressBase: [Int32] = []
+    var addressDisp: [Int32] = []
 
     // Host registers: the value each holds (-1 free); pinned registers belong to the current
     // instruction's operands and result.
@@ -127,6 +130,8 @@ public struct X64Lowerer {
         rawFlags = [Bool](repeating: false, count: n)
         invertedCarry = [Bool](repeating: false, count: n)
         needsCode = [Bool](repeating: false, count: n)
+        addressBase = [Int32](repeating: -1, count: n)
+        addressDisp = [Int32](repeating: 0, count: n)
         var cache = [Int32](repeating: -1, count: IRGuestRegister.count)
         var written = [Bool](repeating: false, count: IRGuestRegister.count)
         var otherUse = [Bool](repeating: false, count: n)
@@ -181,7 +186,22 @@ public struct X64Lowerer {
             guard used[i] || (inst.op.hasSideEffects && !cachedWrite && inst.op != .guestInstruction) else { continue }
             needsCode[i] = inst.op != .const
             guard Self.hasValueOperands(inst.op) && !cachedWrite else { continue }
-            for v in [inst.a, inst.b, inst.c] where !v.isNone && Int(v.index) < i {
+            var operands = (inst.a, inst.b, inst.c)
+            if (inst.op == .load || inst.op == .store) && !inst.a.isNone && Int(inst.a.index) < i {
+                // Fold `add base, constant` chains into the access's displacement.
+                var base = Int(alias[Int(inst.a.index)]), disp: Int64 = 0
+                while insts[base].op == .add && insts[base].type == .i64, !insts[base].b.isNone, Int(insts[base].b.index) < base,
+                      let k = constant(insts[base].b) {
+                    let next = disp &+ Int64(bitPattern: k)
+                    guard next >= Int64(Int32.min) && next <= Int64(Int32.max) else { break }
+                    disp = next
+                    base = Int(alias[Int(insts[base].a.index)])
+                }
+                addressBase[i] = Int32(base)
+                addressDisp[i] = Int32(disp)
+                operands.0 = IRValue(base)
+            }
+            for v in [operands.0, operands.1, operands.2] where !v.isNone && Int(v.index) < i {
                 markUse(v, at: i)
                 if inst.op != .condition { otherUse[Int(alias[Int(v.index)])] = true }
             }
@@ -220,6 +240,25 @@ public struct X64Lowerer {
             failure = .malformedIR(index: current)
         }
         return reg
+    }
+
+    /// The result register of instruction `i`, taking over operand `v`'s register when this
+    /// is `v`'s last use (two-address x86 forms then need no copy).
+    mutating func define(_ i: Int, reusing v: IRValue) -> UInt8 {
+        let r = Int(resolved(v))
+        let vector = Self.isVectorClass(insts[i].type)
+        guard lastUse[r] == Int32(current), regOf[r] >= 0, Self.isVectorClass(insts[r].type) == vector else { return define(i) }
+        let reg = UInt8(regOf[r])
+        regOf[r] = -1
+        if vector { xmmHolder[Int(reg)] = Int32(i) } else { gprHolder[Int(reg)] = Int32(i) }
+        regOf[i] = Int8(reg)
+        return reg
+    }
+
+    /// `mov d, s` at 64 or 32 bits, omitted when they are the same register (values are held
+    /// zero-extended, so a 32-bit self-move would change nothing).
+    mutating func copy(_ d: UInt8, _ s: UInt8, wide: Bool) {
+        if d != s { asm.emit(wide ? .mov64rm : .mov32rm, reg: d, rm: .reg(s)) }
     }
 
     /// A fresh register for the result of the current instruction.
@@ -264,7 +303,7 @@ public struct X64Lowerer {
         let holder = vector ? xmmHolder[Int(reg)] : gprHolder[Int(reg)]
         guard holder >= 0 else { return }
         let h = Int(holder)
-        if insts[h].op != .const && slotOf[h] < 0 && lastUse[h] > Int32(current) {
+        if insts[h].op != .const && slotOf[h] < 0 && lastUse[h] >= Int32(current) {
             guard nextSlot < Int32(X64ABI.spillSlots) else { failure = .tooManySpills; return }
             slotOf[h] = nextSlot
             nextSlot += 1
