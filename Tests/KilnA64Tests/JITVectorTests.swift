@@ -161,6 +161,63 @@ private enum VectorMemory {
     }
 }
 
+/// Register allocation and flag handling across instructions: runs of 12 instructions from
+/// the vectors of groups without memory accesses (their addresses would come from another
+/// vector's registers) execute as one block under the JIT and the interpreter, starting from
+/// the first vector's state.
+@Suite(.serialized) struct JITBlockLockstepTests {
+    @Test(arguments: ["int-dp.vec.gz", "fp.vec.gz", "simd.vec.gz"])
+    func multiInstructionBlocksAgree(_ file: String) throws {
+        try #require(VectorMemory.mapped, "could not map the vectors' fixed guest ranges")
+        let classes = try #require(try A64VectorFile.allGroups().first { $0.file == file }?.classes)
+        // Interleave classes so each block mixes instruction kinds.
+        var vectors: [A64Vector] = []
+        let longest = classes.map(\.vectors.count).max() ?? 0
+        for n in 0..<longest { for c in classes where n < c.vectors.count { vectors.append(c.vectors[n]) } }
+        let runtime = try X64Runtime()
+        var translator = A64Translator(maxInstructions: 12)
+        var lowerer = X64Lowerer(options: .forHost(X64Features.host))
+        var interpreter = IRInterpreter()
+        let jitState = GuestCPUState(), interpState = GuestCPUState()
+        var blocks = 0, agreed = 0, instructions = 0
+        var mismatches: [String] = []
+        for start in stride(from: 0, to: vectors.count - 12, by: 12) {
+            let chunk = vectors[start..<(start + 12)]
+            let regionBase: UInt64 = 0x1020_0000
+            var words = chunk.map { $0.encoding.littleEndian }
+            words.withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
+            let block = translator.block
+            instructions += Int(block.guestLength / 4)
+            var addresses = Set<UInt64>()
+            for v in chunk { addresses.formUnion(v.before.memory.keys) }
+            let sorted = addresses.sorted()
+            func setUp(_ s: GuestCPUState) {
+                for v in chunk.reversed() { JITVectorTests.load(v.before, into: s) }
+            }
+            setUp(interpState)
+            var memory = MappedMemory()
+            _ = try? interpreter.run(block, state: interpState, memory: &memory, regionBase: regionBase)
+            let interp = JITVectorTests.Snapshot(interpState, addresses: sorted)
+            let translation = try lowerer.lower(block)
+            let unit: X64InstalledUnit
+            if let u = try? runtime.install(translation, regionBase: regionBase) { unit = u } else {
+                runtime.flush()
+                unit = try runtime.install(translation, regionBase: regionBase)
+            }
+            setUp(jitState)
+            _ = runtime.run(unit.code, state: jitState)
+            let jit = JITVectorTests.Snapshot(jitState, addresses: sorted)
+            blocks += 1
+            if jit == interp { agreed += 1 } else if mismatches.count < 10 {
+                mismatches.append("block at vector line \(chunk.first!.line): \(JITVectorTests.describe(jit, interp))")
+            }
+        }
+        print("JIT blocks \(file): \(blocks) blocks of up to 12 instructions (\(instructions) instructions), \(agreed) agree with the interpreter")
+        for m in mismatches { print("  mismatch \(m)") }
+        #expect(agreed == blocks)
+    }
+}
+
 /// A guest instruction or short idiom (assembled with aarch64-linux-gnu-as) whose x86 code
 /// size is tracked.
 struct Idiom {
