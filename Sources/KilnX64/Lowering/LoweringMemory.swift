@@ -64,6 +64,9 @@ extension X64Lowerer {
         case .atomicRMW:
             lowerAtomic(i, inst, access)
         case .compareAndSwap:
+            if access.size == 16 && options.features.contains(.cmpxchg16b) && type(inst.b) == .v128 && type(inst.c) == .v128 {
+                return lowerCompareAndSwapPair(i, inst)
+            }
             guard access.size <= 8 else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i)
             let rax = GPR.rax.number
@@ -203,5 +206,31 @@ extension X64Lowerer {
             asm.jump(.ne, to: retry)
             zeroExtend(d, from: rax, bytes: size)
         }
+    }
+
+    /// 16-byte compare-and-swap (CASP) with LOCK CMPXCHG16B: expected in rdx:rax, new in
+    /// rcx:rbx. rbx is allocatable, so it is parked in the context's argument block, and an
+    /// address held in rbx moves to rsi (parked likewise) first.
+    mutating func lowerCompareAndSwapPair(_ i: Int, _ inst: IRInst) {
+        guard options.features.contains(.sse41) else { return lowerViaHelper(i) }
+        let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i)
+        let rax = GPR.rax.number, rbx = GPR.rbx.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number, rsi = GPR.rsi.number
+        let args = X64ABI.Context.helperArguments
+        asm.emit(.mov64mr, reg: rbx, rm: context(args))
+        var address = a
+        if a == rbx {
+            asm.emit(.mov64mr, reg: rsi, rm: context(args + 8))
+            asm.emit(.mov64rm, reg: rsi, rm: .reg(rbx))
+            address = rsi
+        }
+        asm.emit(.movq_r64_x, reg: b, rm: .reg(rax))
+        asm.emit(.pextrq, reg: b, rm: .reg(rdx), imm: 1)
+        asm.emit(.movq_r64_x, reg: c, rm: .reg(rbx))
+        asm.emit(.pextrq, reg: c, rm: .reg(rcx), imm: 1)
+        asm.emit(.lockCmpxchg16b, rm: .mem(X64Memory(base: GPR(address))))
+        asm.emit(.movq_x_r64, reg: d, rm: .reg(rax))
+        asm.emit(.pinsrq, reg: d, rm: .reg(rdx), imm: 1)
+        if a == rbx { asm.emit(.mov64rm, reg: rsi, rm: context(args + 8)) }
+        asm.emit(.mov64rm, reg: rbx, rm: context(args))
     }
 }
