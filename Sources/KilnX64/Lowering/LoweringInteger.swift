@@ -121,7 +121,8 @@ extension X64Lowerer {
         case .load, .store, .loadExclusive, .storeExclusive, .clearExclusive, .atomicRMW, .compareAndSwap, .fence, .zeroBlock:
             lowerMemory(i, inst)
         case .vpack, .vextract, .vinsert, .vclearHigh, .vadd, .vsub, .vand, .vor, .vxor, .vbic, .vcmeq, .vcmgt,
-             .vzip1, .vzip2, .vsplat:
+             .vzip1, .vzip2, .vsplat, .vmul, .vneg, .vnot, .vorn, .vabs, .vsmax, .vsmin, .vumax, .vumin,
+             .vshlImm, .vushrImm, .vsshrImm:
             lowerVector(i, inst)
         default:
             lowerViaHelper(i)

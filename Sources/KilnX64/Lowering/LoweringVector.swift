@@ -29,15 +29,55 @@ extension X64Lowerer {
             let ops: [X64Op] = [.pinsrb, .pinsrw, .pinsrd, .pinsrq]
             asm.emit(ops[element.sizeLog2], reg: d, rm: .reg(b), imm: Int64(inst.imm))
         case .vsplat:
-            guard !Self.isVectorClass(type(inst.a)), element.sizeLog2 >= 2 else { return lowerViaHelper(i) }
+            guard !Self.isVectorClass(type(inst.a)) else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
-            if element.sizeLog2 == 3 {
+            switch element.sizeLog2 {
+            case 3:
                 asm.emit(.movq_x_r64, reg: d, rm: .reg(a))
                 asm.emit(.punpcklqdq, reg: d, rm: .reg(d))
-            } else {
+            case 2:
                 asm.emit(.movd_x_r32, reg: d, rm: .reg(a))
                 asm.emit(.pshufd, reg: d, rm: .reg(d), imm: 0)
+            default:
+                asm.emit(.movd_x_r32, reg: d, rm: .reg(a))
+                if element.sizeLog2 == 0 { asm.emit(.punpcklbw, reg: d, rm: .reg(d)) }
+                asm.emit(.pshuflw, reg: d, rm: .reg(d), imm: 0)
+                asm.emit(.punpcklqdq, reg: d, rm: .reg(d))
             }
+        case .vneg:
+            guard !element.isFloat else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i)
+            asm.emit(.pxor, reg: d, rm: .reg(d))
+            asm.emit([X64Op.psubb, .psubw, .psubd, .psubq][element.sizeLog2], reg: d, rm: .reg(a))
+        case .vnot, .vorn:
+            // All-ones in xmm0, then NOT through XOR.
+            let a = use(inst.a)
+            let b: UInt8? = inst.op == .vorn ? use(inst.b) : nil
+            let d = define(i)
+            asm.emit(.pcmpeqd, reg: 0, rm: .reg(0))
+            if let b {
+                asm.emit(.pxor, reg: 0, rm: .reg(b))
+                asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
+                asm.emit(.por, reg: d, rm: .reg(0))
+            } else {
+                asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
+                asm.emit(.pxor, reg: d, rm: .reg(0))
+            }
+        case .vabs:
+            guard !element.isFloat, element.sizeLog2 <= 2, options.features.contains(.ssse3) else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i)
+            asm.emit([X64Op.pabsb, .pabsw, .pabsd][element.sizeLog2], reg: d, rm: .reg(a))
+        case .vshlImm, .vushrImm, .vsshrImm:
+            let forms: [X64Op?]
+            switch inst.op {
+            case .vshlImm: forms = [nil, .psllwi, .pslldi, .psllqi]
+            case .vushrImm: forms = [nil, .psrlwi, .psrldi, .psrlqi]
+            default: forms = [nil, .psrawi, .psradi, nil]
+            }
+            guard !element.isFloat, let op = forms[element.sizeLog2] else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i, reusing: inst.a)
+            if d != a { asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a)) }
+            asm.emit(op, rm: .reg(d), imm: Int64(min(inst.imm, 255)))
         case .vclearHigh:
             let a = use(inst.a), d = define(i)
             asm.emit(.movq_x_xm, reg: d, rm: .reg(a))
@@ -60,11 +100,12 @@ extension X64Lowerer {
 
     /// The SSE form computing `op` lanewise on lanes of 2^`sizeLog2` bytes, if there is one.
     func sseForm(_ op: IROp, _ sizeLog2: Int) -> X64Op? {
+        let sse41 = options.features.contains(.sse41)
         let forms: [X64Op?]
         switch op {
         case .vadd: forms = [.paddb, .paddw, .paddd, .paddq]
         case .vsub: forms = [.psubb, .psubw, .psubd, .psubq]
-        case .vcmeq: forms = [.pcmpeqb, .pcmpeqw, .pcmpeqd, options.features.contains(.sse41) ? .pcmpeqq : nil]
+        case .vcmeq: forms = [.pcmpeqb, .pcmpeqw, .pcmpeqd, sse41 ? .pcmpeqq : nil]
         case .vcmgt: forms = [.pcmpgtb, .pcmpgtw, .pcmpgtd, options.features.contains(.sse42) ? .pcmpgtq : nil]
         case .vzip1: forms = [.punpcklbw, .punpcklwd, .punpckldq, .punpcklqdq]
         case .vzip2: forms = [.punpckhbw, .punpckhwd, .punpckhdq, .punpckhqdq]
@@ -72,6 +113,11 @@ extension X64Lowerer {
         case .vor: return .por
         case .vxor: return .pxor
         case .vbic: return .pandn
+        case .vmul: forms = [nil, .pmullw, sse41 ? .pmulld : nil, nil]
+        case .vsmax: forms = [sse41 ? .pmaxsb : nil, .pmaxsw, sse41 ? .pmaxsd : nil, nil]
+        case .vsmin: forms = [sse41 ? .pminsb : nil, .pminsw, sse41 ? .pminsd : nil, nil]
+        case .vumax: forms = [.pmaxub, sse41 ? .pmaxuw : nil, sse41 ? .pmaxud : nil, nil]
+        case .vumin: forms = [.pminub, sse41 ? .pminuw : nil, sse41 ? .pminud : nil, nil]
         default: return nil
         }
         return forms[sizeLog2 & 3]
