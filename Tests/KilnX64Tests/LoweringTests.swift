@@ -92,7 +92,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         let s = b.emit(.fdiv, .f64, a, c)
         b.writeReg(.x(0), b.emit(.bitcast, .i64, s))
         let v = b.readReg(.v(3))
-        b.writeReg(.v(4), b.emit(.vabs, .v128, v, aux: IRElement.i16.rawValue))
+        b.writeReg(.v(4), b.emit(.vabs, .v128, v, aux: IRElement.i64.rawValue))
         b.finish(.jump(4), guestLength: 4)
         let r = try lockstep(b.block) { s in
             s.setX(1, (1.0).bitPattern); s.setX(2, (3.0).bitPattern); s.fpcr = 0x00C0_0000
