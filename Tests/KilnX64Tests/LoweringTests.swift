@@ -191,6 +191,15 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(first.cacheable)
     }
 
+    @Test func malformedIRIsRejected() {
+        var b = IRBuilder()
+        let x = b.readReg(.x(0))
+        b.emit(.add, .i64, x, IRValue(7))
+        b.finish(.jump(4), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        #expect(throws: X64LoweringError.self) { try lowerer.lower(b.block) }
+    }
+
     @Test func codePagesAreNeverWritableAndExecutable() throws {
         var b = IRBuilder()
         b.guestInstruction(offset: 0, encoding: 0)

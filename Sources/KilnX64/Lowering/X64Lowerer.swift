@@ -79,6 +79,8 @@ public struct X64Lowerer {
     /// table's base entry, exits go through link slots in that table, helpers through the
     /// context block.
     public mutating func lower(_ block: IRBlock) throws(X64LoweringError) -> X64Translation {
+        // Malformed IR must fail cleanly, never index out of range below.
+        do { try IRVerifier.verify(block) } catch { throw .malformedIR(index: error.instruction ?? block.instructions.count) }
         self.block = block
         insts = block.instructions
         asm.reset()
