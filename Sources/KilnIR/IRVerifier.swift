@@ -116,17 +116,22 @@ public enum IRVerifier {
                 guard t == .void, IRFence(rawValue: inst.aux) != nil else { throw fail("bad fence") }
             case .zeroBlock:
                 guard t == .void, try operand(inst.a, "a") == .i64, inst.imm.nonzeroBitCount == 1 else { throw fail("zeroBlock takes an address and a power-of-two size") }
-            case .fadd, .fsub, .fmul, .fdiv, .fmax, .fmin, .fmaxnm, .fminnm, .fmulx, .frecps, .frsqrts:
+            // Half precision (FEAT_FP16) arithmetic operates on i16 bit patterns.
+            case .fadd, .fsub, .fmul, .fdiv, .fmax, .fmin, .fmaxnm, .fminnm, .fmulx:
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t else { throw fail("operands must be \(t.name)") }
+            case .frecps, .frsqrts:
                 guard t.isFloat, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t else { throw fail("operands must be \(t.name)") }
-            case .fsqrt, .fneg, .fabs, .frecpe, .frsqrte, .frecpx:
+            case .fsqrt, .fneg, .fabs:
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t else { throw fail("operand must be \(t.name)") }
+            case .frecpe, .frsqrte, .frecpx:
                 guard t.isFloat, try operand(inst.a, "a") == t else { throw fail("operand must be \(t.name)") }
             case .fround:
-                guard t.isFloat, try operand(inst.a, "a") == t, IRRounding(rawValue: inst.aux & 15) != nil else { throw fail("bad fround") }
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t, IRRounding(rawValue: inst.aux & 15) != nil else { throw fail("bad fround") }
             case .fmadd:
-                guard t.isFloat, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t, try operand(inst.c, "c") == t else { throw fail("operands must be \(t.name)") }
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t, try operand(inst.c, "c") == t else { throw fail("operands must be \(t.name)") }
             case .fcmp:
                 let s = try operand(inst.a, "a")
-                guard t == .i32, s.isFloat, try operand(inst.b, "b") == s else { throw fail("fcmp of two floats gives i32") }
+                guard t == .i32, s.isFloat || s == .i16, try operand(inst.b, "b") == s else { throw fail("fcmp of two floats gives i32") }
             case .fconvert:
                 let s = try operand(inst.a, "a")
                 guard (s.isFloat || s == .i16), (t.isFloat || t == .i16), s != t else { throw fail("fconvert between f16 (i16), f32, f64") }
