@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 /// Guest memory for the interpreter side of the lockstep: the same host pages the JIT uses.
-private struct MappedMemory: GuestMemory {
+private struct JITHostMemory: GuestMemory {
     mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
         let p = UnsafeRawPointer(bitPattern: UInt(address))!
         switch size {
@@ -32,7 +32,7 @@ private struct MappedMemory: GuestMemory {
 
 /// The fixed guest ranges the vectors use (docs/VECTORS.md): the data region and the code
 /// region that literal loads read. Mapped once per process at their guest addresses.
-private enum VectorMemory {
+private enum JITVectorRanges {
     static let ranges: [(start: UInt64, size: Int)] = [(0x10_0000, 1 << 20), (0x1000_0000, 4 << 20)]
     static let mapped: Bool = {
         for r in ranges {
@@ -97,7 +97,7 @@ private enum VectorMemory {
                 let addresses = v.before.memory.keys.sorted()
 
                 load(v.before, into: interpState)
-                var memory = MappedMemory()
+                var memory = JITHostMemory()
                 _ = try? interpreter.run(block, state: interpState, memory: &memory, regionBase: regionBase)
                 let interp = Snapshot(interpState, addresses: addresses)
 
@@ -147,7 +147,7 @@ private enum VectorMemory {
 
     @Test(arguments: ["int-dp.vec.gz", "ldst.vec.gz", "atomics.vec.gz", "branch.vec.gz", "fp.vec.gz", "simd.vec.gz"])
     func vectorsAgreeUnderJIT(_ file: String) throws {
-        try #require(VectorMemory.mapped, "could not map the vectors' fixed guest ranges")
+        try #require(JITVectorRanges.mapped, "could not map the vectors' fixed guest ranges")
         let groups = try A64VectorFile.allGroups()
         let classes = try #require(groups.first { $0.file == file }?.classes)
         let runtime = try X64Runtime()
@@ -168,7 +168,7 @@ private enum VectorMemory {
 @Suite(.serialized) struct JITBlockLockstepTests {
     @Test(arguments: ["int-dp.vec.gz", "fp.vec.gz", "simd.vec.gz"])
     func multiInstructionBlocksAgree(_ file: String) throws {
-        try #require(VectorMemory.mapped, "could not map the vectors' fixed guest ranges")
+        try #require(JITVectorRanges.mapped, "could not map the vectors' fixed guest ranges")
         let classes = try #require(try A64VectorFile.allGroups().first { $0.file == file }?.classes)
         // Interleave classes so each block mixes instruction kinds.
         var vectors: [A64Vector] = []
@@ -195,7 +195,7 @@ private enum VectorMemory {
                 for v in chunk.reversed() { JITVectorTests.load(v.before, into: s) }
             }
             setUp(interpState)
-            var memory = MappedMemory()
+            var memory = JITHostMemory()
             _ = try? interpreter.run(block, state: interpState, memory: &memory, regionBase: regionBase)
             let interp = JITVectorTests.Snapshot(interpState, addresses: sorted)
             let translation = try lowerer.lower(block)
