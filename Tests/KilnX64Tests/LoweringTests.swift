@@ -89,7 +89,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         b.guestInstruction(offset: 0, encoding: 0)
         let a = b.emit(.bitcast, .f64, b.readReg(.x(1)))
         let c = b.emit(.bitcast, .f64, b.readReg(.x(2)))
-        let s = b.emit(.fdiv, .f64, a, c)
+        let s = b.emit(.fmadd, .f64, a, c, a)
         b.writeReg(.x(0), b.emit(.bitcast, .i64, s))
         let v = b.readReg(.v(3))
         b.writeReg(.v(4), b.emit(.vabs, .v128, v, aux: IRElement.i64.rawValue))
@@ -100,7 +100,38 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         }
         #expect(snapshot(r.jit) == snapshot(r.interp))
         var lowerer = X64Lowerer(options: testOptions)
-        #expect(try lowerer.lower(b.block).helperOps == [.fdiv, .vabs])
+        #expect(try lowerer.lower(b.block).helperOps == [.fmadd, .vabs])
+    }
+
+    /// Native SSE arithmetic with its slow path: NaN operands, NaN results, directed rounding
+    /// and FZ go through the interpreter; FPSR flags match in every case.
+    @Test(arguments: [IROp.fadd, .fsub, .fmul, .fdiv, .fsqrt])
+    func nativeFloatMatchesInterpreter(_ op: IROp) throws {
+        for single in [false, true] {
+            let t: IRType = single ? .f32 : .f64
+            var b = IRBuilder()
+            b.guestInstruction(offset: 0, encoding: 0)
+            let x = b.emit(.bitcast, t, b.trunc(b.readReg(.x(1)), to: single ? .i32 : .i64))
+            let y = b.emit(.bitcast, t, b.trunc(b.readReg(.x(2)), to: single ? .i32 : .i64))
+            let r = op == .fsqrt ? b.emit(op, t, x) : b.emit(op, t, x, y)
+            let r2 = b.emit(.fmul, t, r, y)
+            b.writeReg(.x(0), b.zext(b.emit(.bitcast, single ? .i32 : .i64, r), to: .i64))
+            b.writeReg(.x(3), b.zext(b.emit(.bitcast, single ? .i32 : .i64, r2), to: .i64))
+            b.finish(.jump(4), guestLength: 4)
+            func bits(_ d: Double) -> UInt64 { single ? UInt64(Float(d).bitPattern) : d.bitPattern }
+            let snan: UInt64 = single ? 0x7f80_0001 : 0x7ff0_0000_0000_0001
+            let cases: [(UInt64, UInt64, UInt32)] = [
+                (bits(1.5), bits(3.25), 0), (bits(1), bits(3), 0), (bits(1), bits(3), 0x0040_0000), (bits(1), bits(3), 0x00C0_0000),
+                (bits(.infinity), bits(.infinity), 0), (bits(-4), bits(0), 0), (snan, bits(2), 0), (bits(2), bits(.nan), 0x0200_0000),
+                (bits(1e-300), bits(1e-300), 0), (bits(1e-300), bits(1e-300), 0x0100_0000), (bits(1e300), bits(1e300), 0),
+            ]
+            for (p, q, fpcr) in cases {
+                let r = try lockstep(b.block) { s in s.setX(1, p); s.setX(2, q); s.fpcr = fpcr; s.fpsr = 0 }
+                #expect(snapshot(r.jit) == snapshot(r.interp), "\(op) \(t.name) \(String(p, radix: 16)) \(String(q, radix: 16)) fpcr \(String(fpcr, radix: 16))")
+            }
+            var lowerer = X64Lowerer(options: testOptions)
+            #expect(try lowerer.lower(b.block).helperOps.isEmpty)
+        }
     }
 
     @Test func directExitsChainThroughLinkSlots() throws {

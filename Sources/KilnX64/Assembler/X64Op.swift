@@ -27,7 +27,7 @@ public enum X64Op: UInt16, Sendable, CaseIterable {
     // conditional
     case setcc, cmov32, cmov64, jcc8, jcc32, lahf, sahf, cmc, stc, clc, pushfq, popfq
     // control
-    case jmp8, jmp32, jmpm, call32, callm, ret, ud2, int3, nop, mfence, lfence
+    case jmp8, jmp32, jmpm, call32, callm, ret, ud2, int3, nop, mfence, lfence, ldmxcsr, stmxcsr
     // atomics
     case lockCmpxchg8, lockCmpxchg16, lockCmpxchg32, lockCmpxchg64, lockXadd8, lockXadd16, lockXadd32, lockXadd64
     case xchg8, xchg16, xchg32, lockCmpxchg16b

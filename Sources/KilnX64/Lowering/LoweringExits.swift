@@ -17,6 +17,7 @@ extension X64Lowerer {
             valueReg = use(exit.value)
         }
         writeBack()
+        if mxcsrState == .dirty { foldMXCSR() }
         switch exit.kind {
         case .jump, .call:
             emitLinkedJump(to: exit.target, kind: exit.kind)
@@ -37,6 +38,7 @@ extension X64Lowerer {
             emitReturnToHost(kind: .trap, trap: exit.trap.rawValue, info: exit.info)
         }
         emitStubs()
+        emitFloatSlowPaths()
     }
 
     /// Stores every deferred guest register write.

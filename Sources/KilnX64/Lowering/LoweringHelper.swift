@@ -34,9 +34,10 @@ extension X64Lowerer {
         // Operands whose last use is this call need not survive it.
         releaseDeadOperands(i)
         spillCallerSaved()
-        asm.emit(.mov64rm, reg: GPR.rdi.number, rm: .reg(X64ABI.contextRegister.number))
-        asm.emit(.mov64rm, reg: GPR.rsi.number, rm: .reg(X64ABI.stateRegister.number))
-        asm.emit(.callm, rm: context(X64ABI.Context.helpers + 8 * X64Helper.interpretInstruction.rawValue))
+        // The interpreter resets the host's exception flags: bank ours first.
+        if mxcsrState == .dirty { foldMXCSR() }
+        emitHelperCall()
+        mxcsrState = .unknown
         guard inst.type != .void else { return }
         let d = define(i)
         let result = context(args + 64)

@@ -118,6 +118,8 @@ extension X64Lowerer {
         case .condition:
             flagsValue = savedFlags
             lowerCondition(i, inst)
+        case .fadd, .fsub, .fmul, .fdiv, .fsqrt, .fneg, .fabs:
+            lowerFloat(i, inst)
         case .load, .store, .loadExclusive, .storeExclusive, .clearExclusive, .atomicRMW, .compareAndSwap, .fence, .zeroBlock:
             lowerMemory(i, inst)
         case .vpack, .vextract, .vinsert, .vclearHigh, .vadd, .vsub, .vand, .vor, .vxor, .vbic, .vcmeq, .vcmgt,

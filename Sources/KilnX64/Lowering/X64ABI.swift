@@ -38,11 +38,17 @@ public enum X64ABI {
         public static let lookupMask = 32
         /// Opaque pointer to the runtime object that helpers use.
         public static let runtime = 40
+        /// Scratch word for LDMXCSR/STMXCSR.
+        public static let mxcsr = 48
         /// Helper entry points, 8 bytes each (`X64Helper`).
         public static let helpers = 64
         /// Helper argument block: descriptor (8), imm (8), operands a, b, c (16 each), result (16).
         public static let helperArguments = 128
-        public static let size = 256
+        /// Where out-of-line slow paths park rsi, rdi, r8-r11 (8 bytes each) and xmm2-xmm15
+        /// (16 bytes each) around a helper call.
+        public static let gprSaveArea = 256
+        public static let xmmSaveArea = 320
+        public static let size = 544
     }
 
     /// Entries of the writable table that sits beside a translation unit's code.

@@ -65,6 +65,8 @@ public struct X64Lowerer {
     var helperOps: Set<IROp> = []
     var failure: X64LoweringError?
     var pendingStubKinds: [IRExitKind] = []
+    var floatSlowPaths: [FloatSlowPath] = []
+    var mxcsrState = MXCSRState.unknown
 
     public init(options: X64LoweringOptions) {
         self.options = options
@@ -94,6 +96,8 @@ public struct X64Lowerer {
         pinnedGPR = 0; pinnedXMM = 0
         nextSlot = 0
         flagsValue = -1
+        mxcsrState = .unknown
+        floatSlowPaths.removeAll(keepingCapacity: true)
         for i in insts.indices where needsCode[i] {
             current = i
             lowerInstruction(i)

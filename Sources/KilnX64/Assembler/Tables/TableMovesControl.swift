@@ -34,6 +34,8 @@ extension X64Form {
         gpr(.int3, "int3", .none, .d, .primary, 0xCC), gpr(.nop, "nop", .none, .d, .primary, 0x90),
         X64Form(.mfence, "mfence", .m, reg: .none, rm: .none, map: .map0F, opcode: 0xAE, digit: 6),
         X64Form(.lfence, "lfence", .m, reg: .none, rm: .none, map: .map0F, opcode: 0xAE, digit: 5),
+        X64Form(.ldmxcsr, "ldmxcsr", .m, reg: .none, rm: .memory, map: .map0F, opcode: 0xAE, digit: 2),
+        X64Form(.stmxcsr, "stmxcsr", .m, reg: .none, rm: .memory, map: .map0F, opcode: 0xAE, digit: 3),
     ]
 
     static let atomics: [X64Form] = [

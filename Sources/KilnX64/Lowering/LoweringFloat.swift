@@ -1,0 +1,124 @@
+import KilnIR
+
+// Scalar floating point on SSE, with the reference interpreter as the slow path. The fast path
+// runs only when the result cannot differ from A64: FPCR has round-to-nearest and FZ clear, no
+// operand is a NaN (A64 and x86 propagate NaNs differently) and the result is not a NaN (x86's
+// default NaN has the other sign). Anything else jumps to an out-of-line path that calls the
+// interpreter helper. IEEE exception flags accumulate in MXCSR (cleared before the first fast
+// operation) and are folded into FPSR before helper calls and at the exit.
+extension X64Lowerer {
+    /// MXCSR with all exceptions masked, round to nearest, no FTZ/DAZ, no flags.
+    static let defaultMXCSR: Int64 = 0x1F80
+
+    enum MXCSRState { case unknown, clean, dirty }
+
+    struct FloatSlowPath {
+        var entry: X64Label
+        var resume: X64Label
+        var instruction: Int
+        var operands: (UInt8, UInt8)
+        var destination: UInt8
+    }
+
+    mutating func lowerFloat(_ i: Int, _ inst: IRInst) {
+        let t = inst.type
+        guard t == .f32 || t == .f64 else { return lowerViaHelper(i) }
+        let single = t == .f32
+        if inst.op == .fneg || inst.op == .fabs {
+            // Sign-bit operations: no rounding, flags or NaN processing.
+            let a = use(inst.a), d = define(i)
+            let sign: UInt64 = single ? 0x8000_0000 : 0x8000_0000_0000_0000
+            movImmediate(GPR.rax.number, inst.op == .fneg ? sign : ~sign & (single ? 0xffff_ffff : ~0))
+            asm.emit(.movq_x_r64, reg: 0, rm: .reg(GPR.rax.number))
+            asm.emit(.movaps_x_xm, reg: d, rm: .reg(a))
+            asm.emit(inst.op == .fneg ? .xorps : .andps, reg: d, rm: .reg(0))
+            return
+        }
+        let op: X64Op
+        switch inst.op {
+        case .fadd: op = single ? .addss : .addsd
+        case .fsub: op = single ? .subss : .subsd
+        case .fmul: op = single ? .mulss : .mulsd
+        case .fdiv: op = single ? .divss : .divsd
+        default: op = single ? .sqrtss : .sqrtsd
+        }
+        let unary = inst.op == .fsqrt
+        let a = use(inst.a)
+        let b = unary ? a : use(inst.b)
+        let d = define(i)
+        if mxcsrState == .unknown { clearMXCSR() }
+        mxcsrState = .dirty
+        let slow = asm.newLabel(), resume = asm.newLabel()
+        let compare: X64Op = single ? .ucomiss : .ucomisd
+        asm.emit(.test32mi, rm: state(GuestCPUState.fpcrOffset), imm: Int64(FPCRBit.fz | 3 << FPCRBit.rmodeShift))
+        asm.jump(.ne, to: slow)
+        asm.emit(compare, reg: a, rm: .reg(b))
+        asm.jump(.p, to: slow)
+        if unary {
+            asm.emit(op, reg: d, rm: .reg(a))
+        } else {
+            asm.emit(.movaps_x_xm, reg: d, rm: .reg(a))
+            asm.emit(op, reg: d, rm: .reg(b))
+        }
+        asm.emit(compare, reg: d, rm: .reg(d))
+        asm.jump(.p, to: slow)
+        asm.bind(resume)
+        floatSlowPaths.append(FloatSlowPath(entry: slow, resume: resume, instruction: i, operands: (a, b), destination: d))
+    }
+
+    mutating func clearMXCSR() {
+        asm.emit(.mov32mi, rm: context(X64ABI.Context.mxcsr), imm: Self.defaultMXCSR)
+        asm.emit(.ldmxcsr, rm: context(X64ABI.Context.mxcsr))
+        mxcsrState = .clean
+    }
+
+    /// FPSR |= the IEEE flags in MXCSR (IE, ZE, OE, UE, PE -> IOC, DZC, OFC, UFC, IXC); then
+    /// clears them.
+    mutating func foldMXCSR() {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        asm.emit(.stmxcsr, rm: context(X64ABI.Context.mxcsr))
+        asm.emit(.mov32rm, reg: rax, rm: context(X64ABI.Context.mxcsr))
+        asm.emit(.mov32rm, reg: rcx, rm: .reg(rax))
+        asm.emit(.and32mi8, rm: .reg(rcx), imm: 1)
+        asm.emit(.shr32mi, rm: .reg(rax), imm: 1)
+        asm.emit(.and32mi8, rm: .reg(rax), imm: 0x1E)
+        asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
+        asm.emit(.or32mr, reg: rax, rm: state(GuestCPUState.fpsrOffset))
+        clearMXCSR()
+    }
+
+    /// The out-of-line slow paths: park every caller-saved allocatable register, call the
+    /// interpreter helper, restore, load the result, resume.
+    mutating func emitFloatSlowPaths() {
+        let gprs: [GPR] = X64ABI.allocatableGPRs.filter { !X64ABI.calleeSavedGPRs.contains($0.number) }
+        for path in floatSlowPaths {
+            asm.bind(path.entry)
+            for (k, r) in gprs.enumerated() { asm.emit(.mov64mr, reg: r.number, rm: context(X64ABI.Context.gprSaveArea + 8 * k)) }
+            for (k, x) in X64ABI.allocatableXMMs.enumerated() { asm.emit(.movdqu_xm_x, reg: x, rm: context(X64ABI.Context.xmmSaveArea + 16 * k)) }
+            foldMXCSR()
+            let inst = insts[path.instruction]
+            let args = X64ABI.Context.helperArguments
+            let rax = GPR.rax.number
+            movImmediate(rax, Self.helperDescriptor(inst, insts))
+            asm.emit(.mov64mr, reg: rax, rm: context(args))
+            movImmediate(rax, inst.imm)
+            asm.emit(.mov64mr, reg: rax, rm: context(args + 8))
+            asm.emit(.movdqu_xm_x, reg: path.operands.0, rm: context(args + 16))
+            asm.emit(.movdqu_xm_x, reg: path.operands.1, rm: context(args + 32))
+            emitHelperCall()
+            // The interpreter has accounted for its own flags in FPSR.
+            clearMXCSR()
+            for (k, r) in gprs.enumerated() { asm.emit(.mov64rm, reg: r.number, rm: context(X64ABI.Context.gprSaveArea + 8 * k)) }
+            for (k, x) in X64ABI.allocatableXMMs.enumerated() { asm.emit(.movdqu_x_xm, reg: x, rm: context(X64ABI.Context.xmmSaveArea + 16 * k)) }
+            asm.emit(.movdqu_x_xm, reg: path.destination, rm: context(args + 64))
+            asm.jump(nil, to: path.resume)
+        }
+        floatSlowPaths.removeAll(keepingCapacity: true)
+    }
+
+    mutating func emitHelperCall() {
+        asm.emit(.mov64rm, reg: GPR.rdi.number, rm: .reg(X64ABI.contextRegister.number))
+        asm.emit(.mov64rm, reg: GPR.rsi.number, rm: .reg(X64ABI.stateRegister.number))
+        asm.emit(.callm, rm: context(X64ABI.Context.helpers + 8 * X64Helper.interpretInstruction.rawValue))
+    }
+}
