@@ -7,6 +7,16 @@ extension X64Lowerer {
         let sse41 = options.features.contains(.sse41)
         switch inst.op {
         case .vpack:
+            if packedFloat[i] >= 0 {
+                let x = use(IRValue(Int(packedFloat[i]))), d = define(i)
+                if insts[Int(packedFloat[i])].type == .f64 {
+                    asm.emit(.movq_x_xm, reg: d, rm: .reg(x))
+                } else {
+                    asm.emit(.movd_r32_x, reg: x, rm: .reg(GPR.rax.number))
+                    asm.emit(.movd_x_r32, reg: d, rm: .reg(GPR.rax.number))
+                }
+                return
+            }
             guard sse41 else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), d = define(i)
             asm.emit(.movq_x_r64, reg: d, rm: .reg(a))

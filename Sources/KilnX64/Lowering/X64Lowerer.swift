@@ -43,6 +43,9 @@ public struct X64Lowerer {
     /// Loads and stores: the address as base value + displacement, folding constant adds.
     var addressBase: [Int32] = []
     var addressDisp: [Int32] = []
+    /// `vpack(bitcast(float), 0)`: the float operand (before aliasing) whose low bits form the
+    /// vector (-1 if not).
+    var packedFloat: [Int32] = []
 
     // Host registers: the value each holds (-1 free); pinned registers belong to the current
     // instruction's operands and result.
@@ -138,6 +141,7 @@ public struct X64Lowerer {
         needsCode = [Bool](repeating: false, count: n)
         addressBase = [Int32](repeating: -1, count: n)
         addressDisp = [Int32](repeating: 0, count: n)
+        packedFloat = [Int32](repeating: -1, count: n)
         var cache = [Int32](repeating: -1, count: IRGuestRegister.count)
         var written = [Bool](repeating: false, count: IRGuestRegister.count)
         var otherUse = [Bool](repeating: false, count: n)
@@ -155,6 +159,13 @@ public struct X64Lowerer {
                 if r.isValid && Self.isCached(r) && !inst.a.isNone && Int(inst.a.index) < i {
                     cache[Int(r.rawValue)] = alias[Int(inst.a.index)]
                     written[Int(r.rawValue)] = true
+                }
+            case .vextract:
+                // Lane 0 of a vector as a float is the low bits of the same register.
+                let e = IRElement(rawValue: inst.aux)
+                if inst.imm == 0 && !inst.a.isNone && Int(inst.a.index) < i && insts[Int(inst.a.index)].type == .v128
+                    && ((inst.type == .f64 && e.sizeLog2 == 3) || (inst.type == .f32 && e.sizeLog2 == 2)) {
+                    alias[i] = alias[Int(inst.a.index)]
                 }
             case .zext:
                 // Integers are held zero-extended, so an integer zext is the same register.
@@ -206,6 +217,16 @@ public struct X64Lowerer {
                 addressBase[i] = Int32(base)
                 addressDisp[i] = Int32(disp)
                 operands.0 = IRValue(base)
+            }
+            if inst.op == .vpack && !inst.a.isNone && Int(inst.a.index) < i && !inst.b.isNone && Int(inst.b.index) < i
+                && constant(inst.b) == 0 {
+                // A scalar FP result written to a vector register: the float itself, upper bits cleared.
+                let source = insts[Int(alias[Int(inst.a.index)])]
+                if source.op == .bitcast && !source.a.isNone && (source.type == .i64 || source.type == .i32)
+                    && (insts[Int(source.a.index)].type == .f64 || insts[Int(source.a.index)].type == .f32) {
+                    packedFloat[i] = Int32(source.a.index)
+                    operands = (IRValue(Int(packedFloat[i])), .none, .none)
+                }
             }
             for v in [operands.0, operands.1, operands.2] where !v.isNone && Int(v.index) < i {
                 markUse(v, at: i)
