@@ -17,6 +17,12 @@ extension X64Lowerer {
                 }
                 return
             }
+            if constant(inst.b) == 0 {
+                // MOVQ clears the upper half.
+                let a = use(inst.a), d = define(i)
+                asm.emit(.movq_x_r64, reg: d, rm: .reg(a))
+                return
+            }
             guard sse41 else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), d = define(i)
             asm.emit(.movq_x_r64, reg: d, rm: .reg(a))
