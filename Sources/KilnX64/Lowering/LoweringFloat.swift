@@ -18,6 +18,33 @@ extension X64Lowerer {
         var instruction: Int
         var operands: (UInt8, UInt8)
         var destination: UInt8
+        /// Whether the destination is a vector register (else a GPR).
+        var vectorResult: Bool
+    }
+
+    /// FCMP/FCMPE: UCOMIS/COMIS raise invalid exactly as A64 does (any NaN for the signalling
+    /// form, signalling NaNs for the quiet one); CMOVs turn ZF/PF/CF into NZCV. Only FZ, which
+    /// flushes denormal inputs, needs the slow path.
+    mutating func lowerFloatCompare(_ i: Int, _ inst: IRInst) {
+        let t = type(inst.a)
+        guard t == .f32 || t == .f64, type(inst.b) == t else { return lowerViaHelper(i) }
+        let single = t == .f32
+        let a = use(inst.a), b = use(inst.b), d = define(i)
+        if mxcsrState == .unknown { clearMXCSR() }
+        mxcsrState = .dirty
+        let slow = asm.newLabel(), resume = asm.newLabel()
+        asm.emit(.test32mi, rm: state(GuestCPUState.fpcrOffset), imm: Int64(FPCRBit.fz))
+        asm.jump(.ne, to: slow)
+        let signalling = inst.aux & 1 == 1
+        asm.emit(single ? (signalling ? .comiss : .ucomiss) : (signalling ? .comisd : .ucomisd), reg: a, rm: .reg(b))
+        let rax = GPR.rax.number
+        asm.emit(.mov32oi, reg: d, imm: 0x2000_0000)
+        for (cc, nzcv) in [(X64Condition.b, Int64(0x8000_0000)), (.e, 0x6000_0000), (.p, 0x3000_0000)] {
+            asm.emit(.mov32oi, reg: rax, imm: nzcv)
+            asm.emit(.cmov32, reg: d, rm: .reg(rax), cc: cc)
+        }
+        asm.bind(resume)
+        floatSlowPaths.append(FloatSlowPath(entry: slow, resume: resume, instruction: i, operands: (a, b), destination: d, vectorResult: false))
     }
 
     mutating func lowerFloat(_ i: Int, _ inst: IRInst) {
@@ -63,13 +90,20 @@ extension X64Lowerer {
         asm.emit(compare, reg: d, rm: .reg(d))
         asm.jump(.p, to: slow)
         asm.bind(resume)
-        floatSlowPaths.append(FloatSlowPath(entry: slow, resume: resume, instruction: i, operands: (a, b), destination: d))
+        floatSlowPaths.append(FloatSlowPath(entry: slow, resume: resume, instruction: i, operands: (a, b), destination: d, vectorResult: true))
     }
 
     mutating func clearMXCSR() {
         asm.emit(.mov32mi, rm: context(X64ABI.Context.mxcsr), imm: Self.defaultMXCSR)
         asm.emit(.ldmxcsr, rm: context(X64ABI.Context.mxcsr))
         mxcsrState = .clean
+    }
+
+    /// Makes guest FPSR current before IR reads or writes it.
+    mutating func bankFloatFlags() {
+        guard mxcsrState == .dirty else { return }
+        foldMXCSR()
+        flagsValue = -1
     }
 
     /// FPSR |= the IEEE flags in MXCSR (IE, ZE, OE, UE, PE -> IOC, DZC, OFC, UFC, IXC); then
@@ -110,7 +144,11 @@ extension X64Lowerer {
             clearMXCSR()
             for (k, r) in gprs.enumerated() { asm.emit(.mov64rm, reg: r.number, rm: context(X64ABI.Context.gprSaveArea + 8 * k)) }
             for (k, x) in X64ABI.allocatableXMMs.enumerated() { asm.emit(.movdqu_x_xm, reg: x, rm: context(X64ABI.Context.xmmSaveArea + 16 * k)) }
-            asm.emit(.movdqu_x_xm, reg: path.destination, rm: context(args + 64))
+            if path.vectorResult {
+                asm.emit(.movdqu_x_xm, reg: path.destination, rm: context(args + 64))
+            } else {
+                asm.emit(.mov64rm, reg: path.destination, rm: context(args + 64))
+            }
             asm.jump(nil, to: path.resume)
         }
         floatSlowPaths.removeAll(keepingCapacity: true)

@@ -28,6 +28,7 @@ extension X64Lowerer {
             lowerReadRegister(i, IRGuestRegister(rawValue: inst.aux))
         case .writeReg:
             let r = IRGuestRegister(rawValue: inst.aux)
+            if r == .fpsr { bankFloatFlags() }
             let off = GuestCPUState.offset(of: r)
             let s = use(inst.a)
             switch r.type {
@@ -120,6 +121,8 @@ extension X64Lowerer {
             lowerCondition(i, inst)
         case .fadd, .fsub, .fmul, .fdiv, .fsqrt, .fneg, .fabs:
             lowerFloat(i, inst)
+        case .fcmp:
+            lowerFloatCompare(i, inst)
         case .load, .store, .loadExclusive, .storeExclusive, .clearExclusive, .atomicRMW, .compareAndSwap, .fence, .zeroBlock:
             lowerMemory(i, inst)
         case .vpack, .vextract, .vinsert, .vclearHigh, .vadd, .vsub, .vand, .vor, .vxor, .vbic, .vcmeq, .vcmgt,
@@ -145,6 +148,7 @@ extension X64Lowerer {
 
     mutating func lowerReadRegister(_ i: Int, _ r: IRGuestRegister) {
         guard r.isValid else { failure = .malformedIR(index: i); return }
+        if r == .fpsr { bankFloatFlags() }
         let d = define(i)
         let off = GuestCPUState.offset(of: r)
         switch r.type {
