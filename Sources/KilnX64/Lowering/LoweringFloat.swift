@@ -22,6 +22,52 @@ extension X64Lowerer {
         var vectorResult: Bool
     }
 
+    /// FCVTZS (toward zero, signed, no fraction bits) with CVTTSS2SI/CVTTSD2SI; the x86
+    /// "indefinite" result (NaN or out of range, and the exact INT_MIN) takes the slow path,
+    /// which saturates as A64 does. FZ (denormal inputs raise IDC) also goes slow.
+    mutating func lowerFloatToInt(_ i: Int, _ inst: IRInst) {
+        let t = type(inst.a)
+        guard t == .f32 || t == .f64, inst.type == .i32 || inst.type == .i64, inst.imm == 0,
+              inst.aux & 15 == IRRounding.towardZero.rawValue, inst.aux & 16 == 0 else { return lowerViaHelper(i) }
+        let single = t == .f32, wide = inst.type == .i64
+        let a = use(inst.a), d = define(i)
+        if mxcsrState == .unknown { clearMXCSR() }
+        mxcsrState = .dirty
+        let slow = asm.newLabel(), resume = asm.newLabel()
+        asm.emit(.test32mi, rm: state(GuestCPUState.fpcrOffset), imm: Int64(FPCRBit.fz))
+        asm.jump(.ne, to: slow)
+        let op: X64Op = single ? (wide ? .cvttss2si64 : .cvttss2si32) : (wide ? .cvttsd2si64 : .cvttsd2si32)
+        asm.emit(op, reg: d, rm: .reg(a))
+        // d - 1 overflows only for the indefinite value INT_MIN.
+        asm.emit(wide ? .cmp64mi8 : .cmp32mi8, rm: .reg(d), imm: 1)
+        asm.jump(.o, to: slow)
+        asm.bind(resume)
+        floatSlowPaths.append(FloatSlowPath(entry: slow, resume: resume, instruction: i, operands: (a, a), destination: d, vectorResult: false))
+    }
+
+    /// SCVTF (and UCVTF from 32 bits) without fraction bits, CVTSI2SS/CVTSI2SD under
+    /// round-to-nearest; other FPCR rounding modes take the interpreter.
+    mutating func lowerIntToFloat(_ i: Int, _ inst: IRInst) {
+        let t = type(inst.a)
+        let unsigned = inst.aux & 16 != 0
+        guard inst.type == .f32 || inst.type == .f64, t == .i32 || (t == .i64 && !unsigned), inst.imm == 0 else {
+            return lowerViaHelper(i)
+        }
+        let single = inst.type == .f32
+        let a = use(inst.a), d = define(i)
+        if mxcsrState == .unknown { clearMXCSR() }
+        mxcsrState = .dirty
+        let slow = asm.newLabel(), resume = asm.newLabel()
+        asm.emit(.test32mi, rm: state(GuestCPUState.fpcrOffset), imm: Int64(3 << FPCRBit.rmodeShift))
+        asm.jump(.ne, to: slow)
+        // A 32-bit unsigned source is converted as the zero-extended 64-bit value.
+        let wide = t == .i64 || unsigned
+        asm.emit(.xorps, reg: d, rm: .reg(d))
+        asm.emit(single ? (wide ? .cvtsi2ss64 : .cvtsi2ss32) : (wide ? .cvtsi2sd64 : .cvtsi2sd32), reg: d, rm: .reg(a))
+        asm.bind(resume)
+        floatSlowPaths.append(FloatSlowPath(entry: slow, resume: resume, instruction: i, operands: (a, a), destination: d, vectorResult: true))
+    }
+
     /// FCMP/FCMPE: UCOMIS/COMIS raise invalid exactly as A64 does (any NaN for the signalling
     /// form, signalling NaNs for the quiet one); CMOVs turn ZF/PF/CF into NZCV. Only FZ, which
     /// flushes denormal inputs, needs the slow path.
@@ -137,8 +183,10 @@ extension X64Lowerer {
             asm.emit(.mov64mr, reg: rax, rm: context(args))
             movImmediate(rax, inst.imm)
             asm.emit(.mov64mr, reg: rax, rm: context(args + 8))
-            asm.emit(.movdqu_xm_x, reg: path.operands.0, rm: context(args + 16))
-            asm.emit(.movdqu_xm_x, reg: path.operands.1, rm: context(args + 32))
+            for (k, (operand, register)) in [(inst.a, path.operands.0), (inst.b, path.operands.1)].enumerated() where !operand.isNone {
+                let slot = context(args + 16 + 16 * k)
+                if Self.isVectorClass(type(operand)) { asm.emit(.movdqu_xm_x, reg: register, rm: slot) } else { asm.emit(.mov64mr, reg: register, rm: slot) }
+            }
             emitHelperCall()
             // The interpreter has accounted for its own flags in FPSR.
             clearMXCSR()

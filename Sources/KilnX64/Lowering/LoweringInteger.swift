@@ -123,6 +123,10 @@ extension X64Lowerer {
             lowerFloat(i, inst)
         case .fcmp:
             lowerFloatCompare(i, inst)
+        case .floatToInt:
+            lowerFloatToInt(i, inst)
+        case .intToFloat:
+            lowerIntToFloat(i, inst)
         case .load, .store, .loadExclusive, .storeExclusive, .clearExclusive, .atomicRMW, .compareAndSwap, .fence, .zeroBlock:
             lowerMemory(i, inst)
         case .vpack, .vextract, .vinsert, .vclearHigh, .vadd, .vsub, .vand, .vor, .vxor, .vbic, .vcmeq, .vcmgt,
