@@ -193,7 +193,7 @@ private enum JITVectorRanges {
         for start in stride(from: 0, to: vectors.count - 12, by: 12) {
             let chunk = vectors[start..<(start + 12)]
             let regionBase: UInt64 = 0x1020_0000
-            var words = chunk.map { $0.encoding.littleEndian }
+            let words = chunk.map { $0.encoding.littleEndian }
             words.withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
             let block = translator.block
             instructions += Int(block.guestLength / 4)
@@ -329,7 +329,7 @@ let idioms: [Idiom] = [
 
     static func lower(_ idiom: Idiom, _ translator: inout A64Translator, _ lowerer: inout X64Lowerer) throws -> X64Translation {
         translator.maxInstructions = idiom.words.count
-        var words = idiom.words.map(\.littleEndian)
+        let words = idiom.words.map(\.littleEndian)
         words.withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
         return try lowerer.lower(translator.block)
     }
