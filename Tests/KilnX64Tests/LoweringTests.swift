@@ -68,6 +68,50 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(!text.contains("sahf"))
     }
 
+    /// Every A64 condition after every flag producer, as a fused branch, as a value, and after
+    /// an intervening flag clobber, with and without BMI2 and LAHF/SAHF.
+    @Test(arguments: [IROp.nzcvSub, .nzcvAdd, .nzcvAdc, .nzcvLogic])
+    func conditionsAfterEveryProducer(_ producer: IROp) throws {
+        let values: [UInt64] = [0, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, ~0]
+        let featureSets: [X64Features] = [testOptions.features, testOptions.features.subtracting(.bmi2), []]
+        for features in featureSets {
+            for width in [IRType.i32, .i64] {
+                for cond in IRCondition.allCases {
+                    for shape in 0..<3 {
+                        var b = IRBuilder(startOffset: 0x100)
+                        b.guestInstruction(offset: 0x100, encoding: 0)
+                        func operand(_ n: Int) -> IRValue { width == .i64 ? b.readReg(.x(n)) : b.trunc(b.readReg(.x(n)), to: width) }
+                        let x = operand(0), y = operand(1)
+                        let carry = b.trunc(b.readReg(.x(2)), to: .i1)
+                        let f: IRValue
+                        switch producer {
+                        case .nzcvAdc: f = b.emit(.nzcvAdc, .i32, x, y, carry)
+                        case .nzcvLogic: f = b.emit(.nzcvLogic, .i32, b.and(x, y))
+                        default: f = b.emit(producer, .i32, x, y)
+                        }
+                        b.writeReg(.nzcv, f)
+                        if shape == 2 { b.writeReg(.x(4), width == .i64 ? b.binary(.mul, x, y) : b.zext(b.binary(.mul, x, y), to: .i64)) }
+                        let c = b.condition(cond, f)
+                        if shape == 1 { b.writeReg(.x(3), b.zext(c, to: .i64)) }
+                        b.finish(.branch(c, taken: 0x200, notTaken: 0x104), guestLength: 4)
+                        var lowerer = X64Lowerer(options: X64LoweringOptions(features: features))
+                        let unit = try runtime.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
+                        for (n, p) in values.enumerated() {
+                            let q = values[(n * 5 + 3) % values.count]
+                            let jit = GuestCPUState(), interp = GuestCPUState()
+                            for s in [jit, interp] { s.setX(0, p); s.setX(1, q); s.setX(2, UInt64(n & 1)) }
+                            var interpreter = IRInterpreter()
+                            var memory = RawMemory()
+                            _ = try interpreter.run(b.block, state: interp, memory: &memory, regionBase: 0x40_0000)
+                            _ = runtime.run(unit.code, state: jit)
+                            #expect(snapshot(jit) == snapshot(interp), "\(producer) \(width.name) \(cond) shape \(shape) features \(features.names) x0=\(String(p, radix: 16)) x1=\(String(q, radix: 16))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func registerPressureSpillsAndReloads() throws {
         var b = IRBuilder()
         b.guestInstruction(offset: 0, encoding: 0)

@@ -7,11 +7,26 @@ import KilnIR
 // Indirect exits look the target up inline in the context's table of guest pc -> host code.
 extension X64Lowerer {
     mutating func lowerExit() {
-        flagsValue = -1
         let exit = block.exit
         // The branch condition and indirect target are fetched before the write-backs, which
         // use only scratch registers.
         var valueReg: UInt8 = 0
+        if fusedExitCondition >= 0 {
+            let condition = insts[Int(fusedExitCondition)]
+            let source = resolved(condition.a)
+            let s = use(condition.a)
+            writeBack()
+            if mxcsrState == .dirty { foldMXCSR() }
+            restoreFlags(source, from: s)
+            let notTaken = asm.newLabel()
+            asm.jump(hostCondition(IRCondition(rawValue: condition.aux) ?? .al).inverted, to: notTaken)
+            emitLinkedJump(to: exit.target, kind: .branch)
+            asm.bind(notTaken)
+            emitLinkedJump(to: exit.next, kind: .branch)
+            emitStubs()
+            emitFloatSlowPaths()
+            return
+        }
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
             guard !exit.value.isNone, Int(exit.value.index) < insts.count else { failure = .malformedIR(index: insts.count); return }
             valueReg = use(exit.value)
@@ -51,7 +66,7 @@ extension X64Lowerer {
             let off = GuestCPUState.offset(of: w.register)
             if w.register == .nzcv {
                 if rawFlags[Int(w.value)] {
-                    convertRawFlags(r, inverted: invertedCarry[Int(w.value)], into: GPR.rax.number)
+                    convertRawFlags(r, into: GPR.rax.number)
                     asm.emit(.mov32mr, reg: GPR.rax.number, rm: state(off))
                 } else {
                     asm.emit(.mov32mr, reg: r, rm: state(off))

@@ -165,6 +165,7 @@ extension X64Lowerer {
         asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
         asm.emit(.or32mr, reg: rax, rm: state(GuestCPUState.fpsrOffset))
         clearMXCSR()
+        flagsValue = -1
     }
 
     /// The out-of-line slow paths: park every caller-saved allocatable register, call the

@@ -37,8 +37,6 @@ public struct X64Lowerer {
     var slotOf: [Int32] = []
     /// NZCV values kept as x86 flags parked by LAHF (AH) and SETO (AL) instead of A64 layout.
     var rawFlags: [Bool] = []
-    /// For raw flags: host CF is the inverse of A64 C (after a subtraction).
-    var invertedCarry: [Bool] = []
     var needsCode: [Bool] = []
     /// Loads and stores: the address as base value + displacement, folding constant adds.
     var addressBase: [Int32] = []
@@ -46,6 +44,9 @@ public struct X64Lowerer {
     /// `vpack(bitcast(float), 0)`: the float operand (before aliasing) whose low bits form the
     /// vector (-1 if not).
     var packedFloat: [Int32] = []
+    var useCount: [Int32] = []
+    /// A condition used only by the branch exit on raw flags: evaluated by the exit's Jcc.
+    var fusedExitCondition: Int32 = -1
 
     // Host registers: the value each holds (-1 free); pinned registers belong to the current
     // instruction's operands and result.
@@ -137,11 +138,12 @@ public struct X64Lowerer {
         regOf = [Int8](repeating: -1, count: n)
         slotOf = [Int32](repeating: -1, count: n)
         rawFlags = [Bool](repeating: false, count: n)
-        invertedCarry = [Bool](repeating: false, count: n)
         needsCode = [Bool](repeating: false, count: n)
         addressBase = [Int32](repeating: -1, count: n)
         addressDisp = [Int32](repeating: 0, count: n)
         packedFloat = [Int32](repeating: -1, count: n)
+        useCount = [Int32](repeating: 0, count: n)
+        fusedExitCondition = -1
         var cache = [Int32](repeating: -1, count: IRGuestRegister.count)
         var written = [Bool](repeating: false, count: IRGuestRegister.count)
         var otherUse = [Bool](repeating: false, count: n)
@@ -185,14 +187,22 @@ public struct X64Lowerer {
             guard !v.isNone, Int(v.index) < n else { return }
             let r = Int(alias[Int(v.index)])
             used[r] = true
+            useCount[r] += 1
             if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
         }
         let exit = block.exit
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
             markUse(exit.value, at: n)
         }
+        var exitCondition = -1
+        if exit.kind == .branch && !exit.value.isNone && Int(exit.value.index) < n {
+            let c = Int(alias[Int(exit.value.index)])
+            let cond = IRCondition(rawValue: insts[c].aux) ?? .al
+            if insts[c].op == .condition && cond != .al && cond != .nv { exitCondition = c }
+        }
         for w in finalWrites {
             used[Int(w.value)] = true
+            useCount[Int(w.value)] += 1
             lastUse[Int(w.value)] = Int32(n)
             if w.register != .nzcv { otherUse[Int(w.value)] = true }
         }
@@ -201,6 +211,12 @@ public struct X64Lowerer {
             if alias[i] != Int32(i) { continue }
             let cachedWrite = inst.op == .writeReg && Self.isCached(IRGuestRegister(rawValue: inst.aux))
             guard used[i] || (inst.op.hasSideEffects && !cachedWrite && inst.op != .guestInstruction) else { continue }
+            if i == exitCondition && useCount[i] == 1 {
+                // Only the branch reads it: the exit tests the flags instead (if they stay raw).
+                fusedExitCondition = Int32(i)
+                markUse(inst.a, at: n)
+                continue
+            }
             needsCode[i] = inst.op != .const
             guard Self.hasValueOperands(inst.op) && !cachedWrite else { continue }
             var operands = (inst.a, inst.b, inst.c)
@@ -238,9 +254,12 @@ public struct X64Lowerer {
             case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:
                 let t = insts[Int(insts[i].a.index)].type
                 rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && options.features.contains(.lahfsahf)
-                invertedCarry[i] = insts[i].op == .nzcvSub
             default: break
             }
+        }
+        if fusedExitCondition >= 0 && !rawFlags[Int(alias[Int(insts[Int(fusedExitCondition)].a.index)])] {
+            needsCode[Int(fusedExitCondition)] = true
+            fusedExitCondition = -1
         }
     }
 
