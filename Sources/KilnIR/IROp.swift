@@ -164,6 +164,20 @@ public enum IROp: UInt8, Sendable, CaseIterable {
     case vsuqadd, vusqadd
     /// Saturating absolute value and negation.
     case vsqabs, vsqneg
+    /// AES rounds: AESE/AESD (`a` state, `b` round key), AESMC/AESIMC (`a`).
+    case vaese, vaesd, vaesmc, vaesimc
+    /// SHA-1 hash updates (`a` = abcd, `b` lane 0 = e, `c` = w) and schedule updates.
+    case vsha1c, vsha1p, vsha1m, vsha1su0, vsha1su1
+    /// SHA-256 hash updates (`a`, `b` the two state halves, `c` = w; H2 swaps the halves' roles)
+    /// and schedule updates.
+    case vsha256h, vsha256h2, vsha256su0, vsha256su1
+    /// Unsigned reciprocal and reciprocal square root estimates (URECPE, URSQRTE; i32 lanes).
+    case vurecpe, vursqrte
+    /// Dot products: each i32 lane of `a` plus the sum of four byte products of `b` and `c`.
+    case vsdot, vudot
+    /// Saturating rounding doubling multiply accumulate / subtract high (SQRDMLAH, SQRDMLSH):
+    /// `a` ± (`b` * `c`).
+    case vsqrdmlah, vsqrdmlsh
 }
 
 extension IROp {
@@ -183,7 +197,7 @@ extension IROp {
              .vintToFloat, .vuintToFloat, .vfround,
              .vuqadd, .vsqadd, .vuqsub, .vsqsub, .vsqxtn, .vuqxtn, .vsqxtun, .vsqshl, .vuqshl,
              .vsqrshl, .vuqrshl, .vsqshlu, .vsqdmulh, .vsqrdmulh, .vsqdmull, .vsuqadd, .vusqadd,
-             .vsqabs, .vsqneg:
+             .vsqabs, .vsqneg, .vsqrdmlah, .vsqrdmlsh:
             return true  // FPSR cumulative flags (QC for the saturating operations)
         default:
             return false

@@ -392,6 +392,9 @@ enum SIMD {
             default: mode = .tiesAway
             }
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, e, n, aux: mode.rawValue << 8)
+        case (_, 28, true):
+            guard !bit(w, 22) else { throw l.unallocated(w) }
+            r = l.vop(u ? .vursqrte : .vurecpe, IRElement.i32.vector(q: q), n)
         case (false, 29, true), (true, 29, true):
             let op: IROp = u ? .frsqrte : .frecpe
             let t: IRType = full == .f64 ? .f64 : .f32
@@ -510,6 +513,13 @@ enum SIMD {
         let q = bit(w, 30), op = bit(w, 29), cmode = bits(w, 15, 12)
         let imm8 = bits(w, 18, 16) << 5 | bits(w, 9, 5)
         if op && cmode == 15 && !q { throw l.unallocated(w) }
+        if bit(w, 11) {
+            // FMOV (vector, immediate, half precision).
+            guard !op, cmode == 15 else { throw l.unallocated(w) }
+            let c = l.const64(FloatingPoint.expandFloatImmediate(imm8, 16) * 0x0001_0001_0001_0001)
+            l.builder.writeReg(.v(rd(w)), l.builder.emit(.vpack, .v128, c, q ? c : l.const64(0)))
+            return
+        }
         guard let imm = expandImmediate(op: op, cmode: cmode, imm8: imm8) else { throw l.unallocated(w) }
         let isLogical = cmode < 12 && cmode & 1 == 1
         let invert = op && cmode < 14
@@ -588,10 +598,14 @@ enum SIMD {
             l.builder.writeReg(.v(rd(w)), left == 0 ? extended : l.vop(.vshlImm, wide, extended, imm: left))
             return
         case (_, 28):
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
             let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vuintToFloat : .vintToFloat, fe, n, imm: right)
         case (_, 31):
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
             let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, fe, n, imm: right, aux: IRRounding.towardZero.rawValue << 8)
@@ -642,6 +656,8 @@ enum SIMD {
         case (false, 8): r = l.vop(.vmul, e, n, m)
         case (false, 12): r = l.vop(.vsqdmulh, e, n, m)
         case (false, 13): r = l.vop(.vsqrdmulh, e, n, m)
+        case (true, 13): r = l.vop(.vsqrdmlah, e, l.vreg(rd(w)), n, m)
+        case (true, 15): r = l.vop(.vsqrdmlsh, e, l.vreg(rd(w)), n, m)
         case (false, 3), (false, 7), (false, 11):
             let wide = IRElement.integer(sizeLog2: size + 1)
             let p = l.vop(.vsqdmull, full, n, m, imm: q ? 1 : 0)
@@ -736,6 +752,10 @@ enum SIMD {
             case (false, 27, false): r = l.builder.binary(.fmulx, a, b)
             case (false, 31, false): r = l.builder.binary(.frecps, a, b)
             case (false, 31, true): r = l.builder.binary(.frsqrts, a, b)
+            case (true, 29, _):
+                let v = l.vop(high ? .vfcmgt : .vfcmge, e, l.vop(.vfabs, e, n), l.vop(.vfabs, e, m))
+                l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: e.sizeLog2).rawValue))
+                return
             case (true, 26, true): r = l.builder.unary(.fabs, l.builder.binary(.fsub, a, b))
             case (false, 28, false), (true, 28, _):
                 let op: IROp = !u ? .vfcmeq : (high ? .vfcmgt : .vfcmge)
@@ -748,10 +768,19 @@ enum SIMD {
             return
         }
         let e = IRElement.integer(sizeLog2: size)
-        let isCompareOrArith = opcode == 6 || opcode == 7 || opcode == 8 || opcode == 16 || opcode == 17
+        let isCompareOrArith = opcode == 6 || opcode == 7 || opcode == 8 || opcode == 10 || opcode == 16 || opcode == 17
         guard !isCompareOrArith || size == 3 else { throw l.unallocated(w) }
         let op: IROp
         switch (u, opcode) {
+        case (false, 9): op = .vsqshl
+        case (true, 9): op = .vuqshl
+        case (false, 10): op = .vsrshl
+        case (true, 10): op = .vurshl
+        case (false, 11): op = .vsqrshl
+        case (true, 11): op = .vuqrshl
+        case (_, 22):
+            guard size == 1 || size == 2 else { throw l.unallocated(w) }
+            op = u ? .vsqrdmulh : .vsqdmulh
         case (false, 1): op = .vsqadd
         case (true, 1): op = .vuqadd
         case (false, 5): op = .vsqsub
@@ -774,8 +803,38 @@ enum SIMD {
 
     static func scalarTwoRegisterMisc(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 16, 12), high = bit(w, 23)
-        let laneSize = (8...11).contains(opcode) ? size : (bit(w, 22) ? 3 : 2)
+        let isInteger = (8...11).contains(opcode) || opcode == 3 || opcode == 7 || opcode == 18 || opcode == 20
+        let isNarrowing = opcode == 18 || opcode == 20
+        if isNarrowing && size == 3 { throw l.unallocated(w) }
+        let laneSize = isInteger ? (isNarrowing ? size + 1 : size) : (bit(w, 22) ? 3 : 2)
         let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: laneSize)
+        switch (u, opcode) {
+        case (_, 3), (_, 7):
+            let e = IRElement.integer(sizeLog2: size)
+            let v: IRValue
+            switch (u, opcode) {
+            case (false, 3): v = l.vop(.vsuqadd, e, scalarLane(&l, l.vreg(rd(w)), sizeLog2: size), n)
+            case (true, 3): v = l.vop(.vusqadd, e, scalarLane(&l, l.vreg(rd(w)), sizeLog2: size), n)
+            case (false, _): v = l.vop(.vsqabs, e, n)
+            default: v = l.vop(.vsqneg, e, n)
+            }
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: e.rawValue))
+            return
+        case (_, 18), (_, 20):
+            guard opcode == 20 || u else { throw l.unallocated(w) }
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let op: IROp = opcode == 18 ? .vsqxtun : (u ? .vuqxtn : .vsqxtn)
+            let v = l.vop(op, wide, n)
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: size).rawValue))
+            return
+        case (true, 22):
+            // FCVTXN (scalar): f64 -> f32 rounding to odd.
+            guard bit(w, 22) else { throw l.unallocated(w) }
+            let x = l.builder.emit(.vextract, .f64, n, aux: IRElement.f64.rawValue)
+            l.writeScalar(rd(w), l.builder.emit(.fconvert, .f32, x, aux: IRRounding.odd.rawValue))
+            return
+        default: break
+        }
         switch opcode {
         case 8, 9, 10, 11:
             guard size == 3 else { throw l.unallocated(w) }
@@ -872,6 +931,8 @@ enum SIMD {
         let right = UInt64(2 * esize - immhb), left = UInt64(immhb - esize)
         let n = l.vreg(rn(w))
         if opcode == 28 || opcode == 31 {
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
             let t: IRType = size == 3 ? .f64 : .f32, intT: IRType = size == 3 ? .i64 : .i32
             if opcode == 28 {
@@ -880,6 +941,27 @@ enum SIMD {
                 l.writeScalar(rd(w), l.builder.emit(.floatToInt, intT, l.readFloat(rn(w), t), imm: right, aux: IRRounding.towardZero.rawValue | (u ? 16 : 0)))
             }
             return
+        }
+        switch (u, opcode) {
+        case (true, 12), (_, 14):
+            let e = IRElement.integer(sizeLog2: size)
+            let x = scalarLane(&l, n, sizeLog2: size)
+            let v = l.vop(opcode == 12 ? .vsqshlu : (u ? .vuqshl : .vsqshl), e, x, l.vop(.vsplat, e, l.const64(left)))
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: e.rawValue))
+            return
+        case (true, 16), (true, 17), (_, 18), (_, 19):
+            // Saturating narrowing shifts from a 2 * esize source.
+            guard size < 3 else { throw l.unallocated(w) }
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let x = scalarLane(&l, n, sizeLog2: size + 1)
+            let rounding = opcode & 1 == 1
+            let signedShift = !u || opcode <= 17
+            let shiftOp: IROp = rounding ? (signedShift ? .vsrshrImm : .vurshrImm) : (signedShift ? .vsshrImm : .vushrImm)
+            let narrowOp: IROp = opcode <= 17 ? .vsqxtun : (u ? .vuqxtn : .vsqxtn)
+            let v = l.vop(narrowOp, wide, l.vop(shiftOp, wide, x, imm: right))
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: size).rawValue))
+            return
+        default: break
         }
         guard size == 3 else { throw l.unallocated(w) }
         let e = IRElement.i64
@@ -906,6 +988,22 @@ enum SIMD {
     static func scalarIndexed(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 12)
         let h = bits(w, 11, 11), lBit = bits(w, 21, 21), mBit = bits(w, 20, 20)
+        let isFloat = opcode == 1 || opcode == 5 || opcode == 9
+        if !isFloat {
+            // SQDMULH, SQRDMULH, SQDMULL, SQDMLAL, SQDMLSL, SQRDMLAH, SQRDMLSH by element.
+            guard size == 1 || size == 2 else { throw l.unallocated(w) }
+            let e = IRElement.integer(sizeLog2: size)
+            let index = size == 1 ? h << 2 | lBit << 1 | mBit : h << 1 | lBit
+            let mReg = size == 1 ? Int(bits(w, 19, 16)) : Int(mBit << 4) | Int(bits(w, 19, 16))
+            let element = l.builder.emit(.vextract, .i64, l.vreg(mReg), imm: UInt64(index), aux: e.rawValue)
+            let m = l.builder.emit(.vpack, .v128, element, l.const64(0))
+            let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: size)
+            try scalarDoubling(&l, w, u: bit(w, 29), opcode: opcode, size: size, n, m)
+            return
+        }
+        if bit(w, 29) {
+            guard opcode == 9 else { throw l.unallocated(w) }
+        }
         guard size >= 2, !(size == 3 && lBit == 1) else { throw l.unallocated(w) }
         let t: IRType = size == 3 ? .f64 : .f32
         let e: IRElement = size == 3 ? .f64 : .f32
@@ -915,11 +1013,69 @@ enum SIMD {
         let a = l.readFloat(rn(w), t)
         let r: IRValue
         switch opcode {
+        case 9 where bit(w, 29): r = l.builder.binary(.fmulx, a, m)
         case 1: r = l.builder.emit(.fmadd, t, a, m, l.readFloat(rd(w), t))
         case 5: r = l.builder.emit(.fmadd, t, l.builder.unary(.fneg, a), m, l.readFloat(rd(w), t))
         default: r = l.builder.binary(.fmul, a, m)
         }
         l.writeScalar(rd(w), r)
+    }
+
+    /// The scalar saturating doubling multiplies on lane-0-only operands `n` and `m`.
+    static func scalarDoubling(_ l: inout A64Lifter, _ w: UInt32, u: Bool, opcode: UInt32, size: Int, _ n: IRValue, _ m: IRValue) throws(A64LiftError) {
+        let e = IRElement.integer(sizeLog2: size), wide = IRElement.integer(sizeLog2: size + 1)
+        let result: IRValue, resultElement: IRElement
+        switch (u, opcode) {
+        case (false, 12): result = l.vop(.vsqdmulh, e, n, m); resultElement = e
+        case (false, 13): result = l.vop(.vsqrdmulh, e, n, m); resultElement = e
+        case (true, 13), (true, 15):
+            let acc = scalarLane(&l, l.vreg(rd(w)), sizeLog2: size)
+            result = l.vop(opcode == 13 ? .vsqrdmlah : .vsqrdmlsh, e, acc, n, m); resultElement = e
+        case (false, 11): result = l.vop(.vsqdmull, e, n, m, imm: 0); resultElement = wide
+        case (false, 3), (false, 7):
+            let acc = scalarLane(&l, l.vreg(rd(w)), sizeLog2: size + 1)
+            result = l.vop(opcode == 3 ? .vsqadd : .vsqsub, wide, acc, l.vop(.vsqdmull, e, n, m, imm: 0)); resultElement = wide
+        default: throw l.unimplemented(w)
+        }
+        l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, result, aux: resultElement.rawValue))
+    }
+
+    /// SQDMULL, SQDMLAL, SQDMLSL (scalar, three different).
+    static func scalarThreeDifferent(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 12)
+        guard size == 1 || size == 2 else { throw l.unallocated(w) }
+        let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: size), m = scalarLane(&l, l.vreg(rm(w)), sizeLog2: size)
+        // Same operations as the by-element forms: 9 -> SQDMLAL (3), 11 -> SQDMLSL (7), 13 -> SQDMULL (11).
+        let mapped: UInt32 = opcode == 9 ? 3 : (opcode == 11 ? 7 : 11)
+        try scalarDoubling(&l, w, u: false, opcode: mapped, size: size, n, m)
+    }
+
+    /// SQRDMLAH, SQRDMLSH (vector and scalar, three-register extension).
+    static func roundingDoublingAccumulate(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let q = bit(w, 30), size = Int(bits(w, 23, 22)), scalar = bit(w, 28)
+        guard size == 1 || size == 2 else { throw l.unallocated(w) }
+        let op: IROp = bit(w, 11) ? .vsqrdmlsh : .vsqrdmlah
+        let e = IRElement.integer(sizeLog2: size)
+        if scalar {
+            let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: size), m = scalarLane(&l, l.vreg(rm(w)), sizeLog2: size)
+            try scalarDoubling(&l, w, u: true, opcode: op == .vsqrdmlah ? 13 : 15, size: size, n, m)
+            return
+        }
+        l.setVector(rd(w), l.vop(op, e.vector(q: q), l.vreg(rd(w)), l.vreg(rn(w)), l.vreg(rm(w))), q: q)
+    }
+
+    /// SDOT, UDOT (vector and by element).
+    static func dotProduct(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let q = bit(w, 30), u = bit(w, 29)
+        guard bits(w, 23, 22) == 2 else { throw l.unallocated(w) }
+        var m = l.vreg(rm(w))
+        if bit(w, 24) {
+            let index = bits(w, 11, 11) << 1 | bits(w, 21, 21)
+            let mReg = Int(bits(w, 20, 16))
+            let element = l.builder.emit(.vextract, .i64, l.vreg(mReg), imm: UInt64(index), aux: IRElement.i32.rawValue)
+            m = l.vop(.vsplat, .i32, element)
+        }
+        l.setVector(rd(w), l.vop(u ? .vudot : .vsdot, IRElement.i32.vector(q: q), l.vreg(rd(w)), l.vreg(rn(w)), m), q: q)
     }
 
     // MARK: Structure loads and stores

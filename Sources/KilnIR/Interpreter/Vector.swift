@@ -307,6 +307,36 @@ extension IRInterpreter {
                 if r > Int128(mask) { saturated = true; return mask }
                 return UInt64(r)
             }
+        case .vaese, .vaesd, .vaesmc, .vaesimc, .vsha1c, .vsha1p, .vsha1m, .vsha1su0, .vsha1su1,
+             .vsha256h, .vsha256h2, .vsha256su0, .vsha256su1:
+            result = Crypto.execute(inst.op, a, b, c)
+        case .vurecpe, .vursqrte:
+            let estimator = A64FloatContext(fpcr: 0, host: fp)
+            result = map { x, _, _ in
+                if inst.op == .vurecpe {
+                    return x >> 31 == 0 ? 0xffff_ffff : UInt64(estimator.recipEstimate(Int(x >> 23)) & 0x1ff) << 23
+                }
+                return x >> 30 == 0 ? 0xffff_ffff : UInt64(estimator.recipSqrtEstimate(Int(x >> 23)) & 0x1ff) << 23
+            }
+        case .vsdot, .vudot:
+            let signed = inst.op == .vsdot
+            var r = a
+            for i in 0..<lanes {
+                var sum = Int64(bitPattern: r.lane(i, bits: 32))
+                for k in 0..<4 {
+                    let x = b.lane(4 * i + k, bits: 8), y = c.lane(4 * i + k, bits: 8)
+                    sum &+= signed ? Int64(Int8(truncatingIfNeeded: x)) * Int64(Int8(truncatingIfNeeded: y)) : Int64(x * y)
+                }
+                r.setLane(i, bits: 32, UInt64(bitPattern: sum) & 0xffff_ffff)
+            }
+            result = r
+        case .vsqrdmlah, .vsqrdmlsh:
+            let subtract = inst.op == .vsqrdmlsh
+            result = map { acc, x, y in
+                let product = 2 * Int128(s(x)) * Int128(s(y))
+                let accumulated = (Int128(s(acc)) << bits) + (subtract ? -product : product) + (Int128(1) << (bits - 1))
+                return clamp128(accumulated >> bits)
+            }
         case .vsqabs: result = map { x, _, _ in clamp128(abs(Int128(s(x)))) }
         case .vsqneg: result = map { x, _, _ in clamp128(-Int128(s(x))) }
         default:
