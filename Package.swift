@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
         .testTarget(
             name: "KilnA64Tests",
-            dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnTestSupport"],
+            dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64", "KilnTestSupport"],
             resources: [.copy("Vectors"), .copy("Golden")]
         ),
         .testTarget(name: "KilnX64Tests", dependencies: ["KilnX64", "KilnIR", "KilnTestSupport"]),
