@@ -14,6 +14,8 @@ extension A64Table {
         A64Encoding("01101000_10xxxxxx_xxxxxxxx_xxxxxxxx", "STGP", .mte, nil),
         A64Encoding("01101001_00xxxxxx_xxxxxxxx_xxxxxxxx", "STGP", .mte, nil),
         A64Encoding("01101001_10xxxxxx_xxxxxxxx_xxxxxxxx", "STGP", .mte, nil),
+        A64Encoding("11010101_00001011_01110100_011xxxxx", "DC GVA", .mte, nil),
+        A64Encoding("11010101_00001011_01110100_100xxxxx", "DC GZVA", .mte, nil),
         A64Encoding("xx011001_xx0xxxxx_xxxx01xx_xxxxxxxx", "CPY/SET (MOPS)", .mops, nil),
         A64Encoding("xx011101_xx0xxxxx_xxxx01xx_xxxxxxxx", "CPY (MOPS)", .mops, nil),
     ]
