@@ -94,10 +94,12 @@ final class Dispatcher {
             CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "undefined instruction \(word)")
         case .unimplemented, .unallocated:
             let decoded = translator.decoder.decode(result.info)
-            let mnemonic = decoded.index >= 0 ? translator.decoder.table[Int(decoded.index)].mnemonic : "unallocated"
-            let what = result.trap == .unimplemented ? "unsupported instruction" : "unallocated instruction"
+            // An encoding no arm64 CPU has raises SIGILL there too; a real instruction Kiln
+            // cannot run is Kiln's limitation and says so.
+            guard decoded.index >= 0 else { CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "unallocated instruction \(word)") }
+            let mnemonic = translator.decoder.table[Int(decoded.index)].mnemonic
             process.strace?.flush()
-            let message = "kiln: \(what) \(mnemonic) (\(word)) at \(process.describe(pc))\n"
+            let message = "kiln: unsupported instruction \(mnemonic) (\(word)) at \(process.describe(pc))\n"
             writeAll(2, message)
             exit(RuntimeError.unsupportedInstruction(message).exitStatus)
         }

@@ -67,7 +67,8 @@ public final class GuestProcess {
         var interpreterBase: UInt64 = 0
         entryPoint = program.entry
         if let interp = program.interpreter {
-            let hostInterp = paths.hostPath(interp)
+            // The interpreter must come from the rootfs: the host's would be an x86-64 one.
+            let hostInterp = options.rootfs.isEmpty ? interp : options.rootfs + interp
             guard access(hostInterp, F_OK) == 0 else {
                 throw RuntimeError.missingInterpreter(programGuestPath, tried: options.rootfs.isEmpty ? interp : options.rootfs + interp)
             }
