@@ -17,6 +17,10 @@ enum CrashReporter {
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = { signal, info, _ in
                 let address = info.map { UInt64(UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr)) } ?? 0
+                guard address < GuestLayout.limit else {
+                    writeAll(2, "kiln: internal error: \(CrashReporter.signalName(signal)) at host address \(hex(address)) while running the guest block at \(hex(CrashReporter.currentPC))\n")
+                    return
+                }
                 CrashReporter.report(signal: signal, pc: CrashReporter.currentPC,
                                      detail: "fault at \(hex(address)) in the block starting at")
                 // SA_RESETHAND restored the default action: returning re-runs the access and

@@ -52,9 +52,11 @@ final class Dispatcher {
             do {
                 result = try interpreter.run(block.ir, state: state, memory: &memory, regionBase: block.base)
             } catch {
-                guard case let .memoryFault(fault, faultPC) = error else { fatalError() }
-                CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
-                                         detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                switch error {
+                case let .memoryFault(fault, faultPC):
+                    CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
+                                             detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                }
             }
             switch result.kind {
             case .syscall:
