@@ -13,6 +13,18 @@ enum CrashReporter {
 
     static func install(_ process: GuestProcess) {
         self.process = process
+        // The guest starts with the dispositions it inherited: ignored signals stay ignored,
+        // everything else is default. (The Swift runtime's crash backtracer installs handlers
+        // for SIGABRT, SIGILL, SIGTRAP... that would otherwise catch the guest's signals.)
+        for sig: Int32 in 1..<32 where sig != SIGKILL && sig != SIGSTOP {
+            var old = sigaction()
+            guard sigaction(sig, nil, &old) == 0 else { continue }
+            if unsafeBitCast(old.__sigaction_handler.sa_handler, to: Int.self) == 1 {
+                process.signalActions[Int(sig)][0] = 1
+            } else {
+                Glibc.signal(sig, SIG_DFL)
+            }
+        }
         for sig in [SIGSEGV, SIGBUS] {
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = { signal, info, _ in

@@ -40,7 +40,7 @@ struct RunCase: CustomStringConvertible, Sendable {
 
     @Test func guestSignalKillsKiln() throws {
         // getpid; kill(pid, SIGABRT)
-        let code: [UInt32] = [0xD280_1588, 0xD400_0001, 0xD280_00C1, 0xD280_1028, 0xD400_0001, 0xD280_0008, 0xD400_0001]
+        let code: [UInt32] = [0xD280_1588, 0xD400_0001, 0xD280_00C1, 0xD280_1028, 0xD400_0001, 0xD280_0BA8, 0xD400_0001]
         let path = try temporaryExecutable(makeTinyELF(code), name: "abort")
         defer { unlink(path) }
         let result = try KilnBinary.run([path])
@@ -53,8 +53,8 @@ struct RunCase: CustomStringConvertible, Sendable {
         defer { unlink(path) }
         let result = try KilnBinary.run([path])
         #expect(result.signaled && result.status == SIGSEGV)
-        #expect(result.stderr.contains("SIGSEGV") && result.stderr.contains("0x400078"), "\(result.stderr)")
-        #expect(result.stderr.contains("+0x78"), "file offset named: \(result.stderr)")
+        #expect(result.stderr.contains("SIGSEGV") && result.stderr.contains("pc 0x40007c"), "\(result.stderr)")
+        #expect(result.stderr.contains("+0x7c"), "file offset named: \(result.stderr)")
     }
 
     @Test func wildPointerInsideGuestRangeCrashes() throws {
