@@ -13,6 +13,9 @@ enum CrashReporter {
 
     static func install(_ process: GuestProcess) {
         self.process = process
+        var inherited: UInt64 = 0
+        _ = withUnsafeMutableBytes(of: &inherited) { HostSyscall.call(14, UInt64(SIG_BLOCK), 0, UInt64(UInt(bitPattern: $0.baseAddress)), 8) }
+        process.signalMask = inherited
         // The guest starts with the dispositions it inherited: ignored signals stay ignored,
         // everything else is default. (The Swift runtime's crash backtracer installs handlers
         // for SIGABRT, SIGILL, SIGTRAP... that would otherwise catch the guest's signals.)

@@ -39,8 +39,10 @@ struct RunCase: CustomStringConvertible, Sendable {
     }
 
     @Test func guestSignalKillsKiln() throws {
-        // getpid; kill(pid, SIGABRT)
-        let code: [UInt32] = [0xD280_1588, 0xD400_0001, 0xD280_00C1, 0xD280_1028, 0xD400_0001, 0xD280_0BA8, 0xD400_0001]
+        // rt_sigprocmask(SIG_UNBLOCK, {SIGABRT}) as abort() does (the test runner may block
+        // it), getpid, kill(pid, SIGABRT), exit(0)
+        let unblock: [UInt32] = [0xD280_0020, 0xD280_0409, 0xF81F_0FE9, 0x9100_03E1, 0xD280_0002, 0xD280_0103, 0xD280_10E8, 0xD400_0001]
+        let code: [UInt32] = unblock + [0xD280_1588, 0xD400_0001, 0xD280_00C1, 0xD280_1028, 0xD400_0001, 0xD280_0BA8, 0xD400_0001]
         let path = try temporaryExecutable(makeTinyELF(code), name: "abort")
         defer { unlink(path) }
         let result = try KilnBinary.run([path])

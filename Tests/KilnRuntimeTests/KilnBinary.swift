@@ -39,9 +39,9 @@ enum KilnBinary {
         process.standardError = errPipe
         process.standardInput = inPipe
         try process.run()
-        var errData = Data()
+        let errData = CollectedOutput()
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errData = errPipe.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { errData.data = errPipe.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: group) {
             inPipe.fileHandleForWriting.write(stdin)
             try? inPipe.fileHandleForWriting.close()
@@ -50,7 +50,7 @@ enum KilnBinary {
         group.wait()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                      stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+                      stdout: outData, stderr: String(decoding: errData.data, as: UTF8.self))
     }
 
     /// `kiln run --interp [options] program args`.
@@ -58,6 +58,11 @@ enum KilnBinary {
                     environment: [String: String]? = nil, directory: String? = nil) throws -> Result {
         try run(path, ["run", "--interp"] + options + arguments, stdin: stdin, environment: environment, directory: directory)
     }
+}
+
+/// Output read on another queue; read only after the group has been waited for.
+private final class CollectedOutput: @unchecked Sendable {
+    var data = Data()
 }
 
 /// A minimal static arm64 ELF executable: one R+X segment at 0x400000 holding `code`.

@@ -214,6 +214,7 @@ enum Syscalls {
         default: return -Int(EINVAL)
         }
         p.signalMask &= ~(UInt64(1) << (UInt64(SIGKILL) - 1) | UInt64(1) << (UInt64(SIGSTOP) - 1))
+        p.applySignalMaskToHost()
         return 0
     }
 
@@ -261,6 +262,14 @@ enum Syscalls {
 }
 
 extension GuestProcess {
+    /// Blocks on the host what the guest blocks (so blocked signals stay pending, as on arm64),
+    /// except the fault signals Kiln needs for crash reports.
+    func applySignalMaskToHost() {
+        let kept = UInt64(1) << (UInt64(SIGSEGV) - 1) | UInt64(1) << (UInt64(SIGBUS) - 1)
+        var mask = signalMask & ~kept
+        _ = withUnsafeMutableBytes(of: &mask) { HostSyscall.call(14, UInt64(SIG_SETMASK), UInt64(UInt(bitPattern: $0.baseAddress)), 0, 8) }
+    }
+
     /// A read-only descriptor on an in-memory file (for /proc files that show the guest view).
     func memoryFile(named name: String, contents: [UInt8]) -> Int {
         let fd = name.withCString { HostSyscall.call(HostNumber.memfdCreate, UInt64(UInt(bitPattern: $0)), 1 /* MFD_CLOEXEC */) }
