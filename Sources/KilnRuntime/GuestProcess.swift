@@ -28,6 +28,8 @@ public final class GuestProcess {
     /// Host path of the program file, and the path the guest knows it by (/proc/self/exe).
     public let programHostPath: String
     public let programGuestPath: String
+    /// Kiln's own executable (execve of arm64 programs runs it again).
+    let kilnExecutable = readLink("/proc/self/exe") ?? "/proc/self/exe"
     /// The auxiliary vector given to the guest (/proc/self/auxv).
     public private(set) var auxv: [(UInt64, UInt64)] = []
     public private(set) var entryPoint: UInt64 = 0

@@ -37,3 +37,58 @@ public struct ProgramLocator {
         return paths.guestPath(cwd + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path))
     }
 }
+
+/// What to load for a command line: the program file (after following `#!` lines, as the
+/// kernel's binfmt_script does) and the argv the guest gets.
+public struct LaunchPlan: Equatable {
+    public var hostPath: String
+    public var guestPath: String
+    public var arguments: [String]
+
+    /// Plans `command` (program then arguments); `argv0` replaces argv[0] when given (execve
+    /// passes both a path and an argv[0]).
+    public init(command: [String], argv0: String? = nil, locator: ProgramLocator) throws {
+        guard let program = command.first else { throw RuntimeError.programNotFound("", tried: []) }
+        var located = try locator.locate(program)
+        var arguments = command
+        if let argv0 { arguments[0] = argv0 }
+        for _ in 0..<4 {
+            guard let line = Self.interpreterLine(located.host) else { break }
+            var parts = [line.interpreter]
+            if let argument = line.argument { parts.append(argument) }
+            arguments = parts + [program.contains("/") ? program : located.guest] + arguments.dropFirst()
+            located = try locator.locate(line.interpreter)
+        }
+        hostPath = located.host
+        guestPath = located.guest
+        self.arguments = arguments
+    }
+
+    /// The interpreter and optional single argument of a `#!` first line.
+    static func interpreterLine(_ path: String) -> (interpreter: String, argument: String?)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 2, buffer[0] == UInt8(ascii: "#"), buffer[1] == UInt8(ascii: "!") else { return nil }
+        let end = buffer[2..<n].firstIndex(of: UInt8(ascii: "\n")) ?? n
+        let text = String(decoding: buffer[2..<end], as: UTF8.self).trimmingCharacters(in: " \t\r")
+        guard !text.isEmpty else { return nil }
+        guard let space = text.firstIndex(where: { $0 == " " || $0 == "\t" }) else { return (text, nil) }
+        let argument = text[space...].trimmingCharacters(in: " \t")
+        return (String(text[..<space]), argument.isEmpty ? nil : argument)
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> String { String(self).trimmingCharacters(in: set) }
+}

@@ -33,13 +33,16 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("count-instructions"), help: "Print the number of guest instructions executed to stderr at exit.")
     var countInstructions = false
 
+    @Option(name: .customLong("argv0"), help: .hidden)
+    var argv0: String?
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
     func run() throws {
         var command = self.command
         if command.first == "--" { command.removeFirst() }
-        guard let program = command.first else {
+        guard !command.isEmpty else {
             throw ValidationError("Missing the program to run.")
         }
         let rootfsDirectory: String
@@ -76,9 +79,9 @@ struct RunCommand: ParsableCommand {
         let process: GuestProcess
         do {
             let paths = PathResolver(rootfs: rootfsDirectory)
-            let located = try ProgramLocator(paths: paths).locate(program)
-            process = try GuestProcess(programHostPath: located.host, programGuestPath: located.guest,
-                                       arguments: command, environment: environment, options: options)
+            let plan = try LaunchPlan(command: command, argv0: argv0, locator: ProgramLocator(paths: paths))
+            process = try GuestProcess(programHostPath: plan.hostPath, programGuestPath: plan.guestPath,
+                                       arguments: plan.arguments, environment: environment, options: options)
         } catch let error as RuntimeError {
             FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)

@@ -78,7 +78,7 @@ struct RunCase: CustomStringConvertible, Sendable {
     }
 
     @Test func notAnELF() throws {
-        let path = try temporaryExecutable(Array("#!/bin/sh\necho hi\n".utf8), name: "script")
+        let path = try temporaryExecutable(Array("plain text, neither ELF nor script\n".utf8), name: "text")
         defer { unlink(path) }
         let result = try KilnBinary.run([path])
         #expect(result.status == 126)

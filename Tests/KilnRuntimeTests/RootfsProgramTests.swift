@@ -66,6 +66,21 @@ struct DebianRun: CustomStringConvertible, Sendable {
         #expect(restored.status == 0 && restored.stdout == input, "\(restored.stderr)")
     }
 
+    @Test func shellPipelineExecsArm64ChildrenUnderKiln() throws {
+        let script = "busybox gzip -c | busybox gunzip -c; uname -m; /usr/bin/lua5.4 -e 'print(6*7)'; exit 3"
+        let result = try KilnBinary.run(["/bin/busybox", "sh", "-c", script], options: ["--rootfs", Self.rootfs],
+                                        stdin: Data("through gzip\n".utf8), environment: ["PATH": "/usr/bin:/bin"])
+        #expect(result.stdoutText == "through gzip\naarch64\n42\n", "\(result.stderr)")
+        #expect(result.status == 3)
+    }
+
+    @Test func shebangScriptRunsItsInterpreter() throws {
+        let path = try temporaryExecutable(Array("#!/bin/busybox sh\necho \"script $0 $1\"\n".utf8), name: "script.sh")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path, "arg"], options: ["--rootfs", Self.rootfs])
+        #expect(result.stdoutText == "script \(path) arg\n", "\(result.stderr)")
+    }
+
     @Test func procSelfExeIsTheGuestProgram() throws {
         let result = try KilnBinary.run(["/usr/bin/readlink", "/proc/self/exe"], options: ["--rootfs", Self.rootfs])
         #expect(result.stdoutText == "/usr/bin/readlink\n", "\(result.stderr)")

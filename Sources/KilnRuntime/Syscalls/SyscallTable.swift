@@ -285,7 +285,7 @@ public enum SyscallTable {
         SyscallEntry(218, "request_key", .host(249), "s s s d"),
         SyscallEntry(219, "keyctl", .host(250), "d x x x x"),
         SyscallEntry(220, "clone", .emulated(Syscalls.clone), "x x x x x"),
-        SyscallEntry(221, "execve", .unsupported, "p x x"),
+        SyscallEntry(221, "execve", .emulated(Syscalls.execve), "p x x"),
         SyscallEntry(222, "mmap", .emulated(Syscalls.mmap), "x x x x f x"),
         SyscallEntry(223, "fadvise64", .host(221), "f d d d"),
         SyscallEntry(224, "swapon", .hostPaths(167), "p x"),
