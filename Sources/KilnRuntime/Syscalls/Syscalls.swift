@@ -168,7 +168,7 @@ enum Syscalls {
         let flags = a[0]
         let cloneVM: UInt64 = 0x100, cloneVFork: UInt64 = 0x4000, cloneSetTLS: UInt64 = 0x80000
         let cloneChildSetTID: UInt64 = 0x0100_0000, cloneChildClearTID: UInt64 = 0x0020_0000, cloneParentSetTID: UInt64 = 0x0010_0000
-        guard flags & cloneVM == 0 || flags & cloneVFork != 0, a[1] == 0 || flags & cloneVM == 0 else {
+        guard flags & cloneVM == 0 || flags & cloneVFork != 0 else {
             if p.warnedSyscalls.insert(220).inserted { writeAll(2, "kiln: warning: clone of threads (flags \(hex(flags))) is not supported yet\n") }
             return -Int(ENOSYS)
         }
