@@ -5,15 +5,18 @@ For every encoding class in scripts/a64_classes.py this draws random instruction
 inside the class, random and edge-valued operands, runs each word for exactly one
 instruction under unicorn (CPU model "max") and records the state before and after in
 the text format of docs/VECTORS.md, one gzip file per group under
-Tests/KilnA64Tests/Vectors/.
+Tests/KilnA64Tests/Vectors/. Every vector that ends at pc+4 is run again under qemu-user
+(qemu-aarch64, a newer QEMU) and kept only if both agree.
 
 Deterministic: every class has its own seed derived from its name, so the output is
 byte-identical from run to run and adding a class does not disturb the others.
 
-Usage: scripts/gen-a64-vectors.py [--out DIR] [--only GROUP] [--class NAME] [--check]
+Usage: scripts/gen-a64-vectors.py [--out DIR] [--only GROUP] [--class NAME] [--count N]
+                                  [--disasm] [--no-qemu]
 """
 
 import argparse
+import collections
 import gzip
 import hashlib
 import io
@@ -29,7 +32,7 @@ from unicorn.arm64_const import *
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import a64_classes as table  # noqa: E402
 
-# Guest memory layout. The code region holds random bytes (literal loads read them) and
+# Guest memory layout. The code region holds random words (literal loads read them) and
 # is large enough that every pc-relative literal of an instruction placed in the middle
 # window stays inside it; branch targets may leave it (unicorn then reports a fetch
 # fault at the target, after the branch has completed).
@@ -60,10 +63,6 @@ class State:
 
     def values(self):
         return self.x + [self.sp, self.nzcv, self.fpcr, self.fpsr] + self.v
-
-
-def items(names_values):
-    return " ".join(f"{n}={v:x}" for n, v in names_values)
 
 
 def state_items(st, only_changed_from=None):
@@ -200,7 +199,7 @@ for _w in (8, 16, 32, 64):
                             0x55 & _m, 0xAA & _m, 0x80 & _m, 0x7F & _m, 0xFF & _m, 0x8000 & _m, 0xFFFF & _m,
                             0x80000000 & _m, 0x7FFFFFFF & _m, 0xFFFFFFFF & _m, 0xFFFFFFFF80000000 & _m,
                             0x100000000 & _m})
-DIV_EDGES = [0, 1, M64, 0x8000000000000000, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFF80000000, 0x7FFFFFFF, 2, 0xFFFFFFFFFFFFFFFE]
+DIV_EDGES = [0, 1, 2, M64, M64 - 1, 0x8000000000000000, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFF80000000, 0x7FFFFFFF]
 
 
 DEST_PATTERNS = [0x5555555555555555, 0xAAAAAAAAAAAAAAAA, 0xFFFFFFFFFFFFFFFF, 0xDEADBEEFCAFEF00D,
@@ -367,13 +366,23 @@ def class_seed(name):
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
 
 
-def generate_class(machine, cls, count, stats):
+class Record:
+    """One executed vector: the initial state, every touched byte, and unicorn's result."""
+
+    __slots__ = ("encoding", "pc", "before", "memory", "after", "after_pc", "written")
+
+    def __init__(self, encoding, pc, before, memory, after, after_pc, written):
+        self.encoding, self.pc, self.before, self.memory = encoding, pc, before, memory
+        self.after, self.after_pc, self.written = after, after_pc, written
+
+
+def generate_class(machine, cls, count, stat):
     rng = random.Random(class_seed(cls.name))
     values = Values(rng)
-    lines = [f"class {cls.name}" + ("" if not cls.ignore else " ignore=" + ",".join(sorted(cls.ignore)))]
-    made = dropped = faulted = attempts = 0
+    records = []
+    attempts = 0
     pcs_in_window = (PC_HI - PC_LO) // 4
-    while made < count:
+    while len(records) < count:
         attempts += 1
         if attempts > count * 4 + 200:
             break
@@ -384,18 +393,246 @@ def generate_class(machine, cls, count, stats):
         prepare(cls, fields, st, values, machine, pc)
         error, after, after_pc, touched, written = machine.run(encoding, pc, st, cls.branch)
         if error is not None:
-            if error.errno in (UC_ERR_INSN_INVALID, UC_ERR_EXCEPTION):
-                dropped += 1
-            else:
-                faulted += 1
+            stat["dropped" if error.errno in (UC_ERR_INSN_INVALID, UC_ERR_EXCEPTION) else "faulted"] += 1
             continue
-        before_items = state_items(st)
-        before_items += memory_items({a: machine.initial_byte(a) for a in touched})
-        after_items = state_items(after, st) + [f"pc={after_pc:x}"] + memory_items(written)
-        lines.append(f"{encoding:08x} {pc:x} " + " ".join(before_items) + " | " + " ".join(after_items))
-        made += 1
-    stats.append((cls.group, cls.name, made, dropped, faulted))
+        memory = {a: machine.initial_byte(a) for a in sorted(touched)}
+        records.append(Record(encoding, pc, st, memory, after, after_pc, written))
+    return records
+
+
+def format_class(cls, records):
+    lines = [f"class {cls.name}" + ("" if not cls.ignore else " ignore=" + ",".join(sorted(cls.ignore)))]
+    for r in records:
+        before_items = state_items(r.before) + memory_items(r.memory)
+        after_items = state_items(r.after, r.before) + [f"pc={r.after_pc:x}"] + memory_items(r.written)
+        lines.append(f"{r.encoding:08x} {r.pc:x} " + " ".join(before_items) + " | " + " ".join(after_items))
     return lines
+
+
+# A second oracle: qemu-user (Debian's qemu-aarch64, a much newer QEMU than unicorn's) runs
+# every non-branch vector natively as an aarch64 Linux process. A static harness maps the
+# data and code regions at the same addresses, loads the before-state, jumps to the
+# instruction, and a stub at pc+4 stores the state back.
+HARNESS_ASM = r"""
+    .text
+    .global enter_vector, resume_vector
+enter_vector:                       // (state, trampoline): save the C context, enter the trampoline
+    adrp x9, save_area
+    add x9, x9, :lo12:save_area
+    stp x19, x20, [x9, #0]
+    stp x21, x22, [x9, #16]
+    stp x23, x24, [x9, #32]
+    stp x25, x26, [x9, #48]
+    stp x27, x28, [x9, #64]
+    stp x29, x30, [x9, #80]
+    mov x10, sp
+    str x10, [x9, #96]
+    mrs x10, tpidr_el0
+    str x10, [x9, #104]
+    stp d8, d9, [x9, #112]
+    stp d10, d11, [x9, #128]
+    stp d12, d13, [x9, #144]
+    stp d14, d15, [x9, #160]
+    mrs x10, fpcr
+    str x10, [x9, #176]
+    mov x30, x0
+    br x1
+resume_vector:                      // back from the exit stub: restore the C context
+    adrp x9, save_area
+    add x9, x9, :lo12:save_area
+    ldp x19, x20, [x9, #0]
+    ldp x21, x22, [x9, #16]
+    ldp x23, x24, [x9, #32]
+    ldp x25, x26, [x9, #48]
+    ldp x27, x28, [x9, #64]
+    ldp x29, x30, [x9, #80]
+    ldr x10, [x9, #96]
+    mov sp, x10
+    ldr x10, [x9, #104]
+    msr tpidr_el0, x10
+    ldp d8, d9, [x9, #112]
+    ldp d10, d11, [x9, #128]
+    ldp d12, d13, [x9, #144]
+    ldp d14, d15, [x9, #160]
+    ldr x10, [x9, #176]
+    msr fpcr, x10
+    ret
+    .global tramp_start, tramp_branch, tramp_end
+tramp_start:                        // copied next to the vector's pc; x30 = state block
+    ldr x1, [x30, #256]
+    msr nzcv, x1
+    ldr x1, [x30, #264]
+    msr fpcr, x1
+    ldr x1, [x30, #272]
+    msr fpsr, x1
+    add x2, x30, #288
+""" + "".join(f"    ldp q{r}, q{r + 1}, [x2], #32\n" for r in range(0, 32, 2)) + r"""
+    ldr x1, [x30, #248]
+    mov sp, x1
+""" + "".join(f"    ldp x{r}, x{r + 1}, [x30, #{8 * r}]\n" for r in range(0, 30, 2)) + r"""
+    ldr x30, [x30, #240]
+tramp_branch:
+    b .
+tramp_end:
+    .global exit_start, exit_out, exit_resume, exit_end
+exit_start:                         // reached from pc+4: store the whole state
+    msr tpidr_el0, x0
+    ldr x0, exit_out
+""" + "".join(f"    stp x{r}, x{r + 1}, [x0, #{8 * r}]\n" for r in range(1, 31, 2)) + r"""
+    mov x1, sp
+    str x1, [x0, #248]
+    mrs x1, nzcv
+    str x1, [x0, #256]
+    mrs x1, fpcr
+    str x1, [x0, #264]
+    mrs x1, fpsr
+    str x1, [x0, #272]
+    add x2, x0, #288
+""" + "".join(f"    stp q{r}, q{r + 1}, [x2], #32\n" for r in range(0, 32, 2)) + r"""
+    mrs x1, tpidr_el0
+    str x1, [x0, #0]
+    ldr x1, exit_resume
+    br x1
+    .balign 8
+exit_out: .quad 0
+exit_resume: .quad 0
+exit_end:
+    .bss
+    .balign 16
+save_area: .space 192
+"""
+
+HARNESS_C = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+extern void enter_vector(void *state, void *trampoline);
+extern char resume_vector[], tramp_start[], tramp_branch[], tramp_end[];
+extern char exit_start[], exit_out[], exit_resume[], exit_end[];
+struct state { uint64_t s[36]; uint8_t v[512]; };
+static struct state in_state, out_state;
+static uint64_t addresses[1 << 16];
+static uint32_t branch(uint64_t from, uint64_t to) { return 0x14000000u | (uint32_t)(((to - from) >> 2) & 0x3ffffff); }
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+    if (!in || !out) return 2;
+    int prot = PROT_READ | PROT_WRITE | PROT_EXEC, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    if (mmap((void *)DATA_BASE, DATA_SIZE, prot, flags, -1, 0) == MAP_FAILED) return 3;
+    if (mmap((void *)CODE_BASE, CODE_SIZE, prot, flags, -1, 0) == MAP_FAILED) return 3;
+    char *trampoline = (char *)TRAMPOLINE, *exit_stub = (char *)EXIT_STUB;
+    memcpy(trampoline, tramp_start, tramp_end - tramp_start);
+    memcpy(exit_stub, exit_start, exit_end - exit_start);
+    *(uint64_t *)(exit_stub + (exit_out - exit_start)) = (uint64_t)&out_state;
+    *(uint64_t *)(exit_stub + (exit_resume - exit_start)) = (uint64_t)resume_vector;
+    uint32_t *jump = (uint32_t *)(trampoline + (tramp_branch - tramp_start));
+    struct { uint32_t encoding, bytes; uint64_t pc; } header;
+    while (fread(&header, sizeof header, 1, in) == 1) {
+        if (fread(&in_state, sizeof in_state, 1, in) != 1 || header.bytes > (1 << 16)) return 4;
+        for (uint32_t i = 0; i < header.bytes; i++) {
+            uint64_t item[2];
+            if (fread(item, sizeof item, 1, in) != 1) return 4;
+            addresses[i] = item[0];
+            *(uint8_t *)item[0] = (uint8_t)item[1];
+        }
+        uint32_t *code = (uint32_t *)header.pc;
+        code[0] = header.encoding;
+        code[1] = branch(header.pc + 4, (uint64_t)exit_stub);
+        *jump = branch((uint64_t)jump, header.pc);
+        __builtin___clear_cache((char *)code, (char *)(code + 2));
+        __builtin___clear_cache((char *)jump, (char *)(jump + 1));
+        enter_vector(&in_state, trampoline);
+        fwrite(&out_state, sizeof out_state, 1, out);
+        for (uint32_t i = 0; i < header.bytes; i++) fputc(*(uint8_t *)addresses[i], out);
+    }
+    return fclose(out) == 0 ? 0 : 5;
+}
+"""
+
+STATE_NAMES = [f"x{i}" for i in range(31)] + ["sp", "nzcv", "fpcr", "fpsr"]
+TRAMPOLINE, EXIT_STUB = 0x10380000, 0x10390000  # inside the code region, beyond every literal
+
+
+class QemuUser:
+    """Builds the harness once and runs batches of records under qemu-aarch64."""
+
+    def __init__(self, workdir):
+        import subprocess
+        self.subprocess = subprocess
+        self.workdir = workdir
+        with open(os.path.join(workdir, "harness.S"), "w") as f:
+            f.write(HARNESS_ASM)
+        with open(os.path.join(workdir, "harness.c"), "w") as f:
+            f.write(HARNESS_C)
+        defines = [f"-D{k}={v:#x}" for k, v in (("DATA_BASE", DATA_BASE), ("DATA_SIZE", DATA_SIZE),
+                                                ("CODE_BASE", CODE_BASE), ("CODE_SIZE", CODE_SIZE),
+                                                ("TRAMPOLINE", TRAMPOLINE), ("EXIT_STUB", EXIT_STUB))]
+        self.binary = os.path.join(workdir, "harness")
+        subprocess.run(["aarch64-linux-gnu-gcc", "-static", "-O1", *defines, "-o", self.binary,
+                        os.path.join(workdir, "harness.c"), os.path.join(workdir, "harness.S")], check=True)
+        self.version = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True,
+                                      check=True).stdout.splitlines()[0]
+
+    @staticmethod
+    def checkable(record):
+        return record.after_pc == record.pc + 4 and not any(record.pc <= a < record.pc + 8 for a in record.memory)
+
+    def run(self, records):
+        """Returns, per record, (State, {address: final byte}) or None when it cannot be checked."""
+        checked = [r for r in records if self.checkable(r)]
+        payload = bytearray()
+        for r in checked:
+            st = r.before
+            payload += struct.pack("<IIQ", r.encoding, len(r.memory), r.pc)
+            payload += struct.pack("<36Q", *(st.x + [st.sp, st.nzcv, st.fpcr, st.fpsr, 0]))
+            payload += b"".join(v.to_bytes(16, "little") for v in st.v)
+            for address, byte in r.memory.items():
+                payload += struct.pack("<QQ", address, byte)
+        in_path, out_path = os.path.join(self.workdir, "in.bin"), os.path.join(self.workdir, "out.bin")
+        with open(in_path, "wb") as f:
+            f.write(payload)
+        self.subprocess.run(["qemu-aarch64", self.binary, in_path, out_path], check=True)
+        with open(out_path, "rb") as f:
+            data = f.read()
+        results, offset = {}, 0
+        for r in checked:
+            values = struct.unpack_from("<36Q", data, offset)
+            st = State()
+            st.x = list(values[:31])
+            st.sp, st.nzcv, st.fpcr = values[31:34]
+            st.fpsr = values[34] & 0x0800009F  # the cumulative flags and QC; 31:28 are AArch32's
+            st.v = [int.from_bytes(data[offset + 288 + 16 * i:offset + 304 + 16 * i], "little") for i in range(32)]
+            offset += 800
+            results[id(r)] = (st, dict(zip(r.memory, data[offset:offset + len(r.memory)])))
+            offset += len(r.memory)
+        return [results.get(id(r)) for r in records]
+
+
+def crosscheck(qemu, cls, records, stat):
+    """Keeps the vectors both oracles agree on. For a class whose unicorn results are known
+    wrong (oracle="qemu-user"), qemu-user's final state replaces unicorn's instead."""
+    kept = []
+    for r, result in zip(records, qemu.run(records)):
+        if result is None:
+            if cls.oracle == "qemu-user":
+                stat["disagreed"] += 1
+                continue
+            stat["unchecked"] += 1
+            kept.append(r)
+            continue
+        st, memory = result
+        agrees = st.values() == r.after.values() and all(memory[a] == r.written.get(a, r.memory[a]) for a in memory)
+        if cls.oracle == "qemu-user":
+            stat["replaced"] += not agrees
+            r.after = st
+            r.written = {a: memory[a] for a in r.written}
+            kept.append(r)
+        elif agrees:
+            kept.append(r)
+        else:
+            stat["disagreed"] += 1
+    return kept
 
 
 def write_group(path, lines):
@@ -416,47 +653,69 @@ def main():
     parser.add_argument("--class", dest="cls", help="print vectors of one class to stdout")
     parser.add_argument("--count", type=int, help="override the per-class vector count")
     parser.add_argument("--disasm", action="store_true", help="print a disassembly sample per class")
+    parser.add_argument("--no-qemu", action="store_true", help="skip the qemu-user cross-check")
     args = parser.parse_args()
 
     machine = Machine()
-    stats = []
-    if args.cls or args.disasm:
-        import capstone
-        md = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
-        for cls in table.CLASSES:
-            if args.cls and cls.name != args.cls:
-                continue
-            lines = generate_class(machine, cls, args.count or (8 if args.disasm else cls.count), stats)
-            if args.cls:
-                print("\n".join(lines))
-            mnemonics = []
-            for line in lines[1:4]:
-                enc = int(line.split()[0], 16)
-                dis = list(md.disasm(enc.to_bytes(4, "little"), 0))
-                mnemonics.append(f"{dis[0].mnemonic} {dis[0].op_str}" if dis else f"?{enc:08x}")
-            g, n, made, dropped, faulted = stats[-1]
-            print(f"{n:24} made={made} drop={dropped} fault={faulted} | " + " ; ".join(mnemonics), file=sys.stderr)
+    stats = {}
+    selected = [c for c in table.CLASSES if (not args.cls or c.name == args.cls)
+                and (not args.only or c.group == args.only)]
+    qemu = None
+    if not args.disasm and not args.no_qemu:
+        import tempfile
+        workdir = tempfile.mkdtemp(prefix="kiln-vectors-")
+        qemu = QemuUser(workdir)
+        print(f"cross-checking with {qemu.version}", file=sys.stderr)
+    output = {}
+    for cls in selected:
+        stat = stats[cls.name] = collections.Counter()
+        records = generate_class(machine, cls, args.count or (8 if args.disasm else cls.count), stat)
+        stat["generated"] = len(records)
+        if qemu is not None:
+            records = crosscheck(qemu, cls, records, stat)
+        stat["made"] = len(records)
+        output[cls.name] = format_class(cls, records)
+        if args.disasm:
+            import capstone
+            md = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
+            sample = []
+            for r in records[:3]:
+                dis = list(md.disasm(r.encoding.to_bytes(4, "little"), 0))
+                sample.append(f"{dis[0].mnemonic} {dis[0].op_str}" if dis else f"?{r.encoding:08x}")
+            print(f"{cls.name:24} made={len(records)} drop={stat['dropped']} fault={stat['faulted']} | "
+                  + " ; ".join(sample), file=sys.stderr)
+    if args.disasm:
+        return
+    if args.cls:
+        print("\n".join(output[args.cls]))
         return
 
     os.makedirs(args.out, exist_ok=True)
     for group in table.GROUPS:
         if args.only and group != args.only:
             continue
-        lines = [f"# A64 vectors, group {group}: generated by scripts/gen-a64-vectors.py with unicorn; "
-                 "format in docs/VECTORS.md"]
-        for cls in table.CLASSES:
-            if cls.group == group:
-                lines += generate_class(machine, cls, args.count or cls.count, stats)
+        lines = [f"# A64 vectors, group {group}: generated by scripts/gen-a64-vectors.py with unicorn, "
+                 "cross-checked with qemu-user; format in docs/VECTORS.md"]
+        group_classes = [c for c in selected if c.group == group]
+        for cls in group_classes:
+            lines += output[cls.name]
         raw, packed = write_group(os.path.join(args.out, f"{group}.vec.gz"), lines)
-        group_stats = [s for s in stats if s[0] == group]
-        total = sum(s[2] for s in group_stats)
-        print(f"{group}: {len(group_stats)} classes, {total} vectors, {raw} bytes raw, {packed} gzip", file=sys.stderr)
-    for g, n, made, dropped, faulted in stats:
-        flag = "  <-- more than half dropped" if dropped + faulted > made else ""
-        if dropped or faulted or made == 0:
-            print(f"  {g:8} {n:24} made={made} dropped={dropped} faulted={faulted}{flag}", file=sys.stderr)
-    print(f"total: {len(stats)} classes, {sum(s[2] for s in stats)} vectors, "
-          f"{sum(s[3] for s in stats)} dropped, {sum(s[4] for s in stats)} faulted", file=sys.stderr)
+        total = sum(stats[c.name]["made"] for c in group_classes)
+        print(f"{group}: {len(group_classes)} classes, {total} vectors, {raw} bytes raw, {packed} gzip",
+              file=sys.stderr)
+    for cls in selected:
+        stat = stats[cls.name]
+        notes = {k: stat[k] for k in ("dropped", "faulted", "disagreed", "replaced", "unchecked") if stat[k]}
+        if notes or stat["made"] < cls.count:
+            flag = "  <-- more than half dropped" if stat["dropped"] + stat["faulted"] > stat["generated"] else ""
+            print(f"  {cls.group:8} {cls.name:24} made={stat['made']} "
+                  + " ".join(f"{k}={v}" for k, v in notes.items()) + flag, file=sys.stderr)
+    totals = collections.Counter()
+    for stat in stats.values():
+        totals.update(stat)
+    print(f"total: {len(selected)} classes, {totals['made']} vectors; dropped {totals['dropped']}, "
+          f"faulted {totals['faulted']}, disagreeing with qemu-user {totals['disagreed']}, "
+          f"taken from qemu-user {totals['replaced']}, not cross-checked {totals['unchecked']}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -77,14 +77,6 @@ public final class CacheFile: @unchecked Sendable {
         }
     }
 
-    /// The key recorded in the file.
-    public var key: CacheKey {
-        let header = view.header
-        var key = cacheKey(identity: header.identity, configuration: header.configuration, baseName: "")
-        key.fileName = String(path.split(separator: "/").last ?? "")
-        return key
-    }
-
     /// The translation for `guestOffset`, if the file has one and it passes its checks against
     /// `guest`. Each entry is checked once; a failed entry stays rejected (the JIT takes over).
     public func lookup(guestOffset: UInt64, guest: GuestRegion) -> CacheEntry? {
@@ -110,14 +102,16 @@ public final class CacheFile: @unchecked Sendable {
     /// share its pages. Fails with `.permissions` where mappings cannot be executable (noexec
     /// mounts, hardened kernels).
     public func mapCodeExecutable() -> Result<UnsafeRawBufferPointer, CacheRejection> {
-        if let code = executableCode { return .success(code) }
-        guard view.code.count > 0 else { return .success(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        guard let base = mmap(nil, view.code.count, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, off_t(view.codeFileOffset)),
-              base != MAP_FAILED else {
-            return .failure(CacheRejection(.permissions, "cannot map code of \(path) executable: \(errnoDescription(errno))"))
+        lock.withLock {
+            if let code = executableCode { return .success(code) }
+            guard view.code.count > 0 else { return .success(UnsafeRawBufferPointer(start: nil, count: 0)) }
+            guard let base = mmap(nil, view.code.count, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, off_t(view.codeFileOffset)),
+                  base != MAP_FAILED else {
+                return .failure(CacheRejection(.permissions, "cannot map code of \(path) executable: \(errnoDescription(errno))"))
+            }
+            let code = UnsafeRawBufferPointer(start: base, count: view.code.count)
+            executableCode = code
+            return .success(code)
         }
-        let code = UnsafeRawBufferPointer(start: base, count: view.code.count)
-        lock.withLock { executableCode = code }
-        return .success(code)
     }
 }

@@ -63,10 +63,6 @@ enum RecordLog {
     }
 }
 
-@inline(__always) func readLE16<C: RandomAccessCollection>(_ bytes: C, _ offset: Int) -> UInt16 where C.Element == UInt8, C.Index == Int {
-    UInt16(bytes[bytes.startIndex + offset]) | UInt16(bytes[bytes.startIndex + offset + 1]) << 8
-}
-
 @inline(__always) func readLE32<C: RandomAccessCollection>(_ bytes: C, _ offset: Int) -> UInt32 where C.Element == UInt8, C.Index == Int {
     var v: UInt32 = 0
     for i in 0..<4 { v |= UInt32(bytes[bytes.startIndex + offset + i]) << (8 * UInt32(i)) }

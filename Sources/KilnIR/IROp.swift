@@ -147,6 +147,37 @@ public enum IROp: UInt8, Sendable, CaseIterable {
     case vfloatToInt, vfloatToUInt, vintToFloat, vuintToFloat
     /// Lanewise round to integral, rounding in `aux` bits 8-11, exact in bit 12.
     case vfround
+    /// Halving add/subtract: (a ± b) >> 1 without overflow; the `r` forms round (+1).
+    case vshadd, vuhadd, vsrhadd, vurhadd, vshsub, vuhsub
+    /// Shifts by the signed low byte of each lane of `b`: rounding (SRSHL, URSHL), saturating
+    /// (SQSHL, UQSHL), both (SQRSHL, UQRSHL), and signed-to-unsigned saturating (SQSHLU).
+    case vsrshl, vurshl, vsqshl, vuqshl, vsqrshl, vuqrshl, vsqshlu
+    /// Rounding shift right by immediate `imm` (1...element bits).
+    case vsrshrImm, vurshrImm
+    /// Polynomial (carry-less) multiply of bytes; widening form over half `imm` (i8 or i64).
+    case vpmul, vpmull
+    /// Saturating doubling multiply returning the high half, plain and rounding.
+    case vsqdmulh, vsqrdmulh
+    /// Saturating doubling multiply long of half `imm` (source element size in `aux`).
+    case vsqdmull
+    /// SUQADD (signed `a` + unsigned `b`), USQADD (unsigned `a` + signed `b`), saturating.
+    case vsuqadd, vusqadd
+    /// Saturating absolute value and negation.
+    case vsqabs, vsqneg
+    /// AES rounds: AESE/AESD (`a` state, `b` round key), AESMC/AESIMC (`a`).
+    case vaese, vaesd, vaesmc, vaesimc
+    /// SHA-1 hash updates (`a` = abcd, `b` lane 0 = e, `c` = w) and schedule updates.
+    case vsha1c, vsha1p, vsha1m, vsha1su0, vsha1su1
+    /// SHA-256 hash updates (`a`, `b` the two state halves, `c` = w; H2 swaps the halves' roles)
+    /// and schedule updates.
+    case vsha256h, vsha256h2, vsha256su0, vsha256su1
+    /// Unsigned reciprocal and reciprocal square root estimates (URECPE, URSQRTE; i32 lanes).
+    case vurecpe, vursqrte
+    /// Dot products: each i32 lane of `a` plus the sum of four byte products of `b` and `c`.
+    case vsdot, vudot
+    /// Saturating rounding doubling multiply accumulate / subtract high (SQRDMLAH, SQRDMLSH):
+    /// `a` ± (`b` * `c`).
+    case vsqrdmlah, vsqrdmlsh
 }
 
 extension IROp {
@@ -163,8 +194,11 @@ extension IROp {
              .frecpe, .frsqrte, .frecps, .frsqrts, .frecpx, .fcmp, .fconvert, .floatToInt,
              .intToFloat, .fround, .vfadd, .vfsub, .vfmul, .vfdiv, .vfmax, .vfmin, .vfmaxnm,
              .vfminnm, .vfmadd, .vfsqrt, .vfcmeq, .vfcmge, .vfcmgt, .vfloatToInt, .vfloatToUInt,
-             .vintToFloat, .vuintToFloat, .vfround:
-            return true  // FPSR cumulative flags
+             .vintToFloat, .vuintToFloat, .vfround,
+             .vuqadd, .vsqadd, .vuqsub, .vsqsub, .vsqxtn, .vuqxtn, .vsqxtun, .vsqshl, .vuqshl,
+             .vsqrshl, .vuqrshl, .vsqshlu, .vsqdmulh, .vsqrdmulh, .vsqdmull, .vsuqadd, .vusqadd,
+             .vsqabs, .vsqneg, .vsqrdmlah, .vsqrdmlsh:
+            return true  // FPSR cumulative flags (QC for the saturating operations)
         default:
             return false
         }
@@ -305,8 +339,10 @@ public enum IRRounding: UInt16, Sendable, CaseIterable {
     case odd
 }
 
-/// The element type of a vector operation, in `aux` bits 0-7: lane size log2 in bits 0-1 and
-/// a float flag in bit 2 (f16 = 5, f32 = 6, f64 = 7).
+/// The element type of a vector operation, in `aux` bits 0-7: lane size log2 in bits 0-1, a
+/// float flag in bit 2 (f16 = 5, f32 = 6, f64 = 7) and, in bit 7, "64-bit vector": lanewise
+/// operations then compute only the lanes of the low 64 bits (so only those raise FPSR flags)
+/// and zero the upper half.
 public struct IRElement: Hashable, Sendable {
     public var rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue & 0xff }
@@ -321,8 +357,15 @@ public struct IRElement: Hashable, Sendable {
     @inlinable public var sizeLog2: Int { Int(rawValue & 3) }
     @inlinable public var bits: Int { 8 << sizeLog2 }
     @inlinable public var isFloat: Bool { rawValue & 4 != 0 }
-    @inlinable public var lanes: Int { 16 >> sizeLog2 }
+    /// Lanes processed: all 128 bits, or the low 64 for `lowHalf` elements.
+    @inlinable public var lanes: Int { (16 >> sizeLog2) >> (isLowHalf ? 1 : 0) }
+    @inlinable public var isLowHalf: Bool { rawValue & 0x80 != 0 }
+    /// The same element on a 64-bit vector.
+    @inlinable public var lowHalf: IRElement { IRElement(rawValue: rawValue | 0x80) }
+    /// Full width for Q = 1, the low 64 bits for Q = 0.
+    @inlinable public func vector(q: Bool) -> IRElement { q ? self : lowHalf }
     public var name: String {
+        if isLowHalf { return IRElement(rawValue: rawValue & 0x7f).name + "x\(lanes)" }
         switch rawValue {
         case 0: return "i8"
         case 1: return "i16"

@@ -61,7 +61,7 @@ public enum IRFormat {
         let version = UInt16(try reader.read(2))
         guard version == self.version else { throw .unsupportedVersion(version) }
         guard let addressing = IRAddressing(rawValue: UInt8(try reader.read(1))) else { throw .badField("addressing") }
-        _ = try reader.read(1)
+        guard try reader.read(1) == 0 else { throw .badField("reserved") }
         var block = IRBlock(addressing: addressing, startOffset: try reader.read(8), guestLength: UInt32(try reader.read(4)))
         let count = Int(try reader.read(4))
         guard count <= (bytes.count - reader.position) / 24 else { throw .truncated }
@@ -75,7 +75,7 @@ public enum IRFormat {
         }
         guard let kind = IRExitKind(rawValue: UInt8(try reader.read(1))) else { throw .badField("exit kind") }
         guard let trap = IRTrapKind(rawValue: UInt8(try reader.read(1))) else { throw .badField("trap kind") }
-        _ = try reader.read(2)
+        guard try reader.read(2) == 0 else { throw .badField("reserved") }
         let value = IRValue(UInt32(try reader.read(4)))
         block.exit = IRExit(kind: kind, trap: trap, value: value, target: try reader.read(8), next: try reader.read(8), info: UInt32(try reader.read(4)))
         do { try IRVerifier.verify(block) } catch { throw .invalid(error) }

@@ -115,18 +115,23 @@ public enum IRVerifier {
             case .fence:
                 guard t == .void, IRFence(rawValue: inst.aux) != nil else { throw fail("bad fence") }
             case .zeroBlock:
-                guard t == .void, try operand(inst.a, "a") == .i64, inst.imm.nonzeroBitCount == 1 else { throw fail("zeroBlock takes an address and a power-of-two size") }
-            case .fadd, .fsub, .fmul, .fdiv, .fmax, .fmin, .fmaxnm, .fminnm, .fmulx, .frecps, .frsqrts:
+                guard t == .void, try operand(inst.a, "a") == .i64, inst.imm.nonzeroBitCount == 1, inst.imm >= 8, inst.imm <= 2048 else { throw fail("zeroBlock takes an address and a power-of-two size of 8...2048") }
+            // Half precision (FEAT_FP16) arithmetic operates on i16 bit patterns.
+            case .fadd, .fsub, .fmul, .fdiv, .fmax, .fmin, .fmaxnm, .fminnm, .fmulx:
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t else { throw fail("operands must be \(t.name)") }
+            case .frecps, .frsqrts:
                 guard t.isFloat, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t else { throw fail("operands must be \(t.name)") }
-            case .fsqrt, .fneg, .fabs, .frecpe, .frsqrte, .frecpx:
+            case .fsqrt, .fneg, .fabs:
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t else { throw fail("operand must be \(t.name)") }
+            case .frecpe, .frsqrte, .frecpx:
                 guard t.isFloat, try operand(inst.a, "a") == t else { throw fail("operand must be \(t.name)") }
             case .fround:
-                guard t.isFloat, try operand(inst.a, "a") == t, IRRounding(rawValue: inst.aux & 15) != nil else { throw fail("bad fround") }
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t, IRRounding(rawValue: inst.aux & 15) != nil else { throw fail("bad fround") }
             case .fmadd:
-                guard t.isFloat, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t, try operand(inst.c, "c") == t else { throw fail("operands must be \(t.name)") }
+                guard t.isFloat || t == .i16, try operand(inst.a, "a") == t, try operand(inst.b, "b") == t, try operand(inst.c, "c") == t else { throw fail("operands must be \(t.name)") }
             case .fcmp:
                 let s = try operand(inst.a, "a")
-                guard t == .i32, s.isFloat, try operand(inst.b, "b") == s else { throw fail("fcmp of two floats gives i32") }
+                guard t == .i32, s.isFloat || s == .i16, try operand(inst.b, "b") == s else { throw fail("fcmp of two floats gives i32") }
             case .fconvert:
                 let s = try operand(inst.a, "a")
                 guard (s.isFloat || s == .i16), (t.isFloat || t == .i16), s != t else { throw fail("fconvert between f16 (i16), f32, f64") }
@@ -150,8 +155,18 @@ public enum IRVerifier {
             case .vaddv, .vumaxv, .vuminv, .vsmaxv, .vsminv:
                 guard t == .i64, try operand(inst.a, "a") == .v128 else { throw fail("reduction of v128 gives i64") }
             default:
-                // Remaining vector operations: v128 in, v128 out, one to three operands.
+                // Remaining vector operations: v128 in, v128 out, one to three operands, and an
+                // immediate (shift, half, byte offset, container) small enough to be meaningful.
                 guard t == .v128, try operand(inst.a, "a") == .v128 else { throw fail("vector operation takes v128") }
+                guard inst.imm <= 128 else { throw fail("immediate out of range") }
+                if inst.op == .vrev {
+                    let bytes = IRElement(rawValue: inst.aux).bits / 8
+                    guard [2, 4, 8].contains(inst.imm), Int(inst.imm) > bytes else { throw fail("bad reverse container") }
+                }
+                if inst.op == .vext { guard inst.imm < 16 else { throw fail("EXT offset out of range") } }
+                if inst.op == .vsrshrImm || inst.op == .vurshrImm {
+                    guard inst.imm >= 1, Int(inst.imm) <= IRElement(rawValue: inst.aux).bits else { throw fail("bad rounding shift") }
+                }
                 if !inst.b.isNone { guard try operand(inst.b, "b") == .v128 else { throw fail("operand b must be v128") } }
                 if !inst.c.isNone { guard try operand(inst.c, "c") == .v128 else { throw fail("operand c must be v128") } }
             }

@@ -1,7 +1,44 @@
 import ArgumentParser
 import Foundation
 import KilnA64
+import KilnELF
 import KilnIR
+
+/// The executable code of an AArch64 ELF file: its SHF_EXECINSTR sections, or its executable
+/// PT_LOAD segments when it has no section headers.
+struct CodeRanges {
+    struct Range {
+        var name: String
+        /// Virtual address of the first byte.
+        var address: UInt64
+        var bytes: [UInt8]
+    }
+
+    struct NotAArch64: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "\(path): not an AArch64 ELF file" }
+    }
+
+    var path: String
+    var ranges: [Range]
+
+    init(path: String) throws {
+        self.path = path
+        let elf = try ELFFile(contentsOfFile: path)
+        guard elf.header.machine == .aarch64 else { throw NotAArch64(path: path) }
+        let sectionFlagExecute: UInt64 = 4
+        var ranges: [Range] = []
+        for section in elf.sectionHeaders where section.type == ELFSectionType.progbits && section.flags & sectionFlagExecute != 0 {
+            ranges.append(Range(name: section.name, address: section.address, bytes: Array(try elf.fileBytes(of: section))))
+        }
+        if elf.sectionHeaders.isEmpty {
+            for (i, segment) in elf.programHeaders.enumerated() where segment.isExecutableLoad {
+                ranges.append(Range(name: "segment \(i)", address: segment.virtualAddress, bytes: Array(try elf.fileBytes(of: segment))))
+            }
+        }
+        self.ranges = ranges
+    }
+}
 
 /// `kiln coverage`: how much of a binary's code Kiln can decode and lift.
 struct CoverageCommand: ParsableCommand {
@@ -47,7 +84,7 @@ struct CoverageCommand: ParsableCommand {
     func run() throws {
         var reports: [FileReport] = []
         for path in files {
-            let elf = try CoverageELF(path: path)
+            let elf = try CodeRanges(path: path)
             var report = Self.measure(elf)
             if bench { Self.benchmark(elf, &report) }
             reports.append(report)
@@ -59,7 +96,7 @@ struct CoverageCommand: ParsableCommand {
         }
     }
 
-    static func measure(_ elf: CoverageELF) -> FileReport {
+    static func measure(_ elf: CodeRanges) -> FileReport {
         var report = FileReport(path: elf.path)
         var translator = A64Translator()
         for range in elf.ranges {
@@ -99,7 +136,7 @@ struct CoverageCommand: ParsableCommand {
 
     /// Decode rate: every word of the executable sections, repeated for about a second.
     /// Decode+lift rate: blocks translated back to back through the sections.
-    static func benchmark(_ elf: CoverageELF, _ report: inout FileReport) {
+    static func benchmark(_ elf: CodeRanges, _ report: inout FileReport) {
         let decoder = A64Decoder.shared
         var words: [UInt32] = []
         for range in elf.ranges {

@@ -62,6 +62,39 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
         #expect(elf.programHeaders.contains { $0.isExecutableLoad })
     }
 
+    /// Many real files of both machines: LOAD segments, build-id and section names agree with
+    /// readelf for every ELF among them, and non-ELF files fail with `badMagic`.
+    @Test(.enabled(if: TestEnvironment.which("readelf") != nil))
+    func manyRealFilesMatchReadelf() throws {
+        let readelf = try #require(TestEnvironment.which("readelf"))
+        let fm = FileManager.default
+        var paths: [String] = []
+        for dir in ["/usr/bin", "/usr/aarch64-linux-gnu/lib"] {
+            let names = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+            paths += names.prefix(24).map { dir + "/" + $0 }
+        }
+        var parsed = 0
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  let handle = FileHandle(forReadingAtPath: path) else { continue }
+            let magic = handle.readData(ofLength: 4)
+            try? handle.close()
+            guard magic == Data([0x7F, 0x45, 0x4C, 0x46]) else {
+                if !magic.isEmpty { #expect(throws: ELFError.badMagic) { try ELFFile(contentsOfFile: path) } }
+                continue
+            }
+            let elf: ELFFile
+            do { elf = try ELFFile(contentsOfFile: path) } catch ELFError.unsupportedMachine { continue }
+            let oracle = try ReadelfView(path: path, readelf: readelf)
+            #expect(elf.programHeaders.filter { $0.type == ELFSegmentType.load }.count == oracle.loads.count, "\(path)")
+            #expect(try elf.buildID().map(hex) == oracle.buildID, "\(path)")
+            #expect(Array(elf.sectionHeaders.map(\.name).dropFirst()) == Array(oracle.sectionNames.dropFirst()), "\(path)")
+            parsed += 1
+        }
+        #expect(parsed >= 10)
+    }
+
     @Test func arm64LibraryHeader() throws {
         guard FileManager.default.fileExists(atPath: arm64LibC) else { return }
         let elf = try ELFFile(contentsOfFile: arm64LibC)

@@ -250,6 +250,14 @@ private func run(_ state: GuestCPUState = GuestCPUState(), _ body: (inout IRBuil
     let v = d.const(.i64, 0)
     d.finish(.branch(v, taken: 0, notTaken: 4), guestLength: 4)
     #expect(throws: IRVerificationError.self) { try IRVerifier.verify(d.block) }
+    // Immediates a corrupt cache could carry must not reach the interpreter.
+    for (op, imm) in [(IROp.vrev, UInt64(0)), (.vext, 16), (.vurshrImm, 0), (.vshlImm, 1 << 40)] {
+        var e = IRBuilder()
+        let zero = e.const(.i64, 0)
+        let vector = e.emit(.vpack, .v128, zero, zero)
+        _ = e.emit(op, .v128, vector, vector, imm: imm, aux: IRElement.i32.rawValue)
+        #expect(throws: IRVerificationError.self, "\(op) imm \(imm)") { try IRVerifier.verify(e.block) }
+    }
 }
 
 @Test func serializationRoundTripsAndIsDeterministic() throws {

@@ -84,13 +84,14 @@ public func runProcess(
     process.standardInput = inPipe
     try process.run()
     // Drain both pipes concurrently so a child that fills one never deadlocks.
-    var errData = Data()
+    final class Collected: @unchecked Sendable { var data = Data() }
+    let errData = Collected()
     let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { errData = errPipe.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { errData.data = errPipe.fileHandleForReading.readDataToEndOfFile() }
     inPipe.fileHandleForWriting.write(stdin)
     try? inPipe.fileHandleForWriting.close()
     let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus, stdout: outData, stderr: errData)
+    return ProcessResult(status: process.terminationStatus, stdout: outData, stderr: errData.data)
 }

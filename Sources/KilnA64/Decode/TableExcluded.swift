@@ -6,7 +6,7 @@ extension A64Table {
         A64Encoding("xxx0010x_xxxxxxxx_xxxxxxxx_xxxxxxxx", "SVE", .sve, nil),
         A64Encoding("1xx0000x_xxxxxxxx_xxxxxxxx_xxxxxxxx", "SME", .sme, nil),
         A64Encoding("11011001_xx1xxxxx_xxxxxxxx_xxxxxxxx", "MTE load/store tags", .mte, nil),
-        A64Encoding("x1010001_1xxxxxxx_xxxxxxxx_xxxxxxxx", "ADDG/SUBG", .mte, nil),
+        A64Encoding("1x010001_10xxxxxx_xxxxxxxx_xxxxxxxx", "ADDG/SUBG", .mte, nil),
         A64Encoding("10011010_110xxxxx_000100xx_xxxxxxxx", "IRG", .mte, nil),
         A64Encoding("10011010_110xxxxx_000101xx_xxxxxxxx", "GMI", .mte, nil),
         A64Encoding("10011010_110xxxxx_000000xx_xxxxxxxx", "SUBP", .mte, nil),

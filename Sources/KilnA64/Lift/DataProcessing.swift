@@ -236,8 +236,14 @@ enum DataProcessing {
     /// LSLV, LSRV, ASRV, RORV: the IR shifts already take the amount modulo the width.
     static func shiftVariable(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let t = sfType(w)
-        let ops: [IROp] = [.shl, .lshr, .ashr, .ror]
-        l.setReg(rd(w), l.builder.binary(ops[Int(bits(w, 11, 10))], l.reg(rn(w), t), l.reg(rm(w), t)))
+        let op: IROp
+        switch bits(w, 11, 10) {
+        case 0: op = .shl
+        case 1: op = .lshr
+        case 2: op = .ashr
+        default: op = .ror
+        }
+        l.setReg(rd(w), l.builder.binary(op, l.reg(rn(w), t), l.reg(rm(w), t)))
     }
 
     static func crc32(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {

@@ -19,12 +19,12 @@ extension A64Lifter {
 
 /// Scalar floating point. `ftype` (bits 23...22): 00 single, 01 double, 11 half.
 enum FloatingPoint {
-    /// The arithmetic type of `ftype`; half precision arithmetic (FEAT_FP16) is not implemented.
+    /// The arithmetic type of `ftype`; half precision (FEAT_FP16) computes on i16 patterns.
     static func type(_ l: A64Lifter, _ w: UInt32) throws(A64LiftError) -> IRType {
         switch bits(w, 23, 22) {
         case 0: return .f32
         case 1: return .f64
-        case 3: throw l.unimplemented(w)
+        case 3: return .i16
         default: throw l.unallocated(w)
         }
     }
@@ -44,8 +44,16 @@ enum FloatingPoint {
         case 2: r = l.builder.unary(.fneg, a)
         case 3: r = l.builder.unary(.fsqrt, a)
         case 8...15:
-            let modes: [IRRounding?] = [.tiesToEven, .towardPlus, .towardMinus, .towardZero, .tiesAway, nil, .current, .current]
-            guard let mode = modes[Int(opcode - 8)] else { throw l.unallocated(w) }
+            let mode: IRRounding
+            switch opcode {
+            case 8: mode = .tiesToEven
+            case 9: mode = .towardPlus
+            case 10: mode = .towardMinus
+            case 11: mode = .towardZero
+            case 12: mode = .tiesAway
+            case 14, 15: mode = .current
+            default: throw l.unallocated(w)
+            }
             r = l.builder.emit(.fround, t, a, aux: mode.rawValue | (opcode == 14 ? 32 : 0))
         default: throw l.unimplemented(w)
         }
@@ -63,10 +71,20 @@ enum FloatingPoint {
     static func dataProcessing2(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let t = try type(l, w)
         let a = l.readFloat(rn(w), t), b = l.readFloat(rm(w), t)
-        let ops: [IROp] = [.fmul, .fdiv, .fadd, .fsub, .fmax, .fmin, .fmaxnm, .fminnm, .fmul]
-        let opcode = Int(bits(w, 15, 12))
-        guard opcode < ops.count else { throw l.unallocated(w) }
-        var r = l.builder.binary(ops[opcode], a, b)
+        let opcode = bits(w, 15, 12)
+        let op: IROp
+        switch opcode {
+        case 0, 8: op = .fmul
+        case 1: op = .fdiv
+        case 2: op = .fadd
+        case 3: op = .fsub
+        case 4: op = .fmax
+        case 5: op = .fmin
+        case 6: op = .fmaxnm
+        case 7: op = .fminnm
+        default: throw l.unallocated(w)
+        }
+        var r = l.builder.binary(op, a, b)
         if opcode == 8 { r = l.builder.unary(.fneg, r) }  // FNMUL negates the rounded product
         l.writeScalar(rd(w), r)
     }
@@ -111,13 +129,13 @@ enum FloatingPoint {
     static func moveImmediate(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let t = try type(l, w)
         let imm8 = bits(w, 20, 13)
-        l.writeScalar(rd(w), l.const(t, expandFloatImmediate(imm8, t == .f64 ? 64 : 32)))
+        l.writeScalar(rd(w), l.const(t, expandFloatImmediate(imm8, t.bits)))
     }
 
     /// VFPExpandImm: sign, 3-bit exponent and 4-bit fraction to a float bit pattern.
     static func expandFloatImmediate(_ imm8: UInt32, _ n: Int) -> UInt64 {
         let sign = UInt64(imm8 >> 7 & 1), b6 = UInt64(imm8 >> 6 & 1)
-        let e = n == 32 ? 8 : 11, f = n - e - 1
+        let e = n == 16 ? 5 : (n == 32 ? 8 : 11), f = n - e - 1
         let expTop = b6 ^ 1
         let repl = b6 == 1 ? (UInt64(1) << UInt64(e - 3)) - 1 : 0
         let exp = expTop << UInt64(e - 1) | repl << 2 | UInt64(imm8 >> 4 & 3)
@@ -136,7 +154,6 @@ enum FloatingPoint {
         }
         guard ftype != 2 else { throw l.unallocated(w) }
         let ft: IRType = ftype == 0 ? .f32 : (ftype == 1 ? .f64 : .i16)
-        if ftype == 3 { throw l.unimplemented(w) }
         switch opcode {
         case 2, 3:
             guard rmode == 0 else { throw l.unallocated(w) }
@@ -148,7 +165,7 @@ enum FloatingPoint {
                 guard rmode == 0 else { throw l.unallocated(w) }
                 rounding = .tiesAway
             } else {
-                rounding = [IRRounding.tiesToEven, .towardPlus, .towardMinus, .towardZero][Int(rmode)]
+                rounding = IRRounding(rawValue: UInt16(rmode)) ?? .towardZero  // RN, RP, RM, RZ in order
             }
             let unsigned = opcode & 1 == 1
             let v = l.builder.emit(.floatToInt, intType, l.readFloat(rn(w), ft), aux: rounding.rawValue | (unsigned ? 16 : 0))
@@ -174,7 +191,8 @@ enum FloatingPoint {
                 l.setReg(rd(w), l.builder.emit(.vextract, .i64, l.builder.readReg(.v(rn(w))), imm: 1, aux: IRElement.i64.rawValue))
             }
         case (_, 3, 0):
-            throw l.unimplemented(w)
+            // FMOV between a half-precision register and W/X: the low 16 bits.
+            if toFloat { l.writeScalar(rd(w), l.reg(rn(w), .i16)) } else { l.setReg(rd(w), l.builder.zext(l.readFloat(rn(w), .i16), to: .i64)) }
         default:
             throw l.unallocated(w)
         }

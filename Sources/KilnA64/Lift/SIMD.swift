@@ -47,7 +47,7 @@ enum SIMD {
     static func threeSame(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 11)
         let n = l.vreg(rn(w)), m = l.vreg(rm(w))
-        let e = IRElement.integer(sizeLog2: size)
+        let e = IRElement.integer(sizeLog2: size).vector(q: q)
         if opcode == 3 {
             let r: IRValue
             switch (u, size) {
@@ -70,6 +70,29 @@ enum SIMD {
         guard size != 3 || q else { throw l.unallocated(w) }
         let r: IRValue
         switch (u, opcode) {
+        case (_, 0), (_, 2), (_, 4):
+            guard size != 3 else { throw l.unallocated(w) }
+            let op: IROp
+            switch opcode {
+            case 0: op = u ? .vuhadd : .vshadd
+            case 2: op = u ? .vurhadd : .vsrhadd
+            default: op = u ? .vuhsub : .vshsub
+            }
+            r = l.vop(op, e, n, m)
+        case (_, 9), (_, 10), (_, 11):
+            let op: IROp
+            switch opcode {
+            case 9: op = u ? .vuqshl : .vsqshl
+            case 10: op = u ? .vurshl : .vsrshl
+            default: op = u ? .vuqrshl : .vsqrshl
+            }
+            r = l.vop(op, e, n, m)
+        case (true, 19):
+            guard size == 0 else { throw l.unallocated(w) }
+            r = l.vop(.vpmul, e, n, m)
+        case (_, 22):
+            guard size == 1 || size == 2 else { throw l.unallocated(w) }
+            r = l.vop(u ? .vsqrdmulh : .vsqdmulh, e, n, m)
         case (false, 1): r = l.vop(.vsqadd, e, n, m)
         case (true, 1): r = l.vop(.vuqadd, e, n, m)
         case (false, 5): r = l.vop(.vsqsub, e, n, m)
@@ -98,9 +121,14 @@ enum SIMD {
             r = opcode == 19 ? p : l.vop(u ? .vsub : .vadd, e, l.vreg(rd(w)), p)
         case (_, 20), (_, 21), (false, 23):
             guard size != 3 || opcode == 23 else { throw l.unallocated(w) }
-            let ops: [IROp] = u ? [.vumaxp, .vuminp] : [.vsmaxp, .vsminp]
-            let op = opcode == 23 ? IROp.vaddp : ops[Int(opcode - 20)]
-            r = q ? l.vop(op, e, n, m) : l.vop(op, e, l.lowHalves(n, m), l.vzero())
+            let op: IROp
+            switch opcode {
+            case 20: op = u ? .vumaxp : .vsmaxp
+            case 21: op = u ? .vuminp : .vsminp
+            default: op = .vaddp
+            }
+            let full = IRElement.integer(sizeLog2: size)
+            r = q ? l.vop(op, full, n, m) : l.vop(op, full, l.lowHalves(n, m), l.vzero())
         default:
             throw l.unimplemented(w)
         }
@@ -109,7 +137,8 @@ enum SIMD {
 
     static func threeSameFloat(_ l: inout A64Lifter, _ w: UInt32, _ n: IRValue, _ m: IRValue) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), high = bit(w, 23), opcode = bits(w, 15, 11)
-        let e = try floatElement(l, w, q: q)
+        let full = try floatElement(l, w, q: q)
+        let e = full.vector(q: q)
         let r: IRValue
         switch (u, opcode, high) {
         case (false, 24, false): r = l.vop(.vfmaxnm, e, n, m)
@@ -126,11 +155,14 @@ enum SIMD {
         case (true, 26, true): r = l.vop(.vfabs, e, l.vop(.vfsub, e, n, m))
         case (true, 27, false): r = l.vop(.vfmul, e, n, m)
         case (true, 31, false): r = l.vop(.vfdiv, e, n, m)
-        case (true, 26, false):
-            // FADDP: pairwise over the concatenation, computed lane by lane.
-            r = floatPairwise(&l, e, q ? n : l.lowHalves(n, m), q ? m : l.vzero(), q: q)
+        case (true, 26, false), (true, 24, _), (true, 30, _):
+            // FADDP, FMAXNMP, FMINNMP, FMAXP, FMINP: pairwise over the concatenation.
+            let op: IROp = opcode == 26 ? .fadd : (opcode == 24 ? (high ? .fminnm : .fmaxnm) : (high ? .fmin : .fmax))
+            r = floatPairwise(&l, full, q ? n : l.lowHalves(n, m), q ? m : l.vzero(), q: q, op: op)
+        case (true, 29, _):
+            r = l.vop(high ? .vfcmgt : .vfcmge, e, l.vop(.vfabs, e, n), l.vop(.vfabs, e, m))
         case (false, 27, false), (false, 31, _):
-            r = try laneByLane(&l, w, e, q: q) { l, a, b in
+            r = try laneByLane(&l, w, full, q: q) { l, a, b in
                 let op: IROp = opcode == 27 ? .fmulx : (high ? .frsqrts : .frecps)
                 return l.builder.binary(op, a, b)
             }
@@ -153,7 +185,7 @@ enum SIMD {
         return r
     }
 
-    static func floatPairwise(_ l: inout A64Lifter, _ e: IRElement, _ a: IRValue, _ b: IRValue, q: Bool) -> IRValue {
+    static func floatPairwise(_ l: inout A64Lifter, _ e: IRElement, _ a: IRValue, _ b: IRValue, q: Bool, op: IROp = .fadd) -> IRValue {
         let t: IRType = e == .f64 ? .f64 : .f32
         var r = l.vzero()
         let lanes = 16 >> e.sizeLog2, half = lanes / 2
@@ -161,13 +193,26 @@ enum SIMD {
             let src = i < half ? a : b, j = UInt64((i % half) * 2)
             let x = l.builder.emit(.vextract, t, src, imm: j, aux: e.rawValue)
             let y = l.builder.emit(.vextract, t, src, imm: j + 1, aux: e.rawValue)
-            r = l.builder.emit(.vinsert, .v128, r, l.builder.binary(.fadd, x, y), imm: UInt64(i), aux: e.rawValue)
+            r = l.builder.emit(.vinsert, .v128, r, l.builder.binary(op, x, y), imm: UInt64(i), aux: e.rawValue)
         }
         return r
     }
 
+    /// The A64 Reduce() tree over `count` float lanes of `v`: halves reduced separately, then
+    /// combined, which fixes which NaN wins.
+    static func floatReduce(_ l: inout A64Lifter, _ v: IRValue, _ e: IRElement, _ t: IRType, first: Int, count: Int, op: IROp) -> IRValue {
+        if count == 1 { return l.builder.emit(.vextract, t, v, imm: UInt64(first), aux: e.rawValue) }
+        let lo = floatReduce(&l, v, e, t, first: first, count: count / 2, op: op)
+        let hi = floatReduce(&l, v, e, t, first: first + count / 2, count: count / 2, op: op)
+        return l.builder.binary(op, lo, hi)
+    }
+
     static func threeDifferent(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 12)
+        if opcode == 14 && !u {
+            try polynomialMultiplyLong(&l, w)
+            return
+        }
         guard size != 3 else { throw l.unallocated(w) }
         let e = IRElement.integer(sizeLog2: size), wide = IRElement.integer(sizeLog2: size + 1)
         let half = UInt64(q ? 1 : 0)
@@ -181,8 +226,8 @@ enum SIMD {
         case 2: r = l.vop(.vsub, wide, widen(&l, n), widen(&l, m))
         case 3: r = l.vop(.vsub, wide, n, widen(&l, m))
         case 4, 6:
-            guard !u else { throw l.unimplemented(w) }
-            let sum = l.vop(opcode == 4 ? .vadd : .vsub, wide, n, m)
+            var sum = l.vop(opcode == 4 ? .vadd : .vsub, wide, n, m)
+            if u { sum = l.vop(.vadd, wide, sum, l.vop(.vsplat, wide, l.const64(1 << UInt64(e.bits - 1)))) }
             let top = l.vop(.vxtn, wide, l.vop(.vushrImm, wide, sum, imm: UInt64(e.bits)))
             l.setNarrow(rd(w), top, q: q)
             return
@@ -192,21 +237,34 @@ enum SIMD {
         case 8, 10, 12:
             let p = l.vop(u ? .vumull : .vsmull, e, n, m, imm: half)
             r = opcode == 12 ? p : l.vop(opcode == 8 ? .vadd : .vsub, wide, l.vreg(rd(w)), p)
+        case 9, 11, 13:
+            guard !u, size == 1 || size == 2 else { throw l.unallocated(w) }
+            let p = l.vop(.vsqdmull, e, n, m, imm: half)
+            r = opcode == 13 ? p : l.vop(opcode == 9 ? .vsqadd : .vsqsub, wide, l.vreg(rd(w)), p)
         default:
             throw l.unimplemented(w)
         }
         l.builder.writeReg(.v(rd(w)), r)
     }
 
+    /// PMULL / PMULL2: 8 x 8 -> 16 bit lanes, or 64 x 64 -> 128.
+    static func polynomialMultiplyLong(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let q = bit(w, 30), size = Int(bits(w, 23, 22))
+        guard size == 0 || size == 3 else { throw l.unallocated(w) }
+        let e = IRElement.integer(sizeLog2: size)
+        l.builder.writeReg(.v(rd(w)), l.vop(.vpmull, e, l.vreg(rn(w)), l.vreg(rm(w)), imm: q ? 1 : 0))
+    }
+
     static func twoRegisterMisc(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 16, 12)
         let e = IRElement.integer(sizeLog2: size)
+        let lanes = e.vector(q: q)
         let n = l.vreg(rn(w))
         let r: IRValue
         switch (u, opcode) {
         case (_, 0), (false, 1):
             // REV64, REV32, REV16: container of 8 >> (u + opcode) bytes.
-            let container = 8 >> (Int(opcode) + (u ? 1 : 0))
+            let container = 8 >> (Int(opcode) * 2 + (u ? 1 : 0))
             guard size < Int(container).trailingZeroBitCount else { throw l.unallocated(w) }
             r = l.vop(.vrev, e, n, imm: UInt64(container))
         case (_, 2):
@@ -215,8 +273,19 @@ enum SIMD {
             let even = l.vop(.vuzp1, e, n, n), odd = l.vop(.vuzp2, e, n, n)
             let ext: IROp = u ? .vuxtl : .vsxtl
             r = l.vop(.vadd, wide, l.vop(ext, e, even, imm: 0), l.vop(ext, e, odd, imm: 0))
-        case (false, 4): r = l.vop(.vcls, e, n)
-        case (true, 4): r = l.vop(.vclz, e, n)
+        case (false, 3): r = l.vop(.vsuqadd, lanes, l.vreg(rd(w)), n)
+        case (true, 3): r = l.vop(.vusqadd, lanes, l.vreg(rd(w)), n)
+        case (false, 7): r = l.vop(.vsqabs, lanes, n)
+        case (true, 7): r = l.vop(.vsqneg, lanes, n)
+        case (_, 6):
+            guard size != 3 else { throw l.unallocated(w) }
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let even = l.vop(.vuzp1, e, n, n), odd = l.vop(.vuzp2, e, n, n)
+            let ext: IROp = u ? .vuxtl : .vsxtl
+            let sums = l.vop(.vadd, wide, l.vop(ext, e, even, imm: 0), l.vop(ext, e, odd, imm: 0))
+            r = l.vop(.vadd, wide.vector(q: q), l.vreg(rd(w)), sums)
+        case (false, 4): r = l.vop(.vcls, lanes, n)
+        case (true, 4): r = l.vop(.vclz, lanes, n)
         case (false, 5):
             guard size == 0 else { throw l.unallocated(w) }
             r = l.vop(.vcnt, .i8, n)
@@ -227,15 +296,15 @@ enum SIMD {
             guard size != 3 || q else { throw l.unallocated(w) }
             let z = l.vzero()
             switch (u, opcode) {
-            case (false, 8): r = l.vop(.vcmgt, e, n, z)
-            case (true, 8): r = l.vop(.vcmge, e, n, z)
-            case (false, 9): r = l.vop(.vcmeq, e, n, z)
-            case (true, 9): r = l.vop(.vcmge, e, z, n)
-            default: r = l.vop(.vcmgt, e, z, n)
+            case (false, 8): r = l.vop(.vcmgt, lanes, n, z)
+            case (true, 8): r = l.vop(.vcmge, lanes, n, z)
+            case (false, 9): r = l.vop(.vcmeq, lanes, n, z)
+            case (true, 9): r = l.vop(.vcmge, lanes, z, n)
+            default: r = l.vop(.vcmgt, lanes, z, n)
             }
         case (_, 11):
             guard size != 3 || q else { throw l.unallocated(w) }
-            r = l.vop(u ? .vneg : .vabs, e, n)
+            r = l.vop(u ? .vneg : .vabs, lanes, n)
         case (false, 18), (false, 20), (true, 18), (true, 20):
             guard size != 3 else { throw l.unallocated(w) }
             let wide = IRElement.integer(sizeLog2: size + 1)
@@ -259,25 +328,31 @@ enum SIMD {
     static func twoRegisterMiscFloat(_ l: inout A64Lifter, _ w: UInt32, _ n: IRValue) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), high = bit(w, 23), opcode = bits(w, 16, 12)
         if opcode == 22 || opcode == 23 {
-            // FCVTN / FCVTL: f64 <-> f32 (size<0> = 1), lane by lane.
-            guard bit(w, 22), !u else { throw l.unimplemented(w) }
+            // FCVTN / FCVTXN / FCVTL: f64 <-> f32 (size<0> = 1) or f32 <-> f16, lane by lane.
+            let double = bit(w, 22)
+            if u && (opcode == 23 || !double) { throw l.unallocated(w) }
+            let (wideType, wideE): (IRType, IRElement) = double ? (.f64, .f64) : (.f32, .f32)
+            let (narrowType, narrowE): (IRType, IRElement) = double ? (.f32, .f32) : (.i16, .i16)
+            let count = double ? 2 : 4
             var r = l.vzero()
             if opcode == 23 {
-                for i in 0..<2 {
-                    let x = l.builder.emit(.vextract, .f32, n, imm: UInt64(i + (q ? 2 : 0)), aux: IRElement.f32.rawValue)
-                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, .f64, x), imm: UInt64(i), aux: IRElement.f64.rawValue)
+                for i in 0..<count {
+                    let x = l.builder.emit(.vextract, narrowType, n, imm: UInt64(i + (q ? count : 0)), aux: narrowE.rawValue)
+                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, wideType, x), imm: UInt64(i), aux: wideE.rawValue)
                 }
                 l.builder.writeReg(.v(rd(w)), r)
             } else {
-                for i in 0..<2 {
-                    let x = l.builder.emit(.vextract, .f64, n, imm: UInt64(i), aux: IRElement.f64.rawValue)
-                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, .f32, x), imm: UInt64(i), aux: IRElement.f32.rawValue)
+                let rounding: UInt16 = u ? IRRounding.odd.rawValue : 0
+                for i in 0..<count {
+                    let x = l.builder.emit(.vextract, wideType, n, imm: UInt64(i), aux: wideE.rawValue)
+                    r = l.builder.emit(.vinsert, .v128, r, l.builder.emit(.fconvert, narrowType, x, aux: rounding), imm: UInt64(i), aux: narrowE.rawValue)
                 }
                 l.setNarrow(rd(w), r, q: q)
             }
             return
         }
-        let e = try floatElement(l, w, q: q)
+        let full = try floatElement(l, w, q: q)
+        let e = full.vector(q: q)
         let r: IRValue
         switch (u, opcode, high) {
         case (false, 15, true): r = l.vop(.vfabs, e, n)
@@ -317,13 +392,16 @@ enum SIMD {
             default: mode = .tiesAway
             }
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, e, n, aux: mode.rawValue << 8)
+        case (_, 28, true):
+            guard !bit(w, 22) else { throw l.unallocated(w) }
+            r = l.vop(u ? .vursqrte : .vurecpe, IRElement.i32.vector(q: q), n)
         case (false, 29, true), (true, 29, true):
             let op: IROp = u ? .frsqrte : .frecpe
-            let t: IRType = e == .f64 ? .f64 : .f32
+            let t: IRType = full == .f64 ? .f64 : .f32
             var acc = l.vzero()
-            for i in 0..<((q ? 16 : 8) >> e.sizeLog2) {
-                let x = l.builder.emit(.vextract, t, n, imm: UInt64(i), aux: e.rawValue)
-                acc = l.builder.emit(.vinsert, .v128, acc, l.builder.unary(op, x), imm: UInt64(i), aux: e.rawValue)
+            for i in 0..<((q ? 16 : 8) >> full.sizeLog2) {
+                let x = l.builder.emit(.vextract, t, n, imm: UInt64(i), aux: full.rawValue)
+                acc = l.builder.emit(.vinsert, .v128, acc, l.builder.unary(op, x), imm: UInt64(i), aux: full.rawValue)
             }
             r = acc
         default:
@@ -334,6 +412,10 @@ enum SIMD {
 
     static func acrossLanes(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 16, 12)
+        if u && (opcode == 12 || opcode == 15) {
+            try acrossLanesFloat(&l, w)
+            return
+        }
         guard size < 2 || (size == 2 && q) else { throw l.unallocated(w) }
         let e = IRElement.integer(sizeLog2: size)
         let lanes = UInt64((q ? 16 : 8) >> size)
@@ -345,7 +427,7 @@ enum SIMD {
             let ext: IROp = u ? .vuxtl : .vsxtl
             var v = l.vop(ext, e, n, imm: 0)
             if q { v = l.vop(.vadd, wide, v, l.vop(ext, e, n, imm: 1)) }
-            r = l.builder.emit(.vaddv, .i64, v, imm: lanes / 2, aux: wide.rawValue)
+            r = l.builder.emit(.vaddv, .i64, v, imm: q ? lanes / 2 : lanes, aux: wide.rawValue)
         case (false, 10): r = l.builder.emit(.vsmaxv, .i64, n, imm: lanes, aux: e.rawValue)
         case (true, 10): r = l.builder.emit(.vumaxv, .i64, n, imm: lanes, aux: e.rawValue)
         case (false, 26): r = l.builder.emit(.vsminv, .i64, n, imm: lanes, aux: e.rawValue)
@@ -354,6 +436,14 @@ enum SIMD {
         default: throw l.unimplemented(w)
         }
         l.writeScalar(rd(w), r)
+    }
+
+    /// FMAXNMV, FMINNMV, FMAXV, FMINV (single precision, four lanes).
+    static func acrossLanesFloat(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        guard bit(w, 30), !bit(w, 22) else { throw l.unallocated(w) }
+        let high = bit(w, 23), opcode = bits(w, 16, 12)
+        let op: IROp = opcode == 12 ? (high ? .fminnm : .fmaxnm) : (high ? .fmin : .fmax)
+        l.writeScalar(rd(w), floatReduce(&l, l.vreg(rn(w)), .f32, .f32, first: 0, count: 4, op: op))
     }
 
     /// DUP, INS, SMOV, UMOV. imm5's lowest set bit gives the element size, the bits above it
@@ -423,6 +513,13 @@ enum SIMD {
         let q = bit(w, 30), op = bit(w, 29), cmode = bits(w, 15, 12)
         let imm8 = bits(w, 18, 16) << 5 | bits(w, 9, 5)
         if op && cmode == 15 && !q { throw l.unallocated(w) }
+        if bit(w, 11) {
+            // FMOV (vector, immediate, half precision).
+            guard !op, cmode == 15 else { throw l.unallocated(w) }
+            let c = l.const64(FloatingPoint.expandFloatImmediate(imm8, 16) * 0x0001_0001_0001_0001)
+            l.builder.writeReg(.v(rd(w)), l.builder.emit(.vpack, .v128, c, q ? c : l.const64(0)))
+            return
+        }
         guard let imm = expandImmediate(op: op, cmode: cmode, imm8: imm8) else { throw l.unallocated(w) }
         let isLogical = cmode < 12 && cmode & 1 == 1
         let invert = op && cmode < 14
@@ -447,11 +544,11 @@ enum SIMD {
     static func shiftImmediate(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let q = bit(w, 30), u = bit(w, 29), opcode = bits(w, 15, 11)
         guard let (size, immhb) = shiftFields(w) else { throw l.unallocated(w) }
-        let e = IRElement.integer(sizeLog2: size)
+        let e = IRElement.integer(sizeLog2: size).vector(q: q)
         let esize = e.bits
         let right = UInt64(2 * esize - immhb), left = UInt64(immhb - esize)
         let n = l.vreg(rn(w))
-        let narrowing = opcode == 16 || opcode == 20
+        let narrowing = (16...20).contains(opcode)
         guard narrowing ? size < 3 : (size < 3 || q) else { throw l.unallocated(w) }
         let r: IRValue
         switch (u, opcode) {
@@ -459,7 +556,29 @@ enum SIMD {
         case (true, 0): r = l.vop(.vushrImm, e, n, imm: right)
         case (false, 2): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vsshrImm, e, n, imm: right))
         case (true, 2): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vushrImm, e, n, imm: right))
+        case (_, 4): r = l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right)
+        case (_, 6): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right))
+        case (true, 12), (_, 14):
+            let amounts = l.vop(.vsplat, e, l.const64(left))
+            r = l.vop(opcode == 12 ? .vsqshlu : (u ? .vuqshl : .vsqshl), e, n, amounts)
         case (false, 10): r = l.vop(.vshlImm, e, n, imm: left)
+        case (_, 17), (_, 18), (_, 19), (true, 16):
+            // Narrowing shifts: shift (rounding for odd opcodes) the wide source, then narrow
+            // (saturating except RSHRN).
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let rounding = opcode & 1 == 1
+            let signedShift = !u || opcode <= 17
+            let shiftOp: IROp = rounding ? (signedShift ? .vsrshrImm : .vurshrImm) : (signedShift ? .vsshrImm : .vushrImm)
+            let narrowOp: IROp
+            switch (u, opcode) {
+            case (false, 17): narrowOp = .vxtn
+            case (true, 16), (true, 17): narrowOp = .vsqxtun
+            case (false, _): narrowOp = .vsqxtn
+            default: narrowOp = .vuqxtn
+            }
+            let shifted = l.vop(shiftOp, wide, n, imm: right)
+            l.setNarrow(rd(w), l.vop(narrowOp, wide, shifted), q: q)
+            return
         case (true, 10), (true, 8):
             // SLI / SRI: shift, and insert into Vd where the shifted mask is set.
             let isLeft = opcode == 10
@@ -475,16 +594,20 @@ enum SIMD {
             return
         case (_, 20):
             let wide = IRElement.integer(sizeLog2: size + 1)
-            let extended = l.vop(u ? .vuxtl : .vsxtl, e, n, imm: q ? 1 : 0)
+            let extended = l.vop(u ? .vuxtl : .vsxtl, IRElement.integer(sizeLog2: size), n, imm: q ? 1 : 0)
             l.builder.writeReg(.v(rd(w)), left == 0 ? extended : l.vop(.vshlImm, wide, extended, imm: left))
             return
         case (_, 28):
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
-            let fe: IRElement = size == 3 ? .f64 : .f32
+            let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vuintToFloat : .vintToFloat, fe, n, imm: right)
         case (_, 31):
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
-            let fe: IRElement = size == 3 ? .f64 : .f32
+            let fe = (size == 3 ? IRElement.f64 : .f32).vector(q: q)
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, fe, n, imm: right, aux: IRRounding.towardZero.rawValue << 8)
         default: throw l.unimplemented(w)
         }
@@ -501,7 +624,19 @@ enum SIMD {
             e = size == 3 ? .f64 : .f32
             index = size == 3 ? h : h << 1 | lBit
             mReg = Int(mBit << 4) | Int(bits(w, 19, 16))
-            guard !u else { throw l.unimplemented(w) }
+            if u {
+                // FMULX (by element), lane by lane.
+                let t: IRType = e == .f64 ? .f64 : .f32
+                let scalar = l.builder.emit(.vextract, t, l.vreg(mReg), imm: UInt64(index), aux: e.rawValue)
+                let n = l.vreg(rn(w))
+                var r = l.vzero()
+                for i in 0..<((q ? 16 : 8) >> e.sizeLog2) {
+                    let x = l.builder.emit(.vextract, t, n, imm: UInt64(i), aux: e.rawValue)
+                    r = l.builder.emit(.vinsert, .v128, r, l.builder.binary(.fmulx, x, scalar), imm: UInt64(i), aux: e.rawValue)
+                }
+                l.setVector(rd(w), r, q: q)
+                return
+            }
         } else {
             guard size == 1 || size == 2 else { throw l.unallocated(w) }
             e = IRElement.integer(sizeLog2: size)
@@ -512,16 +647,27 @@ enum SIMD {
         let m = l.vop(.vsplat, IRElement.integer(sizeLog2: e.sizeLog2), scalar)
         let n = l.vreg(rn(w))
         let r: IRValue
+        let full = e
+        e = e.vector(q: q)
         switch (u, opcode) {
         case (false, 1): r = l.vop(.vfmadd, e, n, m, l.vreg(rd(w)))
         case (false, 5): r = l.vop(.vfmadd, e, l.vop(.vfneg, e, n), m, l.vreg(rd(w)))
         case (false, 9): r = l.vop(.vfmul, e, n, m)
         case (false, 8): r = l.vop(.vmul, e, n, m)
+        case (false, 12): r = l.vop(.vsqdmulh, e, n, m)
+        case (false, 13): r = l.vop(.vsqrdmulh, e, n, m)
+        case (true, 13): r = l.vop(.vsqrdmlah, e, l.vreg(rd(w)), n, m)
+        case (true, 15): r = l.vop(.vsqrdmlsh, e, l.vreg(rd(w)), n, m)
+        case (false, 3), (false, 7), (false, 11):
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let p = l.vop(.vsqdmull, full, n, m, imm: q ? 1 : 0)
+            l.builder.writeReg(.v(rd(w)), opcode == 11 ? p : l.vop(opcode == 3 ? .vsqadd : .vsqsub, wide, l.vreg(rd(w)), p))
+            return
         case (true, 0): r = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vmul, e, n, m))
         case (true, 4): r = l.vop(.vsub, e, l.vreg(rd(w)), l.vop(.vmul, e, n, m))
         case (_, 10), (_, 2), (_, 6):
             let wide = IRElement.integer(sizeLog2: size + 1)
-            let p = l.vop(u ? .vumull : .vsmull, e, n, m, imm: q ? 1 : 0)
+            let p = l.vop(u ? .vumull : .vsmull, full, n, m, imm: q ? 1 : 0)
             let acc: IRValue = opcode == 10 ? p : l.vop(opcode == 2 ? .vadd : .vsub, wide, l.vreg(rd(w)), p)
             l.builder.writeReg(.v(rd(w)), acc)
             return
@@ -535,8 +681,16 @@ enum SIMD {
         guard size != 3 || q else { throw l.unallocated(w) }
         let e = IRElement.integer(sizeLog2: size)
         var n = l.vreg(rn(w)), m = l.vreg(rm(w))
-        let ops: [IROp] = [.vuzp1, .vuzp1, .vtrn1, .vzip1, .vuzp2, .vuzp2, .vtrn2, .vzip2]
-        var op = ops[Int(opcode)]
+        var op: IROp
+        switch opcode {
+        case 1: op = .vuzp1
+        case 2: op = .vtrn1
+        case 3: op = .vzip1
+        case 5: op = .vuzp2
+        case 6: op = .vtrn2
+        case 7: op = .vzip2
+        default: throw l.unallocated(w)
+        }
         if !q {
             switch op {
             case .vuzp1, .vuzp2:
@@ -577,9 +731,17 @@ enum SIMD {
 
     // MARK: Scalar forms
 
+    /// Lane 0 of `v` (element size `sizeLog2`) with every other lane zero, so that a vector
+    /// operation on it computes the scalar form and raises flags only for that lane.
+    static func scalarLane(_ l: inout A64Lifter, _ v: IRValue, sizeLog2: Int) -> IRValue {
+        let x = l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: sizeLog2).rawValue)
+        return l.builder.emit(.vpack, .v128, x, l.const64(0))
+    }
+
     static func scalarThreeSame(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 11)
-        let n = l.vreg(rn(w)), m = l.vreg(rm(w))
+        let laneSize = opcode >= 24 ? (bit(w, 22) ? 3 : 2) : size
+        let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: laneSize), m = scalarLane(&l, l.vreg(rm(w)), sizeLog2: laneSize)
         if opcode >= 24 {
             let high = bit(w, 23)
             let e: IRElement = bit(w, 22) ? .f64 : .f32
@@ -590,6 +752,10 @@ enum SIMD {
             case (false, 27, false): r = l.builder.binary(.fmulx, a, b)
             case (false, 31, false): r = l.builder.binary(.frecps, a, b)
             case (false, 31, true): r = l.builder.binary(.frsqrts, a, b)
+            case (true, 29, _):
+                let v = l.vop(high ? .vfcmgt : .vfcmge, e, l.vop(.vfabs, e, n), l.vop(.vfabs, e, m))
+                l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: e.sizeLog2).rawValue))
+                return
             case (true, 26, true): r = l.builder.unary(.fabs, l.builder.binary(.fsub, a, b))
             case (false, 28, false), (true, 28, _):
                 let op: IROp = !u ? .vfcmeq : (high ? .vfcmgt : .vfcmge)
@@ -602,10 +768,19 @@ enum SIMD {
             return
         }
         let e = IRElement.integer(sizeLog2: size)
-        let isCompareOrArith = [6, 7, 8, 16, 17].contains(opcode)
+        let isCompareOrArith = opcode == 6 || opcode == 7 || opcode == 8 || opcode == 10 || opcode == 16 || opcode == 17
         guard !isCompareOrArith || size == 3 else { throw l.unallocated(w) }
         let op: IROp
         switch (u, opcode) {
+        case (false, 9): op = .vsqshl
+        case (true, 9): op = .vuqshl
+        case (false, 10): op = .vsrshl
+        case (true, 10): op = .vurshl
+        case (false, 11): op = .vsqrshl
+        case (true, 11): op = .vuqrshl
+        case (_, 22):
+            guard size == 1 || size == 2 else { throw l.unallocated(w) }
+            op = u ? .vsqrdmulh : .vsqdmulh
         case (false, 1): op = .vsqadd
         case (true, 1): op = .vuqadd
         case (false, 5): op = .vsqsub
@@ -628,7 +803,38 @@ enum SIMD {
 
     static func scalarTwoRegisterMisc(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let u = bit(w, 29), size = Int(bits(w, 23, 22)), opcode = bits(w, 16, 12), high = bit(w, 23)
-        let n = l.vreg(rn(w))
+        let isInteger = (8...11).contains(opcode) || opcode == 3 || opcode == 7 || opcode == 18 || opcode == 20
+        let isNarrowing = opcode == 18 || opcode == 20
+        if isNarrowing && size == 3 { throw l.unallocated(w) }
+        let laneSize = isInteger ? (isNarrowing ? size + 1 : size) : (bit(w, 22) ? 3 : 2)
+        let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: laneSize)
+        switch (u, opcode) {
+        case (_, 3), (_, 7):
+            let e = IRElement.integer(sizeLog2: size)
+            let v: IRValue
+            switch (u, opcode) {
+            case (false, 3): v = l.vop(.vsuqadd, e, scalarLane(&l, l.vreg(rd(w)), sizeLog2: size), n)
+            case (true, 3): v = l.vop(.vusqadd, e, scalarLane(&l, l.vreg(rd(w)), sizeLog2: size), n)
+            case (false, _): v = l.vop(.vsqabs, e, n)
+            default: v = l.vop(.vsqneg, e, n)
+            }
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: e.rawValue))
+            return
+        case (_, 18), (_, 20):
+            guard opcode == 20 || u else { throw l.unallocated(w) }
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let op: IROp = opcode == 18 ? .vsqxtun : (u ? .vuqxtn : .vsqxtn)
+            let v = l.vop(op, wide, n)
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: size).rawValue))
+            return
+        case (true, 22):
+            // FCVTXN (scalar): f64 -> f32 rounding to odd.
+            guard bit(w, 22) else { throw l.unallocated(w) }
+            let x = l.builder.emit(.vextract, .f64, n, aux: IRElement.f64.rawValue)
+            l.writeScalar(rd(w), l.builder.emit(.fconvert, .f32, x, aux: IRRounding.odd.rawValue))
+            return
+        default: break
+        }
         switch opcode {
         case 8, 9, 10, 11:
             guard size == 3 else { throw l.unallocated(w) }
@@ -694,9 +900,19 @@ enum SIMD {
         }
         let e: IRElement = bit(w, 22) ? .f64 : .f32
         let t: IRType = e == .f64 ? .f64 : .f32
+        let high = bit(w, 23), opcode = bits(w, 16, 12)
+        let op: IROp
+        switch (opcode, high) {
+        case (13, false): op = .fadd
+        case (12, false): op = .fmaxnm
+        case (12, true): op = .fminnm
+        case (15, false): op = .fmax
+        case (15, true): op = .fmin
+        default: throw l.unallocated(w)
+        }
         let x = l.builder.emit(.vextract, t, n, imm: 0, aux: e.rawValue)
         let y = l.builder.emit(.vextract, t, n, imm: 1, aux: e.rawValue)
-        l.writeScalar(rd(w), l.builder.binary(.fadd, x, y))
+        l.writeScalar(rd(w), l.builder.binary(op, x, y))
     }
 
     static func scalarCopy(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
@@ -715,6 +931,8 @@ enum SIMD {
         let right = UInt64(2 * esize - immhb), left = UInt64(immhb - esize)
         let n = l.vreg(rn(w))
         if opcode == 28 || opcode == 31 {
+            // Byte elements are reserved; half precision needs FEAT_FP16 arithmetic on vectors.
+            guard size >= 1 else { throw l.unallocated(w) }
             guard size >= 2 else { throw l.unimplemented(w) }
             let t: IRType = size == 3 ? .f64 : .f32, intT: IRType = size == 3 ? .i64 : .i32
             if opcode == 28 {
@@ -723,6 +941,27 @@ enum SIMD {
                 l.writeScalar(rd(w), l.builder.emit(.floatToInt, intT, l.readFloat(rn(w), t), imm: right, aux: IRRounding.towardZero.rawValue | (u ? 16 : 0)))
             }
             return
+        }
+        switch (u, opcode) {
+        case (true, 12), (_, 14):
+            let e = IRElement.integer(sizeLog2: size)
+            let x = scalarLane(&l, n, sizeLog2: size)
+            let v = l.vop(opcode == 12 ? .vsqshlu : (u ? .vuqshl : .vsqshl), e, x, l.vop(.vsplat, e, l.const64(left)))
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: e.rawValue))
+            return
+        case (true, 16), (true, 17), (_, 18), (_, 19):
+            // Saturating narrowing shifts from a 2 * esize source.
+            guard size < 3 else { throw l.unallocated(w) }
+            let wide = IRElement.integer(sizeLog2: size + 1)
+            let x = scalarLane(&l, n, sizeLog2: size + 1)
+            let rounding = opcode & 1 == 1
+            let signedShift = !u || opcode <= 17
+            let shiftOp: IROp = rounding ? (signedShift ? .vsrshrImm : .vurshrImm) : (signedShift ? .vsshrImm : .vushrImm)
+            let narrowOp: IROp = opcode <= 17 ? .vsqxtun : (u ? .vuqxtn : .vsqxtn)
+            let v = l.vop(narrowOp, wide, l.vop(shiftOp, wide, x, imm: right))
+            l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, v, aux: IRElement.integer(sizeLog2: size).rawValue))
+            return
+        default: break
         }
         guard size == 3 else { throw l.unallocated(w) }
         let e = IRElement.i64
@@ -733,6 +972,8 @@ enum SIMD {
         case (false, 2): v = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vsshrImm, e, n, imm: right))
         case (true, 2): v = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(.vushrImm, e, n, imm: right))
         case (false, 10): v = l.vop(.vshlImm, e, n, imm: left)
+        case (_, 4): v = l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right)
+        case (_, 6): v = l.vop(.vadd, e, l.vreg(rd(w)), l.vop(u ? .vurshrImm : .vsrshrImm, e, n, imm: right))
         case (true, 8), (true, 10):
             let isLeft = opcode == 10
             let ones = l.vop(.vcmeq, e, n, n)
@@ -747,6 +988,22 @@ enum SIMD {
     static func scalarIndexed(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 12)
         let h = bits(w, 11, 11), lBit = bits(w, 21, 21), mBit = bits(w, 20, 20)
+        let isFloat = opcode == 1 || opcode == 5 || opcode == 9
+        if !isFloat {
+            // SQDMULH, SQRDMULH, SQDMULL, SQDMLAL, SQDMLSL, SQRDMLAH, SQRDMLSH by element.
+            guard size == 1 || size == 2 else { throw l.unallocated(w) }
+            let e = IRElement.integer(sizeLog2: size)
+            let index = size == 1 ? h << 2 | lBit << 1 | mBit : h << 1 | lBit
+            let mReg = size == 1 ? Int(bits(w, 19, 16)) : Int(mBit << 4) | Int(bits(w, 19, 16))
+            let element = l.builder.emit(.vextract, .i64, l.vreg(mReg), imm: UInt64(index), aux: e.rawValue)
+            let m = l.builder.emit(.vpack, .v128, element, l.const64(0))
+            let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: size)
+            try scalarDoubling(&l, w, u: bit(w, 29), opcode: opcode, size: size, n, m)
+            return
+        }
+        if bit(w, 29) {
+            guard opcode == 9 else { throw l.unallocated(w) }
+        }
         guard size >= 2, !(size == 3 && lBit == 1) else { throw l.unallocated(w) }
         let t: IRType = size == 3 ? .f64 : .f32
         let e: IRElement = size == 3 ? .f64 : .f32
@@ -756,11 +1013,69 @@ enum SIMD {
         let a = l.readFloat(rn(w), t)
         let r: IRValue
         switch opcode {
+        case 9 where bit(w, 29): r = l.builder.binary(.fmulx, a, m)
         case 1: r = l.builder.emit(.fmadd, t, a, m, l.readFloat(rd(w), t))
         case 5: r = l.builder.emit(.fmadd, t, l.builder.unary(.fneg, a), m, l.readFloat(rd(w), t))
         default: r = l.builder.binary(.fmul, a, m)
         }
         l.writeScalar(rd(w), r)
+    }
+
+    /// The scalar saturating doubling multiplies on lane-0-only operands `n` and `m`.
+    static func scalarDoubling(_ l: inout A64Lifter, _ w: UInt32, u: Bool, opcode: UInt32, size: Int, _ n: IRValue, _ m: IRValue) throws(A64LiftError) {
+        let e = IRElement.integer(sizeLog2: size), wide = IRElement.integer(sizeLog2: size + 1)
+        let result: IRValue, resultElement: IRElement
+        switch (u, opcode) {
+        case (false, 12): result = l.vop(.vsqdmulh, e, n, m); resultElement = e
+        case (false, 13): result = l.vop(.vsqrdmulh, e, n, m); resultElement = e
+        case (true, 13), (true, 15):
+            let acc = scalarLane(&l, l.vreg(rd(w)), sizeLog2: size)
+            result = l.vop(opcode == 13 ? .vsqrdmlah : .vsqrdmlsh, e, acc, n, m); resultElement = e
+        case (false, 11): result = l.vop(.vsqdmull, e, n, m, imm: 0); resultElement = wide
+        case (false, 3), (false, 7):
+            let acc = scalarLane(&l, l.vreg(rd(w)), sizeLog2: size + 1)
+            result = l.vop(opcode == 3 ? .vsqadd : .vsqsub, wide, acc, l.vop(.vsqdmull, e, n, m, imm: 0)); resultElement = wide
+        default: throw l.unimplemented(w)
+        }
+        l.writeScalar(rd(w), l.builder.emit(.vextract, .i64, result, aux: resultElement.rawValue))
+    }
+
+    /// SQDMULL, SQDMLAL, SQDMLSL (scalar, three different).
+    static func scalarThreeDifferent(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let size = Int(bits(w, 23, 22)), opcode = bits(w, 15, 12)
+        guard size == 1 || size == 2 else { throw l.unallocated(w) }
+        let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: size), m = scalarLane(&l, l.vreg(rm(w)), sizeLog2: size)
+        // Same operations as the by-element forms: 9 -> SQDMLAL (3), 11 -> SQDMLSL (7), 13 -> SQDMULL (11).
+        let mapped: UInt32 = opcode == 9 ? 3 : (opcode == 11 ? 7 : 11)
+        try scalarDoubling(&l, w, u: false, opcode: mapped, size: size, n, m)
+    }
+
+    /// SQRDMLAH, SQRDMLSH (vector and scalar, three-register extension).
+    static func roundingDoublingAccumulate(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let q = bit(w, 30), size = Int(bits(w, 23, 22)), scalar = bit(w, 28)
+        guard size == 1 || size == 2 else { throw l.unallocated(w) }
+        let op: IROp = bit(w, 11) ? .vsqrdmlsh : .vsqrdmlah
+        let e = IRElement.integer(sizeLog2: size)
+        if scalar {
+            let n = scalarLane(&l, l.vreg(rn(w)), sizeLog2: size), m = scalarLane(&l, l.vreg(rm(w)), sizeLog2: size)
+            try scalarDoubling(&l, w, u: true, opcode: op == .vsqrdmlah ? 13 : 15, size: size, n, m)
+            return
+        }
+        l.setVector(rd(w), l.vop(op, e.vector(q: q), l.vreg(rd(w)), l.vreg(rn(w)), l.vreg(rm(w))), q: q)
+    }
+
+    /// SDOT, UDOT (vector and by element).
+    static func dotProduct(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
+        let q = bit(w, 30), u = bit(w, 29)
+        guard bits(w, 23, 22) == 2 else { throw l.unallocated(w) }
+        var m = l.vreg(rm(w))
+        if bit(w, 24) {
+            let index = bits(w, 11, 11) << 1 | bits(w, 21, 21)
+            let mReg = Int(bits(w, 20, 16))
+            let element = l.builder.emit(.vextract, .i64, l.vreg(mReg), imm: UInt64(index), aux: IRElement.i32.rawValue)
+            m = l.vop(.vsplat, .i32, element)
+        }
+        l.setVector(rd(w), l.vop(u ? .vudot : .vsdot, IRElement.i32.vector(q: q), l.vreg(rd(w)), l.vreg(rn(w)), m), q: q)
     }
 
     // MARK: Structure loads and stores

@@ -18,6 +18,19 @@ private enum HostFenv {
     static let towardZero: Int32 = 0xc00
 }
 
+/// Unsigned 64-bit integer to float with one correct rounding in the current host mode. The
+/// compiler's own unsigned conversion can give -0.0 when rounding toward minus infinity; a
+/// signed conversion of the halved value with a sticky bit cannot.
+@inline(__always) func unsignedToDouble(_ x: UInt64) -> Double {
+    if x >> 63 == 0 { return Double(Int64(bitPattern: x)) }
+    return Double(Int64(bitPattern: x >> 1 | x & 1)) * 2
+}
+
+@inline(__always) func unsignedToFloat(_ x: UInt64) -> Float {
+    if x >> 63 == 0 { return Float(Int64(bitPattern: x)) }
+    return Float(Int64(bitPattern: x >> 1 | x & 1)) * 2
+}
+
 /// FPSR cumulative exception bits.
 public enum FPSRFlag {
     public static let invalid: UInt32 = 1 << 0
@@ -34,6 +47,10 @@ public enum FPCRBit {
     public static let dn: UInt32 = 1 << 25
     /// Flush denormals to zero.
     public static let fz: UInt32 = 1 << 24
+    /// Alternative half-precision format.
+    public static let ahp: UInt32 = 1 << 26
+    /// Flush half-precision denormals to zero (FEAT_FP16 arithmetic).
+    public static let fz16: UInt32 = 1 << 19
     /// Rounding mode field (bits 23...22): 0 nearest, 1 +inf, 2 -inf, 3 zero.
     public static let rmodeShift: UInt32 = 22
 }
@@ -124,6 +141,8 @@ struct A64FloatContext {
     var flushToZero: Bool { fpcr & FPCRBit.fz != 0 }
     var defaultNaN: Bool { fpcr & FPCRBit.dn != 0 }
     var roundingMode: Int { Int(fpcr >> FPCRBit.rmodeShift & 3) }
+    /// FPCR.AHP: half precision without infinities and NaNs (exponent 31 is a normal exponent).
+    var alternativeHalf: Bool { fpcr & FPCRBit.ahp != 0 }
 
     /// FZ input handling: denormals become signed zeros and raise IDC.
     mutating func input<F: ArmFloat>(_ x: F) -> F {
@@ -134,8 +153,10 @@ struct A64FloatContext {
         return x
     }
 
+    /// FZ output handling: a tiny result (the host reports underflow, or gives a denormal)
+    /// becomes a signed zero with only UFC raised, as A64 flushes before signalling inexact.
     mutating func output<F: ArmFloat>(_ x: F, _ hostFlags: UInt32) -> F {
-        if flushToZero && x.isSubnormal {
+        if flushToZero && (x.isSubnormal || (hostFlags & FPSRFlag.underflow != 0 && !x.isNormal)) {
             flags |= (hostFlags & ~(FPSRFlag.inexact | FPSRFlag.underflow)) | FPSRFlag.underflow
             return x.sign == .minus ? -F.zero : F.zero
         }
@@ -156,6 +177,9 @@ struct A64FloatContext {
     }
 
     mutating func arithmetic<F: ArmFloat>(_ op: IROp, _ a0: F, _ b0: F, _ c0: F) -> F {
+        // FABS and FNEG only touch the sign bit: no flushing, no NaN processing.
+        if op == .fneg { return -a0 }
+        if op == .fabs { return a0.magnitude }
         let a = input(a0), b = input(b0), c = input(c0)
         switch op {
         case .fadd, .fsub, .fmul, .fdiv:
@@ -193,8 +217,13 @@ struct A64FloatContext {
             let half = op == .frsqrts
             if (na.isInfinite && b.isZero) || (na.isZero && b.isInfinite) { return half ? 1.5 : 2 }
             if na.isInfinite || b.isInfinite { return (na.sign == b.sign) ? F.infinity : -F.infinity }
+            // (3 + a*b) / 2 with one rounding: halve an operand exactly instead of the sum,
+            // which could overflow before the halving.
             let (r, f) = host.run(F.self, na, b, c, mode: roundingMode) { x, y, _ in
-                half ? (F(3).addingProduct(x, y)) / 2 : F(2).addingProduct(x, y)
+                guard half else { return F(2).addingProduct(x, y) }
+                if x.isNormal && x.exponent > F.leastNormalMagnitude.exponent { return F(1.5).addingProduct(x / 2, y) }
+                if y.isNormal && y.exponent > F.leastNormalMagnitude.exponent { return F(1.5).addingProduct(x, y / 2) }
+                return F(3).addingProduct(x, y) / 2
             }
             return output(r, f)
         case .fmax, .fmin:
@@ -215,8 +244,6 @@ struct A64FloatContext {
             }
             let (r, f) = host.run(F.self, a, b, c, mode: roundingMode) { x, _, _ in x.squareRoot() }
             return output(r, f)
-        case .fneg: return -a0
-        case .fabs: return a0.magnitude
         case .frecpe: return reciprocalEstimate(a)
         case .frsqrte: return reciprocalSqrtEstimate(a)
         case .frecpx:
@@ -396,8 +423,22 @@ struct A64FloatContext {
     }
 
     /// Rounds a finite double to half precision with A64 flags; returns the 16-bit pattern.
-    mutating func toHalf(_ value: Double, rounding: IRRounding) -> UInt64 {
+    mutating func toHalf(_ value: Double, rounding: IRRounding, arithmetic: Bool = false) -> UInt64 {
         let sign: UInt64 = value.sign == .minus ? 0x8000 : 0
+        // AHP applies to conversions only; half-precision arithmetic uses the IEEE format.
+        let alternativeHalf = self.alternativeHalf && !arithmetic
+        if alternativeHalf {
+            // No NaN or infinity to produce: NaN gives zero, infinity and overflow saturate,
+            // all three as invalid operations.
+            if value.isNaN {
+                flags |= FPSRFlag.invalid
+                return 0
+            }
+            if value.isInfinite {
+                flags |= FPSRFlag.invalid
+                return sign | 0x7fff
+            }
+        }
         if value.isNaN {
             if value.isSignalingNaNBits { flags |= FPSRFlag.invalid }
             if defaultNaN { return 0x7e00 }
@@ -413,7 +454,11 @@ struct A64FloatContext {
         if m != scaled { flags |= FPSRFlag.inexact }
         var e = exponent
         if m >= 2048 { m /= 2; e += 1 }
-        if e > 15 {
+        if alternativeHalf && e > 16 {
+            flags = (flags & ~FPSRFlag.inexact) | FPSRFlag.invalid
+            return sign | 0x7fff
+        }
+        if !alternativeHalf && e > 15 {
             flags |= FPSRFlag.overflow | FPSRFlag.inexact
             return overflowToInfinity(negative: sign != 0) || rounding == .tiesAway ? sign | 0x7c00 : sign | 0x7bff
         }
@@ -432,11 +477,11 @@ struct A64FloatContext {
     }
 }
 
-@inline(__always) func halfToDouble(_ h: UInt64) -> Double {
+@inline(__always) func halfToDouble(_ h: UInt64, alternative: Bool = false) -> Double {
     let sign: Double = h & 0x8000 != 0 ? -1 : 1
     let exp = Int(h >> 10 & 0x1f), frac = Double(h & 0x3ff)
     if exp == 0 { return sign * frac * Double(sign: .plus, exponent: -24, significand: 1) }
-    if exp == 31 {
+    if exp == 31 && !alternative {
         if h & 0x3ff == 0 { return sign * .infinity }
         let payload = (h & 0x3ff) << 42
         return Double(bitPattern: (h & 0x8000) << 48 | 0x7ff0_0000_0000_0000 | payload)
@@ -455,13 +500,19 @@ extension IRInterpreter {
         var result: UInt64 = 0
         switch inst.op {
         case .fcmp:
-            if sourceType == .f32 {
+            if sourceType == .i16 {
+                result = UInt64(halfCompare(UInt16(truncatingIfNeeded: a), UInt16(truncatingIfNeeded: b), signaling: inst.aux & 1 == 1, &ctx))
+            } else if sourceType == .f32 {
                 result = UInt64(ctx.compare(Float(bits64: a), Float(bits64: b), signaling: inst.aux & 1 == 1))
             } else {
                 result = UInt64(ctx.compare(Double(bits64: a), Double(bits64: b), signaling: inst.aux & 1 == 1))
             }
         case .fconvert:
-            result = convertFloat(a, from: sourceType, to: inst.type, &ctx)
+            if inst.aux == IRRounding.odd.rawValue && sourceType == .f64 && inst.type == .f32 {
+                result = convertToOdd(a, &ctx)
+            } else {
+                result = convertFloat(a, from: sourceType, to: inst.type, &ctx)
+            }
         case .floatToInt:
             let rounding = IRRounding(rawValue: inst.aux & 15) ?? .towardZero
             let unsigned = inst.aux & 16 != 0
@@ -487,7 +538,7 @@ extension IRInterpreter {
                 // Computed in the 64-bit scratch so that 64-bit sources keep all their bits.
                 let (r, f) = fp.run(Double.self, Double(bits64: a), 0, 0, mode: mode) { x, _, _ in
                     let raw = x.bitPattern
-                    let v = unsigned ? Float(raw) : Float(signExtend(raw, bits: w))
+                    let v = unsigned ? unsignedToFloat(raw) : Float(signExtend(raw, bits: w))
                     return Double(bits64: UInt64(v.bitPattern))
                 }
                 let value = Float(bits64: r.bits64) * Float(sign: .plus, exponent: -scale, significand: 1)
@@ -495,23 +546,33 @@ extension IRInterpreter {
             case .f64:
                 let (r, f) = fp.run(Double.self, Double(bits64: a), 0, 0, mode: mode) { x, _, _ in
                     let raw = x.bitPattern
-                    return unsigned ? Double(raw) : Double(signExtend(raw, bits: w))
+                    return unsigned ? unsignedToDouble(raw) : Double(signExtend(raw, bits: w))
                 }
                 result = ctx.output(r * Double(sign: .plus, exponent: -scale, significand: 1), f).bits64
             default:
-                let magnitude = unsigned ? Double(a) : Double(signExtend(a, bits: w))
-                result = ctx.toHalf(magnitude * Double(sign: .plus, exponent: -scale, significand: 1), rounding: .current)
+                // Round to odd in double, then once to half: exact for any 64-bit source.
+                let (r, f) = fp.run(Double.self, Double(bits64: a), 0, 0, mode: 3) { x, _, _ in
+                    let raw = x.bitPattern
+                    return unsigned ? unsignedToDouble(raw) : Double(signExtend(raw, bits: w))
+                }
+                let odd = f & FPSRFlag.inexact != 0 ? Double(bits64: r.bits64 | 1) : r
+                result = ctx.toHalf(odd * Double(sign: .plus, exponent: -scale, significand: 1), rounding: .current, arithmetic: true)
+                ctx.flags |= f & FPSRFlag.inexact
             }
         case .fround:
             let rounding = IRRounding(rawValue: inst.aux & 15) ?? .current
             let exact = inst.aux & 32 != 0
-            if inst.type == .f32 {
+            if inst.type == .i16 {
+                result = halfRoundIntegral(UInt16(truncatingIfNeeded: a), rounding, exact, &ctx)
+            } else if inst.type == .f32 {
                 result = roundIntegral(Float(bits64: a), rounding, exact, &ctx).bits64
             } else {
                 result = roundIntegral(Double(bits64: a), rounding, exact, &ctx).bits64
             }
         default:
-            if inst.type == .f32 {
+            if inst.type == .i16 {
+                result = halfArithmetic(inst.op, UInt16(truncatingIfNeeded: a), UInt16(truncatingIfNeeded: b), UInt16(truncatingIfNeeded: c), &ctx)
+            } else if inst.type == .f32 {
                 result = ctx.arithmetic(inst.op, Float(bits64: a), Float(bits64: b), Float(bits64: c)).bits64
             } else {
                 result = ctx.arithmetic(inst.op, Double(bits64: a), Double(bits64: b), Double(bits64: c)).bits64
@@ -519,6 +580,25 @@ extension IRInterpreter {
         }
         state.fpsr |= ctx.flags
         return V128(lo: result & inst.type.mask)
+    }
+
+    /// f64 -> f32 rounding to odd (FCVTXN): truncate, then set the lowest bit if inexact.
+    func convertToOdd(_ a: UInt64, _ ctx: inout A64FloatContext) -> UInt64 {
+        let d = ctx.input(Double(bits64: a))
+        if d.isNaN { return convertFloat(a, from: .f64, to: .f32, &ctx) }
+        let (r, f) = fp.run(Double.self, d, 0, 0, mode: 3) { x, _, _ in Double(bits64: UInt64(Float(x).bitPattern)) }
+        var bits = r.bits64
+        if f & FPSRFlag.inexact != 0 && !Float(bits64: bits).isInfinite { bits |= 1 }
+        return ctx.output(Float(bits64: bits), f).bits64
+    }
+
+    /// A NaN converted to half precision: quietened with its payload's top bits, the default
+    /// NaN under DN, or a signed zero (and invalid) in the alternative format.
+    func halfNaN(sign: UInt64, payload: UInt64, signaling: Bool, _ ctx: inout A64FloatContext) -> UInt64 {
+        if signaling || ctx.alternativeHalf { ctx.flags |= FPSRFlag.invalid }
+        if ctx.alternativeHalf { return sign << 15 }
+        if ctx.defaultNaN { return 0x7e00 }
+        return sign << 15 | 0x7e00 | payload
     }
 
     func roundIntegral<F: ArmFloat>(_ a0: F, _ rounding: IRRounding, _ exact: Bool, _ ctx: inout A64FloatContext) -> F {
@@ -550,7 +630,7 @@ extension IRInterpreter {
             let (r, f) = fp.run(Double.self, d, 0, 0, mode: ctx.roundingMode) { x, _, _ in Double(bits64: UInt64(Float(x).bitPattern)) }
             return ctx.output(Float(bits64: r.bits64), f).bits64
         case (.i16, .f32):
-            let d = halfToDouble(a)
+            let d = halfToDouble(a, alternative: ctx.alternativeHalf)
             if d.isNaN {
                 if a & 0x200 == 0 { ctx.flags |= FPSRFlag.invalid }
                 if ctx.defaultNaN { return Float.defaultNaN.bits64 }
@@ -558,7 +638,7 @@ extension IRInterpreter {
             }
             return Float(d).bits64
         case (.i16, .f64):
-            let d = halfToDouble(a)
+            let d = halfToDouble(a, alternative: ctx.alternativeHalf)
             if d.isNaN {
                 if a & 0x200 == 0 { ctx.flags |= FPSRFlag.invalid }
                 if ctx.defaultNaN { return Double.defaultNaN.bits64 }
@@ -567,9 +647,11 @@ extension IRInterpreter {
             return d.bits64
         case (.f32, _):
             let f = ctx.input(Float(bits64: a))
+            if f.isNaN { return halfNaN(sign: a >> 31 & 1, payload: a >> 13 & 0x1ff, signaling: f.isSignalingNaNBits, &ctx) }
             return ctx.toHalf(Double(f), rounding: .current)
         default:
             let d = ctx.input(Double(bits64: a))
+            if d.isNaN { return halfNaN(sign: a >> 63, payload: a >> 42 & 0x1ff, signaling: d.isSignalingNaNBits, &ctx) }
             return ctx.toHalf(d, rounding: .current)
         }
     }

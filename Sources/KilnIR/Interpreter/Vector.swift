@@ -1,6 +1,13 @@
 /// FPSR.QC, the cumulative saturation flag.
 let fpsrSaturation: UInt32 = 1 << 27
 
+/// Carry-less product of two values of up to 32 bits.
+func carrylessMultiply(_ x: UInt64, _ y: UInt64) -> UInt64 {
+    var r: UInt64 = 0
+    for bit in 0..<32 where (y >> UInt64(bit)) & 1 == 1 { r ^= x << UInt64(bit) }
+    return r
+}
+
 extension IRInterpreter {
     @usableFromInline
     mutating func executeVector(_ inst: IRInst, _ insts: [IRInst], state: GuestCPUState) -> V128 {
@@ -24,6 +31,11 @@ extension IRInterpreter {
             if x > smax { saturated = true; return UInt64(bitPattern: smax) }
             if x < smin { saturated = true; return UInt64(bitPattern: smin) }
             return UInt64(bitPattern: x)
+        }
+        func clamp128(_ x: Int128) -> UInt64 {
+            if x > Int128(smax) { saturated = true; return UInt64(bitPattern: smax) }
+            if x < Int128(smin) { saturated = true; return UInt64(bitPattern: smin) }
+            return UInt64(truncatingIfNeeded: x)
         }
         func pairwise(_ f: (UInt64, UInt64) -> UInt64) -> V128 {
             var r = V128.zero
@@ -215,11 +227,123 @@ extension IRInterpreter {
                 if index >= first && index < first + 16 { r.setLane(i, bits: 8, b.lane(index - first, bits: 8)) }
             }
             result = r
+        case .vshadd, .vuhadd, .vsrhadd, .vurhadd, .vshsub, .vuhsub:
+            let signed = inst.op == .vshadd || inst.op == .vsrhadd || inst.op == .vshsub
+            let round: Int128 = inst.op == .vsrhadd || inst.op == .vurhadd ? 1 : 0
+            let subtract = inst.op == .vshsub || inst.op == .vuhsub
+            result = map { x, y, _ in
+                let p = signed ? Int128(s(x)) : Int128(x), q = signed ? Int128(s(y)) : Int128(y)
+                return UInt64(truncatingIfNeeded: ((subtract ? p - q : p + q) + round) >> 1)
+            }
+        case .vsrshl, .vurshl, .vsqshl, .vuqshl, .vsqrshl, .vuqrshl, .vsqshlu:
+            let signed = inst.op == .vsrshl || inst.op == .vsqshl || inst.op == .vsqrshl || inst.op == .vsqshlu
+            let rounding = inst.op == .vsrshl || inst.op == .vurshl || inst.op == .vsqrshl || inst.op == .vuqrshl
+            let saturating = !(inst.op == .vsrshl || inst.op == .vurshl)
+            let unsignedResult = inst.op == .vuqshl || inst.op == .vuqrshl || inst.op == .vsqshlu
+            result = map { x, y, _ in
+                let value = signed ? Int128(s(x)) : Int128(x)
+                let shift = Int(Int8(truncatingIfNeeded: y))
+                var r: Int128
+                if shift >= 0 {
+                    // Any non-zero value shifted by the element width or more is out of range.
+                    r = value == 0 ? 0 : (shift >= bits ? (value < 0 ? -(Int128(1) << 100) : Int128(1) << 100) : value << shift)
+                } else {
+                    let k = min(-shift, 126)
+                    r = (value + (rounding ? Int128(1) << (k - 1) : 0)) >> k
+                }
+                guard saturating else { return UInt64(truncatingIfNeeded: r) }
+                let (low, high): (Int128, Int128) = unsignedResult ? (0, Int128(mask)) : (Int128(smin), Int128(smax))
+                if r < low { saturated = true; return UInt64(truncatingIfNeeded: low) }
+                if r > high { saturated = true; return UInt64(truncatingIfNeeded: high) }
+                return UInt64(truncatingIfNeeded: r)
+            }
+        case .vsrshrImm, .vurshrImm:
+            let k = Int(inst.imm)
+            result = map { x, _, _ in
+                let value = inst.op == .vsrshrImm ? Int128(s(x)) : Int128(x)
+                return UInt64(truncatingIfNeeded: (value + (Int128(1) << (k - 1))) >> k)
+            }
+        case .vpmul:
+            result = map { x, y, _ in carrylessMultiply(x, y) }
+        case .vpmull:
+            var r = V128.zero
+            let half = lanes / 2, base = Int(inst.imm) * half
+            for i in 0..<half {
+                let x = a.lane(base + i, bits: bits), y = b.lane(base + i, bits: bits)
+                if bits == 64 {
+                    var lo: UInt64 = 0, hi: UInt64 = 0
+                    for bit in 0..<64 where (y >> UInt64(bit)) & 1 == 1 {
+                        lo ^= x << UInt64(bit)
+                        if bit > 0 { hi ^= x >> UInt64(64 - bit) }
+                    }
+                    r = V128(lo: lo, hi: hi)
+                } else {
+                    r.setLane(i, bits: bits * 2, carrylessMultiply(x, y))
+                }
+            }
+            result = r
+        case .vsqdmulh, .vsqrdmulh:
+            let round: Int128 = inst.op == .vsqrdmulh ? Int128(1) << (bits - 1) : 0
+            result = map { x, y, _ in
+                let r = (2 * Int128(s(x)) * Int128(s(y)) + round) >> bits
+                return clamp128(r)
+            }
+        case .vsqdmull:
+            var r = V128.zero
+            let half = lanes / 2, base = Int(inst.imm) * half
+            let wideMax = Int128(1) << (2 * bits - 1) - 1
+            for i in 0..<half {
+                var p = 2 * Int128(s(a.lane(base + i, bits: bits))) * Int128(s(b.lane(base + i, bits: bits)))
+                if p > wideMax { p = wideMax; saturated = true }
+                r.setLane(i, bits: bits * 2, UInt64(truncatingIfNeeded: p))
+            }
+            result = r
+        case .vsuqadd:
+            result = map { x, y, _ in clamp128(Int128(s(x)) + Int128(y)) }
+        case .vusqadd:
+            result = map { x, y, _ in
+                let r = Int128(x) + Int128(s(y))
+                if r < 0 { saturated = true; return 0 }
+                if r > Int128(mask) { saturated = true; return mask }
+                return UInt64(r)
+            }
+        case .vaese, .vaesd, .vaesmc, .vaesimc, .vsha1c, .vsha1p, .vsha1m, .vsha1su0, .vsha1su1,
+             .vsha256h, .vsha256h2, .vsha256su0, .vsha256su1:
+            result = Crypto.execute(inst.op, a, b, c)
+        case .vurecpe, .vursqrte:
+            let estimator = A64FloatContext(fpcr: 0, host: fp)
+            result = map { x, _, _ in
+                if inst.op == .vurecpe {
+                    return x >> 31 == 0 ? 0xffff_ffff : UInt64(estimator.recipEstimate(Int(x >> 23)) & 0x1ff) << 23
+                }
+                return x >> 30 == 0 ? 0xffff_ffff : UInt64(estimator.recipSqrtEstimate(Int(x >> 23)) & 0x1ff) << 23
+            }
+        case .vsdot, .vudot:
+            let signed = inst.op == .vsdot
+            var r = a
+            for i in 0..<lanes {
+                var sum = Int64(bitPattern: r.lane(i, bits: 32))
+                for k in 0..<4 {
+                    let x = b.lane(4 * i + k, bits: 8), y = c.lane(4 * i + k, bits: 8)
+                    sum &+= signed ? Int64(Int8(truncatingIfNeeded: x)) * Int64(Int8(truncatingIfNeeded: y)) : Int64(x * y)
+                }
+                r.setLane(i, bits: 32, UInt64(bitPattern: sum) & 0xffff_ffff)
+            }
+            result = r
+        case .vsqrdmlah, .vsqrdmlsh:
+            let subtract = inst.op == .vsqrdmlsh
+            result = map { acc, x, y in
+                let product = 2 * Int128(s(x)) * Int128(s(y))
+                let accumulated = (Int128(s(acc)) << bits) + (subtract ? -product : product) + (Int128(1) << (bits - 1))
+                return clamp128(accumulated >> bits)
+            }
+        case .vsqabs: result = map { x, _, _ in clamp128(abs(Int128(s(x)))) }
+        case .vsqneg: result = map { x, _, _ in clamp128(-Int128(s(x))) }
         default:
             result = executeVectorFloat(inst, a, b, c, state: state)
         }
         if saturated { state.fpsr |= fpsrSaturation }
-        return result
+        return e.isLowHalf ? V128(lo: result.lo) : result
     }
 
     mutating func executeVectorFloat(_ inst: IRInst, _ a: V128, _ b: V128, _ c: V128, state: GuestCPUState) -> V128 {
@@ -264,10 +388,10 @@ extension IRInterpreter {
                     let (res, f) = fp.run(Double.self, Double(bits64: x), 0, 0, mode: ctx.roundingMode) { d, _, _ in
                         let raw = d.bitPattern
                         if bits == 32 {
-                            let v = signed ? Float(signExtend(raw, bits: wide)) : Float(raw)
+                            let v = signed ? Float(signExtend(raw, bits: wide)) : unsignedToFloat(raw)
                             return Double(bits64: UInt64(v.bitPattern))
                         }
-                        return signed ? Double(signExtend(raw, bits: wide)) : Double(raw)
+                        return signed ? Double(signExtend(raw, bits: wide)) : unsignedToDouble(raw)
                     }
                     let scale = F(sign: .plus, exponent: -Int(inst.imm), significand: 1)
                     return ctx.output(F(bits64: res.bits64) * scale, f).bits64
