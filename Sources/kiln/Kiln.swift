@@ -11,6 +11,7 @@ struct Kiln: ParsableCommand {
             CacheCommand.self,
             CoverageCommand.self,
             RootfsCommand.self,
+            RunCommand.self,
         ]
     )
 }

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns faults in guest memory into guest crashes: a message naming the signal, the guest pc
+/// (with file and offset) and the fault, then death by the same signal, so the shell sees
+/// what it would see on arm64. Guest signal handlers for synchronous faults arrive with
+/// threads and signals (issue 7); until then the default action applies.
+enum CrashReporter {
+    /// The guest pc of the block being run (read by the SIGSEGV/SIGBUS handler).
+    nonisolated(unsafe) static var currentPC: UInt64 = 0
+    nonisolated(unsafe) static weak var process: GuestProcess?
+
+    static func install(_ process: GuestProcess) {
+        self.process = process
+        var inherited: UInt64 = 0
+        _ = withUnsafeMutableBytes(of: &inherited) { HostSyscall.call(14, UInt64(SIG_BLOCK), 0, UInt64(UInt(bitPattern: $0.baseAddress)), 8) }
+        process.signalMask = inherited
+        // The guest starts with the dispositions it inherited: ignored signals stay ignored,
+        // everything else is default. (The Swift runtime's crash backtracer installs handlers
+        // for SIGABRT, SIGILL, SIGTRAP... that would otherwise catch the guest's signals.)
+        for sig: Int32 in 1..<32 where sig != SIGKILL && sig != SIGSTOP {
+            var old = sigaction()
+            guard sigaction(sig, nil, &old) == 0 else { continue }
+            if unsafeBitCast(old.__sigaction_handler.sa_handler, to: Int.self) == 1 {
+                process.signalActions[Int(sig)][0] = 1
+            } else {
+                Glibc.signal(sig, SIG_DFL)
+            }
+        }
+        for sig in [SIGSEGV, SIGBUS] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_sigaction = { signal, info, _ in
+                let address = info.map { UInt64(UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr)) } ?? 0
+                guard address < GuestLayout.limit else {
+                    writeAll(2, "kiln: internal error: \(CrashReporter.signalName(signal)) at host address \(hex(address)) while running the guest block at \(hex(CrashReporter.currentPC))\n")
+                    return
+                }
+                CrashReporter.report(signal: signal, pc: CrashReporter.currentPC,
+                                     detail: "fault at \(hex(address)) in the block starting at")
+                // SA_RESETHAND restored the default action: returning re-runs the access and
+                // the process dies of the same signal.
+            }
+            action.sa_flags = Int32(SA_SIGINFO) | Int32(bitPattern: UInt32(SA_RESETHAND)) | Int32(SA_NODEFER)
+            sigemptyset(&action.sa_mask)
+            sigaction(sig, &action, nil)
+        }
+    }
+
+    /// Prints the crash report without dying.
+    static func report(signal: Int32, pc: UInt64, detail: String) {
+        process?.strace?.flush()
+        let name = signalName(signal)
+        let location = process?.describe(pc) ?? hex(pc)
+        writeAll(2, "kiln: guest killed by \(name): \(detail) pc \(location)\n")
+    }
+
+    /// Reports a crash the runtime detected itself and dies of `signal`.
+    static func guestCrash(signal: Int32, pc: UInt64, detail: String) -> Never {
+        report(signal: signal, pc: pc, detail: detail + " at")
+        dieOfSignal(signal)
+    }
+
+    /// Ends the host process by `signal` with its default action.
+    static func dieOfSignal(_ signal: Int32) -> Never {
+        Glibc.signal(signal, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
+        raise(signal)
+        // Signals whose default action is to ignore or stop: exit as a shell would report it.
+        exit(128 + signal)
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        let names: [Int32: String] = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
+                                      SIGFPE: "SIGFPE", SIGABRT: "SIGABRT"]
+        return names[signal] ?? "signal \(signal)"
+    }
+}

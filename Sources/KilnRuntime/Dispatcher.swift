@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnA64
+import KilnIR
+
+/// A translated block and the region base its IR is relative to.
+struct TranslatedBlock {
+    var ir: IRBlock
+    var base: UInt64
+}
+
+/// The interpreter tier's main loop: look up the block at the guest pc (translating it on a
+/// miss), run it on the IR interpreter, and handle how it exits.
+final class Dispatcher {
+    let process: GuestProcess
+    var translator = A64Translator()
+    var interpreter = IRInterpreter()
+    var memory = HostGuestMemory()
+    /// Blocks by guest pc. Dropped when their memory is unmapped or re-protected.
+    var blocks: [UInt64: TranslatedBlock] = [:]
+    /// Guest instructions executed (blocks' lengths summed; counted only when `counting`).
+    var instructions: UInt64 = 0
+    var counting = false
+
+    init(process: GuestProcess) {
+        self.process = process
+        let start = monotonicNanoseconds()
+        interpreter.environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
+        translator.lifter.zeroBlockSize = UInt64(interpreter.environment.zeroBlockSize)
+        process.addressSpace.invalidate = { [unowned self] start, end in
+            guard !self.blocks.isEmpty else { return }
+            self.blocks = self.blocks.filter { $0.key < start || $0.key >= end }
+        }
+    }
+
+    /// Runs the guest until it exits; never returns.
+    func run() -> Never {
+        let state = process.state
+        while true {
+            let pc = state.pc
+            CrashReporter.currentPC = pc
+            let block: TranslatedBlock
+            if let cached = blocks[pc] {
+                block = cached
+            } else {
+                block = translate(pc)
+                blocks[pc] = block
+            }
+            if counting { instructions &+= UInt64(block.ir.guestLength / 4) }
+            let result: IRExecutionResult
+            do {
+                result = try interpreter.run(block.ir, state: state, memory: &memory, regionBase: block.base)
+            } catch {
+                switch error {
+                case let .memoryFault(fault, faultPC):
+                    CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
+                                             detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                }
+            }
+            switch result.kind {
+            case .syscall:
+                process.syscall()
+            case .trap:
+                trap(result)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Translates the block at `pc` from the mapping that holds it.
+    private func translate(_ pc: UInt64) -> TranslatedBlock {
+        guard let mapping = process.addressSpace.mapping(containing: pc), mapping.isExecutable else {
+            CrashReporter.guestCrash(signal: SIGSEGV, pc: pc, detail: "jump to non-executable address \(hex(pc))")
+        }
+        guard pc & 3 == 0 else { CrashReporter.guestCrash(signal: SIGBUS, pc: pc, detail: "misaligned pc") }
+        let code = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(mapping.start)), count: Int(mapping.end - mapping.start))
+        if mapping.file != nil {
+            let base = mapping.base
+            translator.translate(code: code, codeOffset: mapping.start &- base, at: pc &- base, addressing: .region)
+            return TranslatedBlock(ir: translator.block, base: base)
+        }
+        translator.translate(code: code, codeOffset: mapping.start, at: pc, addressing: .absolute)
+        return TranslatedBlock(ir: translator.block, base: 0)
+    }
+
+    private func trap(_ result: IRExecutionResult) -> Never {
+        let pc = result.pc
+        let encoding = String(result.info, radix: 16)
+        let word = String(repeating: "0", count: max(0, 8 - encoding.count)) + encoding
+        switch result.trap {
+        case .breakpoint:
+            CrashReporter.guestCrash(signal: SIGTRAP, pc: pc, detail: "brk #\(hex(UInt64(result.info)))")
+        case .undefined:
+            CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "undefined instruction \(word)")
+        case .unimplemented, .unallocated:
+            let decoded = translator.decoder.decode(result.info)
+            // An encoding no arm64 CPU has raises SIGILL there too; a real instruction Kiln
+            // cannot run is Kiln's limitation and says so.
+            guard decoded.index >= 0 else { CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "unallocated instruction \(word)") }
+            let mnemonic = translator.decoder.table[Int(decoded.index)].mnemonic
+            process.strace?.flush()
+            let message = "kiln: unsupported instruction \(mnemonic) (\(word)) at \(process.describe(pc))\n"
+            writeAll(2, message)
+            exit(RuntimeError.unsupportedInstruction(message).exitStatus)
+        }
+    }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+/// Writes all of `text` to `fd`, ignoring errors (diagnostics only).
+func writeAll(_ fd: Int32, _ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { return }
+        offset += n
+    }
+}
+
+extension GuestProcess {
+    /// Runs the guest to its end; exits the host process with its status (or its signal).
+    public func run() -> Never {
+        Dispatcher(process: self).run()
+    }
+
+    /// Runs the guest counting executed guest instructions; `report` gets the count at exit.
+    public func runCountingInstructions(report: @escaping (UInt64) -> Void) -> Never {
+        let dispatcher = Dispatcher(process: self)
+        dispatcher.counting = true
+        exitHook = { report(dispatcher.instructions) }
+        dispatcher.run()
+    }
+}

@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnA64
+import KilnELF
+import KilnIR
+
+/// How to run a guest program.
+public struct RunOptions: Sendable {
+    /// The rootfs directory ("" for none).
+    public var rootfs: String
+    /// Print every system call to `straceDescriptor`.
+    public var strace: Bool
+    /// Where `--strace` writes (stderr by default).
+    public var straceDescriptor: Int32
+    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2) {
+        self.rootfs = rootfs; self.strace = strace; self.straceDescriptor = straceDescriptor
+    }
+}
+
+/// A guest Linux process on the interpreter tier: its memory map, CPU state, system call
+/// state and translated blocks. Single-threaded for now; one `GuestProcess` per host process.
+public final class GuestProcess {
+    public let options: RunOptions
+    public let paths: PathResolver
+    public let addressSpace = GuestAddressSpace()
+    public let state = GuestCPUState()
+    /// Host path of the program file, and the path the guest knows it by (/proc/self/exe).
+    public let programHostPath: String
+    public let programGuestPath: String
+    /// Kiln's own executable (execve of arm64 programs runs it again).
+    let kilnExecutable = readLink("/proc/self/exe") ?? "/proc/self/exe"
+    /// The auxiliary vector given to the guest (/proc/self/auxv).
+    public private(set) var auxv: [(UInt64, UInt64)] = []
+    public private(set) var entryPoint: UInt64 = 0
+
+    /// Guest signal dispositions: handler, flags, restorer, mask (struct sigaction, arm64).
+    var signalActions = [[UInt64]](repeating: [0, 0, 0, 0], count: 65)
+    var signalMask: UInt64 = 0
+    var alternateSignalStack: [UInt64] = [0, 2, 0]
+    var clearChildTID: UInt64 = 0
+    var robustList: UInt64 = 0
+    var warnedSyscalls = Set<UInt64>()
+    /// Host descriptors Kiln itself uses (the strace file); the guest may not close them.
+    var reservedDescriptors = Set<Int32>()
+    let strace: Strace?
+    /// Runs just before the process exits (instruction counts for `--stats`-style reports).
+    var exitHook: (() -> Void)?
+
+    /// Loads `program` (a guest path or host path, already located) with `arguments` (argv,
+    /// including argv[0]) and `environment`.
+    public init(programHostPath: String, programGuestPath: String, arguments: [String], environment: [String], options: RunOptions) throws {
+        self.options = options
+        self.paths = PathResolver(rootfs: options.rootfs, home: getenv("HOME").map { String(cString: $0) })
+        self.programHostPath = programHostPath
+        self.programGuestPath = programGuestPath
+        if options.strace {
+            strace = Strace(descriptor: options.straceDescriptor)
+            if options.straceDescriptor > 2 { reservedDescriptors.insert(options.straceDescriptor) }
+        } else {
+            strace = nil
+        }
+        CrashReporter.install(self)
+
+        let loader = ELFLoader(addressSpace: addressSpace)
+        let elf = try ELFLoader.open(programHostPath)
+        let program = try loader.load(elf, path: programHostPath, isMain: true)
+        addressSpace.setBreakStart(program.end)
+        var interpreterBase: UInt64 = 0
+        entryPoint = program.entry
+        if let interp = program.interpreter {
+            // The interpreter must come from the rootfs: the host's would be an x86-64 one.
+            let hostInterp = options.rootfs.isEmpty ? interp : options.rootfs + interp
+            guard access(hostInterp, F_OK) == 0 else {
+                throw RuntimeError.missingInterpreter(programGuestPath, tried: options.rootfs.isEmpty ? interp : options.rootfs + interp)
+            }
+            let interpELF: ELFFile
+            do {
+                interpELF = try ELFLoader.open(hostInterp)
+            } catch RuntimeError.programNotFound {
+                throw RuntimeError.missingInterpreter(programGuestPath, tried: hostInterp)
+            }
+            let image = try loader.load(interpELF, path: hostInterp, isMain: false)
+            interpreterBase = image.bias
+            entryPoint = image.entry
+        }
+
+        let stackBottom = GuestLayout.stackTop - GuestLayout.stackSize
+        let stackProt = PROT_READ | PROT_WRITE | (program.executableStack ? PROT_EXEC : 0)
+        let r = addressSpace.map(address: stackBottom, length: GuestLayout.stackSize, protection: stackProt,
+                                 flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, fd: -1, offset: 0)
+        guard r >= 0 else { throw RuntimeError.cannotMap(path: "[stack]", address: stackBottom, errno: Int32(-r)) }
+        let stack = InitialStack.build(top: GuestLayout.stackTop, arguments: arguments, environment: environment,
+                                       executableName: programGuestPath, program: program, interpreterBase: interpreterBase)
+        auxv = stack.auxv
+        state.sp = stack.sp
+        state.pc = entryPoint
+    }
+
+    /// The auxiliary vector as the bytes /proc/self/auxv holds.
+    var auxvBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        for (tag, value) in auxv {
+            withUnsafeBytes(of: tag.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+        }
+        return bytes
+    }
+
+    /// "file+0xoffset" for a guest address in a file mapping, else the bare address.
+    public func describe(_ address: UInt64) -> String {
+        guard let m = addressSpace.mapping(containing: address), let file = m.file else { return hex(address) }
+        return "\(hex(address)) (\(paths.guestPath(file.path))+\(hex(m.fileOffset + (address - m.start))))"
+    }
+
+    /// Ends the process with the guest's exit status.
+    func exitProcess(_ status: Int32) -> Never {
+        exitHook?()
+        strace?.flush()
+        exit(status & 0xff)
+    }
+}

@@ -1,1 +1,0 @@
-// The KilnRuntime module; see docs/ARCHITECTURE.md.

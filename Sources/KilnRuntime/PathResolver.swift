@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Maps guest paths to host paths, as `qemu -L` does: an absolute guest path names the file
+/// inside the rootfs when it exists there, else the host's file. /proc, /dev, /sys, /run and
+/// /tmp always come from the host, and so do paths under the user's home directory. Relative
+/// paths are left alone: the guest's working directory is a host directory.
+public struct PathResolver: Sendable {
+    /// The rootfs directory without a trailing slash ("" when running without one).
+    public let rootfs: String
+    /// Host path prefixes that never resolve into the rootfs.
+    public let hostOnlyPrefixes: [String]
+
+    public init(rootfs: String, home: String? = nil) {
+        var root = rootfs
+        while root.count > 1, root.hasSuffix("/") { root.removeLast() }
+        self.rootfs = root == "/" ? "" : root
+        var prefixes = ["/proc", "/dev", "/sys", "/run", "/tmp"]
+        if let home, home.count > 1 { prefixes.append(home) }
+        hostOnlyPrefixes = prefixes
+    }
+
+    /// The host path for guest `path`.
+    public func hostPath(_ path: String) -> String {
+        guard !rootfs.isEmpty, path.hasPrefix("/") else { return path }
+        for prefix in hostOnlyPrefixes where path == prefix || path.hasPrefix(prefix + "/") { return path }
+        let candidate = rootfs + path
+        var st = stat()
+        if lstat(candidate, &st) == 0 { return candidate }
+        // A file about to be created belongs where its directory is.
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            let parent = rootfs + path[..<slash]
+            if lstat(parent, &st) == 0, lstat(String(path[..<slash]), &st) != 0 { return candidate }
+        }
+        return path
+    }
+
+    /// The guest's view of host path `path`: the rootfs prefix removed.
+    public func guestPath(_ path: String) -> String {
+        guard !rootfs.isEmpty else { return path }
+        if path == rootfs { return "/" }
+        if path.hasPrefix(rootfs + "/") { return String(path.dropFirst(rootfs.count)) }
+        return path
+    }
+}

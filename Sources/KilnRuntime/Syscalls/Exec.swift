@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Syscalls {
+    /// execve: an arm64 program or a `#!` script runs under Kiln again (same rootfs, same
+    /// --strace to stderr), with no binfmt_misc registration needed; a host (x86-64) program
+    /// runs natively. On success this never returns.
+    static func execve(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        guard let path = p.guestString(a[0]) else { return -Int(EFAULT) }
+        guard let argv = p.guestStringArray(a[1]), let envp = p.guestStringArray(a[2]) else { return -Int(EFAULT) }
+        let host = p.hostPath(path)
+        guard access(host, F_OK) == 0 else { return -Int(errno) }
+        guard access(host, X_OK) == 0 else { return -Int(EACCES) }
+        let fd = open(host, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return -Int(errno) }
+        var head = [UInt8](repeating: 0, count: 20)
+        let n = read(fd, &head, 20)
+        Glibc.close(fd)
+        let isELF = n >= 20 && head[0] == 0x7f && head[1] == 0x45 && head[2] == 0x4c && head[3] == 0x46
+        let machine = n >= 20 ? UInt16(head[18]) | UInt16(head[19]) << 8 : 0
+        let isScript = n >= 2 && head[0] == UInt8(ascii: "#") && head[1] == UInt8(ascii: "!")
+        let command: [String]
+        let program: String
+        if isELF && machine == 62 {
+            program = host
+            command = argv
+        } else if isScript || (isELF && machine == 183) {
+            program = p.kilnExecutable
+            var options = ["run", "--rootfs", p.options.rootfs.isEmpty ? "/" : p.options.rootfs]
+            if p.options.strace && p.options.straceDescriptor == 2 { options.append("--strace") }
+            if let first = argv.first { options += ["--argv0", first] }
+            // The new Kiln must see the guest's program, not itself, behind /proc/self/exe.
+            let target = host == p.programHostPath ? p.programGuestPath : path
+            command = [program] + options + ["--", target] + argv.dropFirst()
+        } else {
+            return -Int(ENOEXEC)
+        }
+        p.strace?.flush()
+        let cArguments = command.map { strdup($0) } + [nil]
+        let cEnvironment = envp.map { strdup($0) } + [nil]
+        let r = program.withCString { Glibc.execve($0, cArguments, cEnvironment) }
+        let error = errno
+        cArguments.forEach { free($0) }
+        cEnvironment.forEach { free($0) }
+        return r < 0 ? -Int(error) : Int(r)
+    }
+}
+
+extension GuestProcess {
+    /// A NULL-terminated array of guest string pointers (argv, envp).
+    func guestStringArray(_ address: UInt64) -> [String]? {
+        guard address != 0 else { return [] }
+        var result: [String] = []
+        var cursor = address
+        while result.count < 1 << 16 {
+            guard let p = pointer(cursor), cursor < GuestLayout.limit else { return nil }
+            let item = p.loadUnaligned(as: UInt64.self)
+            if item == 0 { return result }
+            guard let s = guestString(item, limit: 1 << 20) else { return nil }
+            result.append(s)
+            cursor += 8
+        }
+        return nil
+    }
+}

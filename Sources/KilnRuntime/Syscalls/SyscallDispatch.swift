@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The six argument registers of a system call (x0...x5).
+public struct SyscallArguments {
+    public var values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    public subscript(_ i: Int) -> UInt64 {
+        switch i {
+        case 0: return values.0
+        case 1: return values.1
+        case 2: return values.2
+        case 3: return values.3
+        case 4: return values.4
+        default: return values.5
+        }
+    }
+    /// Argument `i` as a signed 32-bit value (descriptors, flags), as the kernel reads an int.
+    public func int(_ i: Int) -> Int32 { Int32(truncatingIfNeeded: self[i]) }
+}
+
+extension GuestProcess {
+    /// Handles the SVC that ended the last block: number in x8, arguments in x0...x5, result
+    /// to x0.
+    func syscall() {
+        let number = state.x(8)
+        let args = SyscallArguments(values: (state.x(0), state.x(1), state.x(2), state.x(3), state.x(4), state.x(5)))
+        let entry = SyscallTable.entry(number)
+        strace?.enter(number: number, entry: entry, args: args, process: self)
+        let result: Int
+        switch entry?.action {
+        case let .host(n)?:
+            result = HostSyscall.call(n, args[0], args[1], args[2], args[3], args[4], args[5])
+        case let .hostPaths(n)?:
+            result = callWithPaths(n, entry!, args)
+        case let .emulated(handler)?:
+            result = handler(self, args)
+        case .absent?:
+            result = -Int(ENOSYS)
+        case .unsupported?, nil:
+            if warnedSyscalls.insert(number).inserted {
+                writeAll(2, "kiln: warning: unsupported syscall \(entry?.name ?? "#\(number)") (\(number)) returns ENOSYS\n")
+            }
+            result = -Int(ENOSYS)
+        }
+        strace?.exit(result: result, entry: entry, args: args)
+        state.setX(0, UInt64(bitPattern: Int64(result)))
+    }
+
+    /// Calls host syscall `n` with every path argument resolved through the rootfs.
+    private func callWithPaths(_ n: Int, _ entry: SyscallEntry, _ args: SyscallArguments) -> Int {
+        var values = [args[0], args[1], args[2], args[3], args[4], args[5]]
+        var copies: [UnsafeMutablePointer<CChar>] = []
+        defer { copies.forEach { free($0) } }
+        for (i, kind) in entry.argumentKinds.enumerated() where kind == .path && values[i] != 0 {
+            guard let path = guestString(values[i]) else { return -Int(EFAULT) }
+            guard let copy = strdup(hostPath(path)) else { return -Int(ENOMEM) }
+            copies.append(copy)
+            values[i] = UInt64(UInt(bitPattern: copy))
+        }
+        return HostSyscall.call(n, values[0], values[1], values[2], values[3], values[4], values[5])
+    }
+
+    /// The host path for a guest path: /proc/self/exe names the program, the rest resolves
+    /// through the rootfs.
+    func hostPath(_ path: String) -> String {
+        if path == "/proc/self/exe" || path == "/proc/\(getpid())/exe" { return programHostPath }
+        return paths.hostPath(path)
+    }
+
+    /// The NUL-terminated guest string at `address` (at most PATH_MAX bytes).
+    func guestString(_ address: UInt64, limit: Int = 4096) -> String? {
+        guard address >= GuestLayout.minimumAddress, address < GuestLayout.limit,
+              let p = UnsafePointer<UInt8>(bitPattern: UInt(address)) else { return nil }
+        var n = 0
+        while n < limit, p[n] != 0 { n += 1 }
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+}
+

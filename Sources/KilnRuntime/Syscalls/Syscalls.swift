@@ -1,0 +1,281 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Guest pointer -> host pointer (identical addresses), nil for NULL.
+@inline(__always) func pointer(_ address: UInt64) -> UnsafeMutableRawPointer? {
+    UnsafeMutableRawPointer(bitPattern: UInt(address))
+}
+
+/// The emulated system calls of `SyscallTable`: those whose data layout differs between the
+/// arm64 and x86-64 ABIs, and those that change state Kiln keeps for the guest.
+enum Syscalls {
+    static let atFDCWD = UInt64(bitPattern: -100)
+
+    // MARK: files
+
+    static func openat(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        guard let path = p.guestString(a[1]) else { return -Int(EFAULT) }
+        if path == "/proc/self/auxv" || path == "/proc/\(getpid())/auxv" { return p.memoryFile(named: "auxv", contents: p.auxvBytes) }
+        let host = p.hostPath(path)
+        return host.withCString {
+            HostSyscall.call(HostNumber.openat, a[0], UInt64(UInt(bitPattern: $0)), LayoutConversion.hostOpenFlags(a[2]), a[3])
+        }
+    }
+
+    static func close(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        if p.reservedDescriptors.contains(a.int(0)) { return -Int(EBADF) }
+        return HostSyscall.call(HostNumber.close, a[0])
+    }
+
+    static func pipe2(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        HostSyscall.call(HostNumber.pipe2, a[0], LayoutConversion.hostOpenFlags(a[1]))
+    }
+
+    static func fcntl(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        let command = a.int(1)
+        switch command {
+        case F_GETFL:
+            let r = HostSyscall.call(HostNumber.fcntl, a[0], a[1])
+            return r < 0 ? r : Int(LayoutConversion.guestOpenFlags(UInt64(r)))
+        case F_SETFL:
+            return HostSyscall.call(HostNumber.fcntl, a[0], a[1], LayoutConversion.hostOpenFlags(a[2]))
+        default:
+            return HostSyscall.call(HostNumber.fcntl, a[0], a[1], a[2])
+        }
+    }
+
+    static func readlinkat(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        guard let path = p.guestString(a[1]) else { return -Int(EFAULT) }
+        let target: String
+        if path == "/proc/self/exe" || path == "/proc/\(getpid())/exe" {
+            target = p.programGuestPath
+        } else {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let host = p.hostPath(path)
+            let r = host.withCString { s in
+                buffer.withUnsafeMutableBytes {
+                    HostSyscall.call(HostNumber.readlinkat, a[0], UInt64(UInt(bitPattern: s)), UInt64(UInt(bitPattern: $0.baseAddress)), 4096)
+                }
+            }
+            guard r >= 0 else { return r }
+            let raw = String(decoding: buffer[0..<r], as: UTF8.self)
+            target = path.hasPrefix("/proc/") ? p.paths.guestPath(raw) : raw
+        }
+        let bytes = Array(target.utf8)
+        let n = min(bytes.count, Int(a[3]))
+        guard let out = pointer(a[2]) else { return -Int(EFAULT) }
+        bytes.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: n) }
+        return n
+    }
+
+    static func newfstatat(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        guard let path = p.guestString(a[1]) else { return -Int(EFAULT) }
+        var buffer = [UInt8](repeating: 0, count: LayoutConversion.hostStatSize)
+        let r = p.hostPath(path).withCString { s in
+            buffer.withUnsafeMutableBytes {
+                HostSyscall.call(HostNumber.newfstatat, a[0], UInt64(UInt(bitPattern: s)), UInt64(UInt(bitPattern: $0.baseAddress)), a[3])
+            }
+        }
+        return finishStat(r, buffer, a[2])
+    }
+
+    static func fstat(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        var buffer = [UInt8](repeating: 0, count: LayoutConversion.hostStatSize)
+        let r = buffer.withUnsafeMutableBytes { HostSyscall.call(HostNumber.fstat, a[0], UInt64(UInt(bitPattern: $0.baseAddress))) }
+        return finishStat(r, buffer, a[1])
+    }
+
+    private static func finishStat(_ r: Int, _ buffer: [UInt8], _ guestAddress: UInt64) -> Int {
+        guard r >= 0 else { return r }
+        guard let out = pointer(guestAddress) else { return -Int(EFAULT) }
+        buffer.withUnsafeBytes { LayoutConversion.convertStat(from: $0.baseAddress!, to: out) }
+        return r
+    }
+
+    static func getcwd(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        var buffer = [UInt8](repeating: 0, count: 4097)
+        let r = buffer.withUnsafeMutableBytes { HostSyscall.call(HostNumber.getcwd, UInt64(UInt(bitPattern: $0.baseAddress)), 4097) }
+        guard r > 0 else { return r }
+        let cwd = p.paths.guestPath(String(decoding: buffer[0..<(r - 1)], as: UTF8.self))
+        let bytes = Array(cwd.utf8) + [0]
+        guard bytes.count <= Int(a[1]) else { return -Int(ERANGE) }
+        guard let out = pointer(a[0]) else { return -Int(EFAULT) }
+        bytes.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        return bytes.count
+    }
+
+    // MARK: polling
+
+    static func epollCtl(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        var event = [UInt8](repeating: 0, count: LayoutConversion.hostEpollEventSize)
+        guard let guest = pointer(a[3]) else { return HostSyscall.call(HostNumber.epollCtl, a[0], a[1], a[2], 0) }
+        return event.withUnsafeMutableBytes {
+            LayoutConversion.epollEventToHost(guest, $0.baseAddress!)
+            return HostSyscall.call(HostNumber.epollCtl, a[0], a[1], a[2], UInt64(UInt(bitPattern: $0.baseAddress)))
+        }
+    }
+
+    static func epollPwait(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        let count = Int(a.int(2))
+        guard count > 0, count <= 1 << 20 else { return -Int(EINVAL) }
+        guard let out = pointer(a[1]) else { return -Int(EFAULT) }
+        var events = [UInt8](repeating: 0, count: count * LayoutConversion.hostEpollEventSize)
+        return events.withUnsafeMutableBytes { host in
+            let r = HostSyscall.call(HostNumber.epollPwait, a[0], UInt64(UInt(bitPattern: host.baseAddress)), a[2], a[3], a[4], a[5])
+            if r > 0 {
+                for i in 0..<r {
+                    LayoutConversion.epollEventToGuest(host.baseAddress! + i * LayoutConversion.hostEpollEventSize,
+                                                       out + i * LayoutConversion.guestEpollEventSize)
+                }
+            }
+            return r
+        }
+    }
+
+    // MARK: process
+
+    static func exit(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.exitProcess(a.int(0))
+    }
+
+    static func exitGroup(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.exitProcess(a.int(0))
+    }
+
+    static func setTidAddress(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.clearChildTID = a[0]
+        return HostSyscall.call(HostNumber.gettid)
+    }
+
+    static func setRobustList(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        guard a[1] == 24 else { return -Int(EINVAL) }
+        p.robustList = a[0]
+        return 0
+    }
+
+    static func uname(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        let r = HostSyscall.call(HostNumber.uname, a[0])
+        guard r == 0, let out = pointer(a[0]) else { return r }
+        // struct utsname: six 65-byte fields; machine is the fifth.
+        let machine = Array("aarch64".utf8) + [UInt8](repeating: 0, count: 65 - 7)
+        machine.withUnsafeBytes { (out + 65 * 4).copyMemory(from: $0.baseAddress!, byteCount: 65) }
+        return 0
+    }
+
+    /// clone: fork-style clones (no CLONE_VM) only; threads arrive with issue 7.
+    static func clone(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        let flags = a[0]
+        let cloneVM: UInt64 = 0x100, cloneVFork: UInt64 = 0x4000, cloneSetTLS: UInt64 = 0x80000
+        let cloneChildSetTID: UInt64 = 0x0100_0000, cloneChildClearTID: UInt64 = 0x0020_0000, cloneParentSetTID: UInt64 = 0x0010_0000
+        guard flags & cloneVM == 0 || flags & cloneVFork != 0 else {
+            if p.warnedSyscalls.insert(220).inserted { writeAll(2, "kiln: warning: clone of threads (flags \(hex(flags))) is not supported yet\n") }
+            return -Int(ENOSYS)
+        }
+        // vfork becomes fork: the parent must not share the child's memory writes.
+        let hostFlags = flags & (0xff | cloneChildSetTID | cloneChildClearTID | cloneParentSetTID)
+        let r = HostSyscall.call(HostNumber.clone, hostFlags, 0, a[2], a[4], 0)
+        if r == 0 {
+            if flags & cloneSetTLS != 0 { p.state.tpidr = a[3] }
+            if a[1] != 0 { p.state.sp = a[1] }
+        }
+        return r
+    }
+
+    // MARK: signals (dispositions are recorded; delivery to guest handlers is issue 7)
+
+    static func rtSigaction(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        let signal = Int(a[0])
+        guard signal >= 1, signal <= 64, a[3] == 8 else { return -Int(EINVAL) }
+        if let old = pointer(a[2]) {
+            for i in 0..<4 { old.storeBytes(of: p.signalActions[signal][i], toByteOffset: i * 8, as: UInt64.self) }
+        }
+        guard let new = pointer(a[1]) else { return 0 }
+        guard signal != Int(SIGKILL), signal != Int(SIGSTOP) else { return -Int(EINVAL) }
+        let action = (0..<4).map { new.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
+        p.signalActions[signal] = action
+        // Ignoring or defaulting a signal is done on the host too (SIGPIPE matters most);
+        // Kiln keeps its own fault handlers.
+        if Int32(signal) != SIGSEGV, Int32(signal) != SIGBUS, action[0] <= 1 {
+            Glibc.signal(Int32(signal), action[0] == 1 ? SIG_IGN : SIG_DFL)
+        }
+        return 0
+    }
+
+    static func rtSigprocmask(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        guard a[3] == 8 else { return -Int(EINVAL) }
+        if let old = pointer(a[2]) { old.storeBytes(of: p.signalMask, as: UInt64.self) }
+        guard let new = pointer(a[1]) else { return 0 }
+        let set = new.loadUnaligned(as: UInt64.self)
+        switch Int32(a[0]) {
+        case SIG_BLOCK: p.signalMask |= set
+        case SIG_UNBLOCK: p.signalMask &= ~set
+        case SIG_SETMASK: p.signalMask = set
+        default: return -Int(EINVAL)
+        }
+        p.signalMask &= ~(UInt64(1) << (UInt64(SIGKILL) - 1) | UInt64(1) << (UInt64(SIGSTOP) - 1))
+        p.applySignalMaskToHost()
+        return 0
+    }
+
+    static func sigaltstack(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        if let old = pointer(a[1]) {
+            old.storeBytes(of: p.alternateSignalStack[0], as: UInt64.self)
+            old.storeBytes(of: UInt32(truncatingIfNeeded: p.alternateSignalStack[1]), toByteOffset: 8, as: UInt32.self)
+            old.storeBytes(of: UInt32(0), toByteOffset: 12, as: UInt32.self)
+            old.storeBytes(of: p.alternateSignalStack[2], toByteOffset: 16, as: UInt64.self)
+        }
+        if let new = pointer(a[0]) {
+            p.alternateSignalStack = [new.loadUnaligned(as: UInt64.self), UInt64(new.loadUnaligned(fromByteOffset: 8, as: UInt32.self)),
+                                      new.loadUnaligned(fromByteOffset: 16, as: UInt64.self)]
+        }
+        return 0
+    }
+
+    // MARK: memory
+
+    static func brk(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.addressSpace.setBreak(a[0])
+    }
+
+    static func mmap(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.addressSpace.map(address: a[0], length: a[1], protection: a.int(2), flags: a.int(3), fd: a.int(4), offset: a[5])
+    }
+
+    static func munmap(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.addressSpace.unmap(address: a[0], length: a[1])
+    }
+
+    static func mprotect(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.addressSpace.protect(address: a[0], length: a[1], protection: a.int(2))
+    }
+
+    static func mremap(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        p.addressSpace.remap(address: a[0], oldLength: a[1], newLength: a[2], flags: a.int(3), newAddress: a[4])
+    }
+
+    static func madvise(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        guard a[0] & (GuestLayout.pageSize - 1) == 0 else { return -Int(EINVAL) }
+        guard GuestLayout.contains(a[0], a[1]) else { return -Int(ENOMEM) }
+        return HostSyscall.call(HostNumber.madvise, a[0], a[1], a[2])
+    }
+}
+
+extension GuestProcess {
+    /// Blocks on the host what the guest blocks (so blocked signals stay pending, as on arm64),
+    /// except the fault signals Kiln needs for crash reports.
+    func applySignalMaskToHost() {
+        let kept = UInt64(1) << (UInt64(SIGSEGV) - 1) | UInt64(1) << (UInt64(SIGBUS) - 1)
+        var mask = signalMask & ~kept
+        _ = withUnsafeMutableBytes(of: &mask) { HostSyscall.call(14, UInt64(SIG_SETMASK), UInt64(UInt(bitPattern: $0.baseAddress)), 0, 8) }
+    }
+
+    /// A read-only descriptor on an in-memory file (for /proc files that show the guest view).
+    func memoryFile(named name: String, contents: [UInt8]) -> Int {
+        let fd = name.withCString { HostSyscall.call(HostNumber.memfdCreate, UInt64(UInt(bitPattern: $0)), 1 /* MFD_CLOEXEC */) }
+        guard fd >= 0 else { return fd }
+        contents.withUnsafeBytes { _ = Glibc.write(Int32(fd), $0.baseAddress, $0.count) }
+        lseek(Int32(fd), 0, SEEK_SET)
+        return fd
+    }
+}

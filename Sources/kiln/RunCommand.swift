@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import KilnRootfs
+import KilnRuntime
+
+/// `kiln run`: runs an arm64 Linux program. Kiln's options come first; everything from the
+/// program name on belongs to the guest.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run an arm64 Linux program.",
+        discussion: """
+            Absolute guest paths resolve inside the rootfs first, then on the host; a program \
+            name without a slash is searched in the rootfs's /usr/bin, /bin and so on. Kiln exits \
+            with the guest's exit status, or dies of the signal that killed the guest. Its own \
+            errors use 127 (program or interpreter not found), 126 (cannot execute: not an \
+            arm64 ELF program) and 125 (an instruction Kiln cannot run).
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Guest root filesystem.", discussion: "Default: $KILN_ROOTFS, else the directory `kiln rootfs fetch` fills."))
+    var rootfs: String?
+
+    @Flag(name: .long, help: "Run guest code on the IR interpreter (the only tier until the JIT lands).")
+    var interp = false
+
+    @Flag(name: .long, help: "Print each system call with its arguments and result to stderr.")
+    var strace = false
+
+    @Option(name: .customLong("strace-file"), help: "Write --strace output to this file instead (implies --strace).")
+    var straceFile: String?
+
+    @Flag(name: .customLong("count-instructions"), help: "Print the number of guest instructions executed to stderr at exit.")
+    var countInstructions = false
+
+    @Option(name: .customLong("argv0"), help: .hidden)
+    var argv0: String?
+
+    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
+    var command: [String] = []
+
+    func run() throws {
+        var command = self.command
+        if command.first == "--" { command.removeFirst() }
+        guard !command.isEmpty else {
+            throw ValidationError("Missing the program to run.")
+        }
+        let rootfsDirectory: String
+        if let rootfs {
+            rootfsDirectory = rootfs
+        } else {
+            let fallback = RootfsLocation.defaultDirectory()
+            rootfsDirectory = FileManager.default.fileExists(atPath: fallback) ? fallback : ""
+        }
+        if !rootfsDirectory.isEmpty, !FileManager.default.fileExists(atPath: rootfsDirectory) {
+            FileHandle.standardError.write(Data("kiln: rootfs \(rootfsDirectory) does not exist\n".utf8))
+            throw ExitCode(127)
+        }
+
+        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil)
+        if let straceFile {
+            let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                FileHandle.standardError.write(Data("kiln: cannot open \(straceFile): \(String(cString: strerror(errno)))\n".utf8))
+                throw ExitCode(1)
+            }
+            // Far from the descriptors a guest opens, so it does not see or reuse it.
+            options.straceDescriptor = fcntl(fd, F_DUPFD_CLOEXEC, 900)
+            close(fd)
+        }
+
+        var environment: [String] = []
+        var entry = environ
+        while let e = entry.pointee {
+            environment.append(String(cString: e))
+            entry += 1
+        }
+
+        let process: GuestProcess
+        do {
+            let paths = PathResolver(rootfs: rootfsDirectory)
+            let plan = try LaunchPlan(command: command, argv0: argv0, locator: ProgramLocator(paths: paths))
+            process = try GuestProcess(programHostPath: plan.hostPath, programGuestPath: plan.guestPath,
+                                       arguments: plan.arguments, environment: environment, options: options)
+        } catch let error as RuntimeError {
+            FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
+            throw ExitCode(error.exitStatus)
+        }
+        if countInstructions {
+            process.runCountingInstructions { count in
+                FileHandle.standardError.write(Data("kiln: \(count) guest instructions\n".utf8))
+            }
+        }
+        process.run()
+    }
+}

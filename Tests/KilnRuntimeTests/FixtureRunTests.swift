@@ -1,0 +1,132 @@
+import Foundation
+import KilnTestSupport
+import Testing
+
+/// One line of fixtures/cases.tsv (the same table FixtureTests checks against qemu).
+struct RunCase: CustomStringConvertible, Sendable {
+    var name: String, program: String, status: Int32, arguments: [String]
+    var description: String { name }
+
+    static let all: [RunCase] = {
+        let url = TestEnvironment.repositoryRoot.appendingPathComponent("fixtures/cases.tsv")
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard !line.hasPrefix("#") else { return nil }
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 3, let status = Int32(f[2]) else { return nil }
+            return RunCase(name: f[0], program: f[1], status: status, arguments: f.count > 3 ? f[3].split(separator: " ").map(String.init) : [])
+        }
+    }()
+}
+
+/// `kiln run --interp` on the committed fixtures and on hand-made programs for the error paths.
+@Suite struct FixtureRunTests {
+    @Test(arguments: RunCase.all)
+    func fixtureMatchesExpected(fixture: RunCase) throws {
+        let program = TestEnvironment.fixturesBinDirectory.appendingPathComponent(fixture.program).path
+        let result = try KilnBinary.run([program] + fixture.arguments, environment: ["KILN_FIXTURE_GREETING": "hi"])
+        let expected = try Data(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("fixtures/expected/\(fixture.name).stdout"))
+        #expect(result.status == fixture.status && !result.signaled, "\(result.stderr)")
+        #expect(result.stdoutText == String(decoding: expected, as: UTF8.self))
+    }
+
+    @Test func exitStatusPassesThrough() throws {
+        // mov x0, #42; mov x8, #93 (exit); svc #0
+        let path = try temporaryExecutable(makeTinyELF([0xD280_0540, 0xD280_0BA8, 0xD400_0001]), name: "exit")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path])
+        #expect(result.status == 42 && !result.signaled)
+    }
+
+    @Test func guestSignalKillsKiln() throws {
+        // rt_sigprocmask(SIG_UNBLOCK, {SIGABRT}) as abort() does (the test runner may block
+        // it), getpid, kill(pid, SIGABRT), exit(0)
+        let unblock: [UInt32] = [0xD280_0020, 0xD280_0409, 0xF81F_0FE9, 0x9100_03E1, 0xD280_0002, 0xD280_0103, 0xD280_10E8, 0xD400_0001]
+        let code: [UInt32] = unblock + [0xD280_1588, 0xD400_0001, 0xD280_00C1, 0xD280_1028, 0xD400_0001, 0xD280_0BA8, 0xD400_0001]
+        let path = try temporaryExecutable(makeTinyELF(code), name: "abort")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path])
+        #expect(result.signaled && result.status == SIGABRT)
+    }
+
+    @Test func guestCrashNamesPcAndDiesOfSIGSEGV() throws {
+        // mov x0, #0; ldr x1, [x0]
+        let path = try temporaryExecutable(makeTinyELF([0xD280_0000, 0xF940_0001]), name: "crash")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path])
+        #expect(result.signaled && result.status == SIGSEGV)
+        #expect(result.stderr.contains("SIGSEGV") && result.stderr.contains("pc 0x40007c"), "\(result.stderr)")
+        #expect(result.stderr.contains("+0x7c"), "file offset named: \(result.stderr)")
+    }
+
+    @Test func wildPointerInsideGuestRangeCrashes() throws {
+        // mov x0, #0x1000, lsl #16 (0x10000000, unmapped); str x0, [x0]
+        let path = try temporaryExecutable(makeTinyELF([0xD2A2_0000, 0xF900_0000]), name: "wild")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path])
+        #expect(result.signaled && result.status == SIGSEGV, "\(result.stderr)")
+        #expect(result.stderr.contains("0x10000000"), "\(result.stderr)")
+    }
+
+    @Test func unsupportedInstructionIsNamed() throws {
+        // SVE add z0.d, z0.d, z0.d: an encoding Kiln recognises but never runs.
+        let path = try temporaryExecutable(makeTinyELF([0x04E0_0000]), name: "sve")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path])
+        #expect(result.status == 125 && !result.signaled, "\(result.stderr)")
+        #expect(result.stderr.contains("04e00000") && result.stderr.contains("0x400078"), "\(result.stderr)")
+    }
+
+    @Test func notAnELF() throws {
+        let path = try temporaryExecutable(Array("plain text, neither ELF nor script\n".utf8), name: "text")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path])
+        #expect(result.status == 126)
+        #expect(result.stderr.contains("not an ELF"), "\(result.stderr)")
+    }
+
+    @Test func truncatedELF() throws {
+        let hello = try [UInt8](Data(contentsOf: TestEnvironment.fixturesBinDirectory.appendingPathComponent("hello")))
+        let path = try temporaryExecutable(Array(hello.prefix(100)), name: "truncated")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path])
+        #expect(result.status == 126)
+        #expect(result.stderr.contains("cannot execute"), "\(result.stderr)")
+    }
+
+    @Test func wrongMachine() throws {
+        let result = try KilnBinary.run(["/bin/ls"], options: ["--rootfs", "/"])
+        #expect(result.status == 126)
+        #expect(result.stderr.contains("x86-64"), "\(result.stderr)")
+    }
+
+    @Test func missingProgram() throws {
+        let result = try KilnBinary.run(["/nonexistent/kiln-program"])
+        #expect(result.status == 127)
+        #expect(result.stderr.contains("not found"), "\(result.stderr)")
+    }
+
+    @Test func missingInterpreterNamesThePathTried() throws {
+        // A dynamic program (the host's ls, relabelled arm64) against an empty rootfs.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/bin/ls")))
+        bytes[18] = 183; bytes[19] = 0
+        let path = try temporaryExecutable(bytes, name: "dynamic")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-empty-root-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { unlink(path); rmdir(root) }
+        let result = try KilnBinary.run([path], options: ["--rootfs", root])
+        #expect(result.status == 127)
+        #expect(result.stderr.contains(root + "/lib64/ld-linux-x86-64.so.2"), "\(result.stderr)")
+    }
+
+    @Test func straceFileRecordsCalls() throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-strace-\(getpid())").path
+        defer { unlink(log) }
+        let hello = TestEnvironment.fixturesBinDirectory.appendingPathComponent("hello").path
+        let result = try KilnBinary.run(["--", hello], options: ["--strace-file", log])
+        #expect(result.status == 0 && result.stdoutText == "hello from arm64\n")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("write(1,"), "\(text)")
+        #expect(text.contains("exit"), "\(text)")
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import KilnTestSupport
+import Testing
+
+/// One Debian program run: the command line (program resolved in the rootfs), its stdin, and
+/// an optional shell pipeline for round trips.
+struct DebianRun: CustomStringConvertible, Sendable {
+    var name: String
+    var command: [String]
+    var stdin: String = ""
+    var description: String { name }
+
+    static let all: [DebianRun] = [
+        DebianRun(name: "lua-arithmetic", command: ["/usr/bin/lua5.4", "-e", "local s=0 for i=1,2000 do s=s+i*i%7 end print(s, 7//2, 2^10, 10/4, math.floor(-3.5))"]),
+        DebianRun(name: "lua-strings-tables", command: ["/usr/bin/lua5.4", "-e",
+            "local t={} for w in ('the quick brown fox'):gmatch('%a+') do t[#t+1]=w:upper() end table.sort(t) print(table.concat(t,','), string.format('%5.2f|%x', 3.14159, 255), ('abc'):rep(3))"]),
+        DebianRun(name: "sqlite3-script", command: ["/usr/bin/sqlite3"],
+                  stdin: "create table t(a integer, b text); insert into t values (1,'x'),(2,'y'),(3,'z'); select count(*), sum(a), group_concat(b) from t; select upper(b) from t order by a desc;\n"),
+        DebianRun(name: "python-json-re-hashlib", command: ["/usr/bin/python3.11", "-c",
+            "import json,re,hashlib,decimal,math,struct,zlib\nprint(json.dumps({'a':[1,2.5,None]},sort_keys=True))\nprint(re.findall(r'\\d+','a1b22c333'))\nprint(hashlib.sha256(b'kiln').hexdigest())\nprint(decimal.Decimal(1)/decimal.Decimal(7))\nprint(math.factorial(20), struct.pack('<IH',1,2).hex(), zlib.crc32(b'abc'))"]),
+        DebianRun(name: "busybox-sha256sum", command: ["/bin/busybox", "sha256sum"], stdin: "hello kiln\n"),
+        DebianRun(name: "busybox-sort", command: ["/bin/busybox", "sort", "-n"], stdin: "10\n9\n100\n-1\n"),
+        DebianRun(name: "busybox-awk", command: ["/bin/busybox", "awk", "{s+=$1} END {print s, NR}"], stdin: "1\n2\n3\n"),
+        DebianRun(name: "busybox-gzip", command: ["/bin/busybox", "gzip", "-c", "-n"], stdin: "gzip text\n"),
+        DebianRun(name: "coreutils-sort", command: ["/usr/bin/sort", "-r"], stdin: "b\na\nc\n"),
+        DebianRun(name: "coreutils-factor", command: ["/usr/bin/factor", "1234567", "600851475143"]),
+        DebianRun(name: "coreutils-sha1sum", command: ["/usr/bin/sha1sum"], stdin: "kiln\n"),
+        DebianRun(name: "coreutils-seq", command: ["/usr/bin/seq", "1", "3", "20"]),
+        DebianRun(name: "perl-e", command: ["/usr/bin/perl", "-e", "my %h=(a=>1,b=>2); print join(',', map {\"$_=$h{$_}\"} sort keys %h), \"\\n\"; printf(\"%.3f\\n\", atan2(1,1)*4)"]),
+        DebianRun(name: "gawk", command: ["/usr/bin/gawk", "BEGIN{for(i=1;i<=5;i++) s+=i*i; printf \"%d %s\\n\", s, toupper(\"ok\")}"]),
+        DebianRun(name: "jq", command: ["/usr/bin/jq", "-c", "[.[] | .a * 2]"], stdin: "[{\"a\":1},{\"a\":21}]"),
+        DebianRun(name: "bc", command: ["/usr/bin/bc", "-l"], stdin: "scale=10; 4*a(1)\n2^64\n"),
+        DebianRun(name: "xz-roundtrip", command: ["/usr/bin/xz", "-c", "-1"], stdin: "xz round trip\n"),
+    ]
+}
+
+/// Debian's arm64 programs under `kiln run --interp` against qemu-aarch64 -L on the same
+/// command: same stdout, same exit status. Required in CI (KILN_REQUIRE_ROOTFS=1).
+@Suite(.enabled(if: TestEnvironment.rootfsTestsEnabled)) struct RootfsProgramTests {
+    static var rootfs: String { TestEnvironment.rootfsPath }
+
+    @Test(arguments: DebianRun.all)
+    func matchesQemu(run: DebianRun) throws {
+        let qemu = try #require(TestEnvironment.which("qemu-aarch64"), "install qemu-user")
+        // Both run the program by its host path, so that python's prefix and so its bytecode
+        // cache paths agree: qemu (first) compiles the modules, Kiln reads the cache.
+        let program = Self.rootfs + run.command[0]
+        try #require(FileManager.default.fileExists(atPath: program), "\(run.command[0]) missing from the rootfs (kiln rootfs fetch)")
+        let command = [program] + run.command.dropFirst()
+        let environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": NSTemporaryDirectory(),
+                           "PYTHONPYCACHEPREFIX": NSTemporaryDirectory() + "kiln-test-pycache"]
+        let stdin = Data(run.stdin.utf8)
+        let expected = try KilnBinary.run(qemu, ["-L", Self.rootfs] + command, stdin: stdin, environment: environment)
+        let actual = try KilnBinary.run(command, options: ["--rootfs", Self.rootfs], stdin: stdin, environment: environment)
+        #expect(actual.status == expected.status && actual.signaled == expected.signaled, "\(actual.stderr)")
+        #expect(actual.stdout == expected.stdout, "kiln: \(actual.stdoutText)\nqemu: \(expected.stdoutText)\n\(actual.stderr)")
+    }
+
+    @Test(arguments: [["/usr/bin/xz", "-c", "-1"], ["/bin/busybox", "gzip", "-c"]])
+    func compressionRoundTrip(compress: [String]) throws {
+        let input = Data((0..<2000).map { "line \($0)\n" }.joined().utf8)
+        let compressed = try KilnBinary.run(compress, options: ["--rootfs", Self.rootfs], stdin: input)
+        #expect(compressed.status == 0 && compressed.stdout.count < input.count, "\(compressed.stderr)")
+        let decompress = compress[0].hasSuffix("xz") ? ["/usr/bin/xz", "-d", "-c"] : ["/bin/busybox", "gunzip", "-c"]
+        let restored = try KilnBinary.run(decompress, options: ["--rootfs", Self.rootfs], stdin: compressed.stdout)
+        #expect(restored.status == 0 && restored.stdout == input, "\(restored.stderr)")
+    }
+
+    @Test func shellPipelineExecsArm64ChildrenUnderKiln() throws {
+        let script = "busybox gzip -c | busybox gunzip -c; uname -m; /usr/bin/lua5.4 -e 'print(6*7)'; exit 3"
+        let result = try KilnBinary.run(["/bin/busybox", "sh", "-c", script], options: ["--rootfs", Self.rootfs],
+                                        stdin: Data("through gzip\n".utf8), environment: ["PATH": "/usr/bin:/bin"])
+        #expect(result.stdoutText == "through gzip\naarch64\n42\n", "\(result.stderr)")
+        #expect(result.status == 3)
+    }
+
+    @Test func shebangScriptRunsItsInterpreter() throws {
+        let path = try temporaryExecutable(Array("#!/bin/busybox sh\necho \"script $0 $1\"\n".utf8), name: "script.sh")
+        defer { unlink(path) }
+        let result = try KilnBinary.run([path, "arg"], options: ["--rootfs", Self.rootfs])
+        #expect(result.stdoutText == "script \(path) arg\n", "\(result.stderr)")
+    }
+
+    @Test func procSelfExeIsTheGuestProgram() throws {
+        let result = try KilnBinary.run(["/usr/bin/readlink", "/proc/self/exe"], options: ["--rootfs", Self.rootfs])
+        #expect(result.stdoutText == "/usr/bin/readlink\n", "\(result.stderr)")
+    }
+
+    @Test func unameReportsAarch64() throws {
+        let result = try KilnBinary.run(["/usr/bin/uname", "-m"], options: ["--rootfs", Self.rootfs])
+        #expect(result.stdoutText == "aarch64\n", "\(result.stderr)")
+    }
+}
