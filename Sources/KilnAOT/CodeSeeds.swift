@@ -16,6 +16,8 @@ public enum SeedSource: Int, CaseIterable, Sendable, Comparable {
     case codePointer
     /// A relocated pointer (R_AARCH64_RELATIVE / IRELATIVE addend) into code: vtables, callbacks.
     case dataPointer
+    /// A case of a compiler-generated switch jump table.
+    case jumpTable
     /// Reached by following direct branches from other entries.
     case discovered
     /// Recorded by a real run in a codemap.
@@ -34,6 +36,7 @@ public enum SeedSource: Int, CaseIterable, Sendable, Comparable {
         case .callTarget: return "call-target"
         case .codePointer: return "code-pointer"
         case .dataPointer: return "data-pointer"
+        case .jumpTable: return "jump-table"
         case .discovered: return "discovered"
         case .codemap: return "codemap"
         }

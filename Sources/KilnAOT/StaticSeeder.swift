@@ -25,6 +25,7 @@ public struct StaticSeeder {
         addPLT(to: &seeds)
         try addUnwind(to: &seeds)
         try addRelocatedPointers(to: &seeds)
+        try addAbsolutePointers(to: &seeds)
         sweep(into: &seeds)
         return seeds
     }
@@ -101,6 +102,24 @@ public struct StaticSeeder {
         }
     }
 
+    /// In a fixed-address executable (ET_EXEC), pointers to code in data need no relocation,
+    /// so they are found by value: every aligned 64-bit word of a data segment that names an
+    /// instruction in a code range (function pointer tables, computed-goto label tables).
+    /// Position-independent files carry such pointers as relocations instead.
+    func addAbsolutePointers(to seeds: inout SeedSet) throws {
+        guard file.header.type == .executable else { return }
+        for segment in file.programHeaders where segment.type == ELFSegmentType.load && !segment.flags.contains(.execute) {
+            let bytes = try file.fileBytes(of: segment)
+            // Alignment is relative to the address, which is what the loader preserves.
+            var offset = Int((8 &- (segment.virtualAddress & 7)) & 7)
+            while offset + 8 <= bytes.count {
+                let value = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                add(value, .dataPointer, to: &seeds)
+                offset += 8
+            }
+        }
+    }
+
     /// One pass over every executable segment: BL targets, ADR targets, and ADRP+ADD pairs.
     func sweep(into seeds: inout SeedSet) {
         for segment in image.segments {
@@ -121,8 +140,75 @@ public struct StaticSeeder {
                     if index - source.at <= Self.adrpWindow {
                         add(source.page &+ UInt64((word >> 10) & 0xFFF), .codePointer, to: &seeds)
                     }
+                } else if word & 0xFFFF_FC1F == 0xD61F_0000 {          // BR Xn
+                    for target in jumpTableTargets(endingAt: index, in: segment) { add(target, .jumpTable, to: &seeds) }
                 }
             }
+        }
+    }
+}
+
+extension StaticSeeder {
+    /// Most cases a switch statement's jump table can have before we stop trusting the match.
+    static let maxJumpTableEntries = 4096
+
+    /// The targets of the switch dispatch that ends in the BR at `index`, in the shape GCC and
+    /// Clang emit for AArch64:
+    ///
+    ///     cmp   wI, #N ; b.hi default          bound: N + 1 cases
+    ///     adrp  xT, table ; add xT, xT, #lo    table of byte or halfword offsets
+    ///     ldrb  wE, [xT, wI, uxtw]             (ldrh ... uxtw #1)
+    ///     adr   xB, base
+    ///     add   xD, xB, wE, sxtb #2            (sxth #2)
+    ///     br    xD
+    ///
+    /// Anything that does not match exactly yields no targets: a missed table costs a JIT
+    /// translation at run time, a wrong one would only cost a useless cache entry.
+    func jumpTableTargets(endingAt index: Int, in segment: ExecutableImage.Segment) -> [UInt64] {
+        func word(_ i: Int) -> UInt32? {
+            guard i >= 0, (i + 1) * 4 <= segment.bytes.count else { return nil }
+            return UInt32(littleEndian: segment.bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+        }
+        func pc(_ i: Int) -> UInt64 { segment.address + UInt64(i * 4) }
+        guard let br = word(index), let addWord = word(index - 1), let adrWord = word(index - 2),
+              let loadWord = word(index - 3) else { return [] }
+        let target = (br >> 5) & 31
+        // add xD, xB, wE, sxtb|sxth #2
+        guard addWord & 0xFFE0_1C00 == 0x8B20_0800, addWord & 31 == target else { return [] }
+        let option = (addWord >> 13) & 7
+        guard option == 0b100 || option == 0b101 else { return [] }
+        let entryBytes = option == 0b100 ? 1 : 2
+        let entryRegister = (addWord >> 16) & 31, baseRegister = (addWord >> 5) & 31
+        // adr xB, base
+        guard adrWord & 0x9F00_0000 == 0x1000_0000, adrWord & 31 == baseRegister else { return [] }
+        let base = pc(index - 2) &+ A64Immediate.adr21(adrWord)
+        // ldrb wE, [xT, wI, uxtw] or ldrh wE, [xT, wI, uxtw #1]
+        let expectedLoad: UInt32 = entryBytes == 1 ? 0x3860_4800 : 0x7860_5800
+        guard loadWord & 0xFFE0_FC00 == expectedLoad, loadWord & 31 == entryRegister else { return [] }
+        let tableRegister = (loadWord >> 5) & 31, indexRegister = (loadWord >> 16) & 31
+        // adrp xT / add xT, xT, #lo somewhere in the few instructions before the load.
+        var table: UInt64?
+        var bound: Int?
+        for back in 4 ... 24 {
+            guard let w = word(index - back) else { break }
+            if table == nil, w & 0xFFC0_0000 == 0x9100_0000, w & 31 == tableRegister, (w >> 5) & 31 == tableRegister,
+               let page = word(index - back - 1), page & 0x9F00_0000 == 0x9000_0000, page & 31 == tableRegister {
+                table = ((pc(index - back - 1) & ~0xFFF) &+ (A64Immediate.adr21(page) << 12)) &+ UInt64((w >> 10) & 0xFFF)
+            }
+            // cmp wI, #N (SUBS wzr, wI, #N) directly followed by b.hi
+            if bound == nil, w & 0xFFC0_001F == 0x7100_001F, (w >> 5) & 31 == indexRegister,
+               let branch = word(index - back + 1), branch & 0xFF00_001F == 0x5400_0008 {
+                bound = Int((w >> 10) & 0xFFF) + 1
+            }
+            if table != nil && bound != nil { break }
+        }
+        guard let table, let bound, bound <= Self.maxJumpTableEntries,
+              let offset = file.fileOffset(ofVirtualAddress: table),
+              let entries = try? file.bytes(at: offset, count: UInt64(bound * entryBytes), what: "jump table") else { return [] }
+        return (0 ..< bound).map { i in
+            let delta = entryBytes == 1 ? Int64(Int8(bitPattern: entries[i]))
+                : Int64(Int16(bitPattern: UInt16(entries[2 * i]) | UInt16(entries[2 * i + 1]) << 8))
+            return base &+ UInt64(bitPattern: delta << 2)
         }
     }
 }

@@ -38,8 +38,7 @@ private var crossToolsPresent: Bool { FileManager.default.fileExists(atPath: cro
     }
 
     /// Against a real run: the blocks qemu-aarch64 executed in the static, stripped math fixture
-    /// (no symbols) are found statically. What is missed is mostly jump-table targets, which
-    /// codemaps cover; the floor records today's coverage so regressions show.
+    /// (no symbols; printf's computed-goto tables, switch jump tables) are found statically.
     @Test(.enabled(if: TestEnvironment.which("qemu-aarch64") != nil || TestEnvironment.rootfsRequired))
     func staticSeedsCoverWhatARealRunExecutes() throws {
         let qemu = try #require(TestEnvironment.which("qemu-aarch64"))
@@ -56,9 +55,10 @@ private var crossToolsPresent: Bool { FileManager.default.fileExists(atPath: cro
             if fields.count > 1, let pc = UInt64(fields[1], radix: 16), seeder.image.containsCode(pc) { executed.insert(pc) }
         }
         try #require(executed.count > 500)
-        let covered = executed.filter { seeds.contains($0) }.count
-        let share = Double(covered) / Double(executed.count)
-        #expect(share >= 0.85, "static seeding covered \(covered) of \(executed.count) executed blocks")
+        let missed = executed.filter { !seeds.contains($0) }.sorted()
+        let share = Double(executed.count - missed.count) / Double(executed.count)
+        // qemu also starts blocks where Kiln does not (after MSR TPIDR_EL0, at page boundaries).
+        #expect(share >= 0.98, "static seeding missed \(missed.count) of \(executed.count) executed blocks, e.g. \(missed.prefix(8).map { String($0, radix: 16) })")
     }
 
     /// Every function libc exports is an entry, checked against binutils' reading of .dynsym.
