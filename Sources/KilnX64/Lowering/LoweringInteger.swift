@@ -110,8 +110,7 @@ extension X64Lowerer {
             guard inst.aux & 16 != 0 && options.features.contains(.sse42) else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), d = define(i)
             asm.emit(.mov32rm, reg: d, rm: .reg(a))
-            let ops: [X64Op] = [.crc32b, .crc32w, .crc32d, .crc32q]
-            asm.emit(ops[Int(inst.aux & 3)], reg: d, rm: .reg(b))
+            asm.emit(pick(Int(inst.aux & 3), .crc32b, .crc32w, .crc32d, .crc32q), reg: d, rm: .reg(b))
         case .bitcast:
             lowerBitcast(i, inst)
         case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:

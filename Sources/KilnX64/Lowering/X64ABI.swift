@@ -13,6 +13,7 @@ public enum X64ABI {
     public static let stateRegister = GPR.r15
     public static let contextRegister = GPR.r14
     static let allocatableGPRs: [GPR] = [.rbx, .rbp, .r12, .r13, .rsi, .rdi, .r8, .r9, .r10, .r11]
+    static let allocatableGPRNumbers: [UInt8] = allocatableGPRs.map(\.number)
     static let calleeSavedGPRs: Set<UInt8> = [GPR.rbx.number, GPR.rbp.number, GPR.r12.number, GPR.r13.number]
     static let allocatableXMMs: [UInt8] = Array(2...15)
 

@@ -45,6 +45,11 @@ public struct X64Lowerer {
     /// vector (-1 if not).
     var packedFloat: [Int32] = []
     var useCount: [Int32] = []
+    // Analysis scratch, kept between blocks.
+    var used: [Bool] = []
+    var otherUse: [Bool] = []
+    var cache: [Int32] = []
+    var written: [Bool] = []
     /// A condition used only by the branch exit on raw flags: evaluated by the exit's Jcc.
     var fusedExitCondition: Int32 = -1
 
@@ -133,20 +138,22 @@ public struct X64Lowerer {
 
     mutating func analyze() {
         let n = insts.count
-        alias = Array(0..<Int32(n))
-        lastUse = [Int32](repeating: -1, count: n)
-        regOf = [Int8](repeating: -1, count: n)
-        slotOf = [Int32](repeating: -1, count: n)
-        rawFlags = [Bool](repeating: false, count: n)
-        needsCode = [Bool](repeating: false, count: n)
-        addressBase = [Int32](repeating: -1, count: n)
-        addressDisp = [Int32](repeating: 0, count: n)
-        packedFloat = [Int32](repeating: -1, count: n)
-        useCount = [Int32](repeating: 0, count: n)
+        alias.removeAll(keepingCapacity: true)
+        alias.append(contentsOf: 0..<Int32(n))
+        Self.fill(&lastUse, n, -1)
+        Self.fill(&regOf, n, -1)
+        Self.fill(&slotOf, n, -1)
+        Self.fill(&rawFlags, n, false)
+        Self.fill(&needsCode, n, false)
+        Self.fill(&addressBase, n, -1)
+        Self.fill(&addressDisp, n, 0)
+        Self.fill(&packedFloat, n, -1)
+        Self.fill(&useCount, n, 0)
+        Self.fill(&used, n, false)
+        Self.fill(&otherUse, n, false)
+        Self.fill(&cache, IRGuestRegister.count, -1)
+        Self.fill(&written, IRGuestRegister.count, false)
         fusedExitCondition = -1
-        var cache = [Int32](repeating: -1, count: IRGuestRegister.count)
-        var written = [Bool](repeating: false, count: IRGuestRegister.count)
-        var otherUse = [Bool](repeating: false, count: n)
 
         for i in 0..<n {
             let inst = insts[i]
@@ -182,14 +189,6 @@ public struct X64Lowerer {
         }
 
         // Uses, backwards so that dead pure values are dropped with everything only they use.
-        var used = [Bool](repeating: false, count: n)
-        func markUse(_ v: IRValue, at i: Int) {
-            guard !v.isNone, Int(v.index) < n else { return }
-            let r = Int(alias[Int(v.index)])
-            used[r] = true
-            useCount[r] += 1
-            if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
-        }
         let exit = block.exit
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
             markUse(exit.value, at: n)
@@ -244,7 +243,9 @@ public struct X64Lowerer {
                     operands = (IRValue(Int(packedFloat[i])), .none, .none)
                 }
             }
-            for v in [operands.0, operands.1, operands.2] where !v.isNone && Int(v.index) < i {
+            for k in 0..<3 {
+                let v = pick(k, operands.0, operands.1, operands.2, .none)
+                guard !v.isNone && Int(v.index) < i else { continue }
                 markUse(v, at: i)
                 if inst.op != .condition { otherUse[Int(alias[Int(v.index)])] = true }
             }
@@ -261,6 +262,21 @@ public struct X64Lowerer {
             needsCode[Int(fusedExitCondition)] = true
             fusedExitCondition = -1
         }
+    }
+
+    /// Records a use of `v` by instruction `i` (the exit counts as `insts.count`).
+    mutating func markUse(_ v: IRValue, at i: Int) {
+        guard !v.isNone, Int(v.index) < insts.count else { return }
+        let r = Int(alias[Int(v.index)])
+        used[r] = true
+        useCount[r] += 1
+        if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
+    }
+
+    /// Resizes `array` to `count` copies of `value`, keeping its storage.
+    static func fill<T>(_ array: inout [T], _ count: Int, _ value: T) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: repeatElement(value, count: count))
     }
 
     // MARK: Register allocation
@@ -318,7 +334,7 @@ public struct X64Lowerer {
     }
 
     mutating func allocate(vector: Bool, for value: Int32) -> UInt8 {
-        let candidates: [UInt8] = vector ? X64ABI.allocatableXMMs : X64ABI.allocatableGPRs.map(\.number)
+        let candidates = vector ? X64ABI.allocatableXMMs : X64ABI.allocatableGPRNumbers
         var chosen: UInt8? = nil
         for c in candidates where (vector ? xmmHolder[Int(c)] : gprHolder[Int(c)]) < 0 {
             if (vector ? pinnedXMM : pinnedGPR) & (1 << c) == 0 { chosen = c; break }
