@@ -92,6 +92,20 @@ extension X64Lowerer {
             lowerSignExtend(i, inst)
         case .trunc:
             guard inst.type.isInteger && type(inst.a).isInteger else { return lowerViaHelper(i) }
+            if truncatedLoad[i] {
+                let d = define(i)
+                let source = state(GuestCPUState.offset(of: IRGuestRegister(rawValue: insts[Int(resolved(inst.a))].aux)))
+                switch inst.type {
+                case .i64: asm.emit(.mov64rm, reg: d, rm: source)
+                case .i32: asm.emit(.mov32rm, reg: d, rm: source)
+                case .i16: asm.emit(.movzx32rm16, reg: d, rm: source)
+                case .i8: asm.emit(.movzx32rm8, reg: d, rm: source)
+                default:
+                    asm.emit(.movzx32rm8, reg: d, rm: source)
+                    asm.emit(.and32mi8, rm: .reg(d), imm: 1)
+                }
+                return
+            }
             let a = use(inst.a), d = define(i)
             switch inst.type {
             case .i64: asm.emit(.mov64rm, reg: d, rm: .reg(a))

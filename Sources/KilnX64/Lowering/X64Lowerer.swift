@@ -45,6 +45,8 @@ public struct X64Lowerer {
     /// vector (-1 if not).
     var packedFloat: [Int32] = []
     var useCount: [Int32] = []
+    /// `trunc` of a guest register read used nowhere else: a narrow load from guest state.
+    var truncatedLoad: [Bool] = []
     // Analysis scratch, kept between blocks.
     var used: [Bool] = []
     var otherUse: [Bool] = []
@@ -149,6 +151,7 @@ public struct X64Lowerer {
         Self.fill(&addressDisp, n, 0)
         Self.fill(&packedFloat, n, -1)
         Self.fill(&useCount, n, 0)
+        Self.fill(&truncatedLoad, n, false)
         Self.fill(&used, n, false)
         Self.fill(&otherUse, n, false)
         Self.fill(&cache, IRGuestRegister.count, -1)
@@ -256,6 +259,13 @@ public struct X64Lowerer {
                 let t = insts[Int(insts[i].a.index)].type
                 rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && options.features.contains(.lahfsahf)
             default: break
+            }
+        }
+        for i in 0..<n where needsCode[i] && insts[i].op == .trunc && insts[i].type.isInteger {
+            let r = Int(alias[Int(insts[i].a.index)])
+            if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1 {
+                truncatedLoad[i] = true
+                needsCode[r] = false
             }
         }
         if fusedExitCondition >= 0 && !rawFlags[Int(alias[Int(insts[Int(fusedExitCondition)].a.index)])] {
