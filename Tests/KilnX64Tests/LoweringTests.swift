@@ -275,6 +275,21 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(throws: X64LoweringError.self) { try lowerer.lower(b.block) }
     }
 
+    @Test func codeBufferReportsFullAndResets() throws {
+        let buffer = try CodeBuffer(capacity: 3 * CodeBuffer.pageSize)
+        var b = IRBuilder()
+        b.guestInstruction(offset: 0, encoding: 0)
+        b.finish(.jump(4), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let t = try lowerer.lower(b.block)
+        _ = try buffer.install(t, regionBase: 0)
+        #expect(throws: CodeBufferError.full) { _ = try buffer.install(t, regionBase: 0) }
+        buffer.reset(to: 0)
+        #expect(buffer.used == 0)
+        _ = try buffer.install(t, regionBase: 0)
+        #expect(buffer.used == 2 * CodeBuffer.pageSize)
+    }
+
     @Test func codePagesAreNeverWritableAndExecutable() throws {
         var b = IRBuilder()
         b.guestInstruction(offset: 0, encoding: 0)
