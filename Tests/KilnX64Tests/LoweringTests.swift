@@ -246,6 +246,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         _ = try reused.lower(other.block)
         let second = try reused.lower(b.block)
         #expect(first == second)
+        #expect(first.pcMap == [X64PCMapEntry(hostOffset: 0, guestOffset: 0x1000)])
 
         let page = UnsafeMutableRawPointer.allocate(byteCount: 0x8000, alignment: 0x1000)
         defer { page.deallocate() }

@@ -72,6 +72,7 @@ public struct X64Lowerer {
     var finalWrites: [(register: IRGuestRegister, value: Int32)] = []
 
     var relocations: [X64Relocation] = []
+    var pcMap: [X64PCMapEntry] = []
     var linkSlots: [X64LinkSlot] = []
     var helperOps: Set<IROp> = []
     var failure: X64LoweringError?
@@ -101,6 +102,7 @@ public struct X64Lowerer {
         linkSlots.removeAll(keepingCapacity: true)
         helperOps.removeAll(keepingCapacity: true)
         finalWrites.removeAll(keepingCapacity: true)
+        pcMap.removeAll(keepingCapacity: true)
         failure = nil
         analyze()
         for i in 0..<16 { gprHolder[i] = -1; xmmHolder[i] = -1 }
@@ -109,7 +111,11 @@ public struct X64Lowerer {
         flagsValue = -1
         mxcsrState = .unknown
         floatSlowPaths.removeAll(keepingCapacity: true)
-        for i in insts.indices where needsCode[i] {
+        for i in insts.indices {
+            if insts[i].op == .guestInstruction {
+                pcMap.append(X64PCMapEntry(hostOffset: UInt32(asm.offset), guestOffset: insts[i].imm))
+            }
+            guard needsCode[i] else { continue }
             current = i
             lowerInstruction(i)
             releaseDeadOperands(i)
@@ -120,7 +126,7 @@ public struct X64Lowerer {
         lowerExit()
         if let failure { throw failure }
         guard asm.resolveLabels() else { throw .malformedIR(index: insts.count) }
-        return X64Translation(code: asm.bytes, relocations: relocations, linkSlots: linkSlots,
+        return X64Translation(code: asm.bytes, relocations: relocations, linkSlots: linkSlots, pcMap: pcMap,
                               tableEntries: X64ABI.UnitTable.firstLinkSlot + linkSlots.count,
                               features: asm.features, instructionCount: asm.instructionCount,
                               cacheable: block.addressing == .region, helperOps: helperOps)
