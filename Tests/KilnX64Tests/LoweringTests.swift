@@ -74,7 +74,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
     func conditionsAfterEveryProducer(_ producer: IROp) throws {
         let values: [UInt64] = [0, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, ~0]
         let featureSets: [X64Features] = [testOptions.features, testOptions.features.subtracting(.bmi2), []]
-        for features in featureSets {
+        for (features, deferWrites) in featureSets.map({ ($0, true) }) + [(testOptions.features, false)] {
             for width in [IRType.i32, .i64] {
                 for cond in IRCondition.allCases {
                     for shape in 0..<3 {
@@ -94,7 +94,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
                         let c = b.condition(cond, f)
                         if shape == 1 { b.writeReg(.x(3), b.zext(c, to: .i64)) }
                         b.finish(.branch(c, taken: 0x200, notTaken: 0x104), guestLength: 4)
-                        var lowerer = X64Lowerer(options: X64LoweringOptions(features: features))
+                        var lowerer = X64Lowerer(options: X64LoweringOptions(features: features, deferRegisterWrites: deferWrites))
                         let unit = try runtime.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
                         for (n, p) in values.enumerated() {
                             let q = values[(n * 5 + 3) % values.count]

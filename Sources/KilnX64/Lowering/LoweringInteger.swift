@@ -31,6 +31,11 @@ extension X64Lowerer {
             if r == .fpsr { bankFloatFlags() }
             let off = GuestCPUState.offset(of: r)
             let s = use(inst.a)
+            if r == .nzcv && rawFlags[Int(resolved(inst.a))] {
+                convertRawFlags(s, into: GPR.rax.number)
+                asm.emit(.mov32mr, reg: GPR.rax.number, rm: state(off))
+                return
+            }
             switch r.type {
             case .v128: asm.emit(.movdqu_xm_x, reg: s, rm: state(off))
             case .i32: asm.emit(.mov32mr, reg: s, rm: state(off))

@@ -5,9 +5,13 @@ import KilnIR
 public struct X64LoweringOptions: Hashable, Sendable {
     /// Extensions the lowering may use; it reports the subset it actually used.
     public var features: X64Features
+    /// Store guest general registers, SP, NZCV and TPIDR_EL0 once at the exit (fast) rather
+    /// than at each write (guest state exact at every instruction, for precise faults).
+    public var deferRegisterWrites: Bool
 
-    public init(features: X64Features) {
+    public init(features: X64Features, deferRegisterWrites: Bool = true) {
         self.features = features
+        self.deferRegisterWrites = deferRegisterWrites
     }
 
     /// The features this backend knows how to use, restricted to `host`.
@@ -176,7 +180,7 @@ public struct X64Lowerer {
                 let r = IRGuestRegister(rawValue: inst.aux)
                 if r.isValid && Self.isCached(r) && !inst.a.isNone && Int(inst.a.index) < i {
                     cache[Int(r.rawValue)] = alias[Int(inst.a.index)]
-                    written[Int(r.rawValue)] = true
+                    written[Int(r.rawValue)] = options.deferRegisterWrites
                 }
             case .vextract:
                 // Lane 0 of a vector as a float is the low bits of the same register.
@@ -217,7 +221,7 @@ public struct X64Lowerer {
         for i in stride(from: n - 1, through: 0, by: -1) {
             let inst = insts[i]
             if alias[i] != Int32(i) { continue }
-            let cachedWrite = inst.op == .writeReg && Self.isCached(IRGuestRegister(rawValue: inst.aux))
+            let cachedWrite = inst.op == .writeReg && options.deferRegisterWrites && Self.isCached(IRGuestRegister(rawValue: inst.aux))
             guard used[i] || (inst.op.hasSideEffects && !cachedWrite && inst.op != .guestInstruction) else { continue }
             if i == exitCondition && useCount[i] == 1 {
                 // Only the branch reads it: the exit tests the flags instead (if they stay raw).
@@ -256,7 +260,8 @@ public struct X64Lowerer {
                 let v = pick(k, operands.0, operands.1, operands.2, .none)
                 guard !v.isNone && Int(v.index) < i else { continue }
                 markUse(v, at: i)
-                if inst.op != .condition { otherUse[Int(alias[Int(v.index)])] = true }
+                let flagsStore = inst.op == .writeReg && inst.aux == IRGuestRegister.nzcv.rawValue
+                if inst.op != .condition && !flagsStore { otherUse[Int(alias[Int(v.index)])] = true }
             }
         }
         for i in 0..<n where needsCode[i] {
