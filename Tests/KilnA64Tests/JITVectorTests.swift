@@ -177,6 +177,17 @@ private enum JITVectorRanges {
 @Suite(.serialized) struct JITBlockLockstepTests {
     @Test(arguments: ["int-dp.vec.gz", "fp.vec.gz", "simd.vec.gz"])
     func multiInstructionBlocksAgree(_ file: String) throws {
+        try Self.blocksAgree(file, options: .forHost(X64Features.host))
+    }
+
+    /// The same with every guest register write stored immediately.
+    @Test func preciseStateBlocksAgree() throws {
+        var options = X64LoweringOptions.forHost(X64Features.host)
+        options.deferRegisterWrites = false
+        try Self.blocksAgree("int-dp.vec.gz", options: options)
+    }
+
+    static func blocksAgree(_ file: String, options: X64LoweringOptions) throws {
         try #require(JITVectorRanges.mapped, "could not map the vectors' fixed guest ranges")
         let classes = try #require(try A64VectorFile.allGroups().first { $0.file == file }?.classes)
         // Interleave classes so each block mixes instruction kinds.
@@ -185,7 +196,7 @@ private enum JITVectorRanges {
         for n in 0..<longest { for c in classes where n < c.vectors.count { vectors.append(c.vectors[n]) } }
         let runtime = try X64Runtime()
         var translator = A64Translator(maxInstructions: 12)
-        var lowerer = X64Lowerer(options: .forHost(X64Features.host))
+        var lowerer = X64Lowerer(options: options)
         var interpreter = IRInterpreter()
         let jitState = GuestCPUState(), interpState = GuestCPUState()
         var blocks = 0, agreed = 0, instructions = 0

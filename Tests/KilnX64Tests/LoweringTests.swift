@@ -74,7 +74,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
     func conditionsAfterEveryProducer(_ producer: IROp) throws {
         let values: [UInt64] = [0, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, ~0]
         let featureSets: [X64Features] = [testOptions.features, testOptions.features.subtracting(.bmi2), []]
-        for features in featureSets {
+        for (features, deferWrites) in featureSets.map({ ($0, true) }) + [(testOptions.features, false)] {
             for width in [IRType.i32, .i64] {
                 for cond in IRCondition.allCases {
                     for shape in 0..<3 {
@@ -94,7 +94,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
                         let c = b.condition(cond, f)
                         if shape == 1 { b.writeReg(.x(3), b.zext(c, to: .i64)) }
                         b.finish(.branch(c, taken: 0x200, notTaken: 0x104), guestLength: 4)
-                        var lowerer = X64Lowerer(options: X64LoweringOptions(features: features))
+                        var lowerer = X64Lowerer(options: X64LoweringOptions(features: features, deferRegisterWrites: deferWrites))
                         let unit = try runtime.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
                         for (n, p) in values.enumerated() {
                             let q = values[(n * 5 + 3) % values.count]
@@ -225,6 +225,53 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .trap && exit.trap == .breakpoint && exit.info == 5 && s.pc == base + 0x80 && s.x(2) == 77)
     }
 
+    @Test func returnsArePredictedThroughLinkSlots() throws {
+        // A: bl 0x40 (returns to 0x8). B at 0x40: ret. C at 0x8: svc.
+        var a = IRBuilder(startOffset: 0)
+        a.guestInstruction(offset: 0, encoding: 0)
+        a.writeReg(.x(30), a.regionAddress(0x8))
+        a.finish(.call(0x40, returnTo: 0x8), guestLength: 4)
+        var b = IRBuilder(startOffset: 0x40)
+        b.guestInstruction(offset: 0x40, encoding: 0)
+        b.finish(.ret(b.readReg(.x(30))), guestLength: 4)
+        var c = IRBuilder(startOffset: 0x8)
+        c.guestInstruction(offset: 0x8, encoding: 0)
+        c.writeReg(.x(0), c.const(.i64, 99))
+        c.finish(.syscall(immediate: 0, next: 0xc), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let base: UInt64 = 0x6000_0000
+        let unitA = try runtime.install(try lowerer.lower(a.block), regionBase: base)
+        let unitB = try runtime.install(try lowerer.lower(b.block), regionBase: base)
+        let unitC = try runtime.install(try lowerer.lower(c.block), regionBase: base)
+        runtime.clearReturnPredictions()
+        let s = GuestCPUState()
+        unitA.link(0, to: unitB.code)
+        // Predicted, return slot unlinked: its stub reports the return and the slot.
+        var exit = runtime.run(unitA.code, state: s)
+        let returnSlot = try #require(unitA.linkSlots.firstIndex { $0.targetOffset == 0x8 })
+        #expect(exit.kind == .ret && s.pc == base + 0x8)
+        #expect(exit.slot == UInt(bitPattern: unitA.table + Int(unitA.linkSlots[returnSlot].tableEntry)))
+        // Chained: the return continues straight into C.
+        unitA.link(returnSlot, to: unitC.code)
+        exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .syscall && s.pc == base + 0xc && s.x(0) == 99)
+        // The prediction was popped: a second return to the same address is looked up.
+        s.setX(0, 0)
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .ret && exit.slot == nil && s.pc == base + 0x8 && s.x(0) == 0)
+        // A mismatching return falls back to the lookup and keeps the stack.
+        _ = runtime.run(unitA.code, state: s)
+        runtime.clearReturnPredictions()
+        unitA.unlink(0)
+        _ = runtime.run(unitA.code, state: s)
+        s.setX(30, base + 0x100)
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .ret && exit.slot == nil && s.pc == base + 0x100)
+        s.setX(30, base + 0x8)
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .syscall && s.x(0) == 99)
+    }
+
     /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
     /// depend on the load address, and lowering is a pure function of the IR.
     @Test func codeIsPositionIndependentAndDeterministic() throws {
@@ -246,6 +293,7 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         _ = try reused.lower(other.block)
         let second = try reused.lower(b.block)
         #expect(first == second)
+        #expect(first.pcMap == [X64PCMapEntry(hostOffset: 0, guestOffset: 0x1000)])
 
         let page = UnsafeMutableRawPointer.allocate(byteCount: 0x8000, alignment: 0x1000)
         defer { page.deallocate() }
@@ -273,6 +321,21 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         b.finish(.jump(4), guestLength: 4)
         var lowerer = X64Lowerer(options: testOptions)
         #expect(throws: X64LoweringError.self) { try lowerer.lower(b.block) }
+    }
+
+    @Test func codeBufferReportsFullAndResets() throws {
+        let buffer = try CodeBuffer(capacity: 3 * CodeBuffer.pageSize)
+        var b = IRBuilder()
+        b.guestInstruction(offset: 0, encoding: 0)
+        b.finish(.jump(4), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let t = try lowerer.lower(b.block)
+        _ = try buffer.install(t, regionBase: 0)
+        #expect(throws: CodeBufferError.full) { _ = try buffer.install(t, regionBase: 0) }
+        buffer.reset(to: 0)
+        #expect(buffer.used == 0)
+        _ = try buffer.install(t, regionBase: 0)
+        #expect(buffer.used == 2 * CodeBuffer.pageSize)
     }
 
     @Test func codePagesAreNeverWritableAndExecutable() throws {

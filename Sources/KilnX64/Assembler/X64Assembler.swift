@@ -192,14 +192,13 @@ public struct X64Assembler {
         switch form.prefix { case 0x66: pp = 1; case 0xF3: pp = 2; case 0xF2: pp = 3; default: pp = 0 }
         let mmmmm = form.map.rawValue
         let notV = (~vvvv) & 15
-        let l: UInt8 = form.vexL ? 4 : 0
         if !form.rexW && x && b && mmmmm == 1 {
             bytes.append(0xC5)
-            bytes.append((r ? 0x80 : 0) | notV << 3 | l | pp)
+            bytes.append((r ? 0x80 : 0) | notV << 3 | pp)
         } else {
             bytes.append(0xC4)
             bytes.append((r ? 0x80 : 0) | (x ? 0x40 : 0) | (b ? 0x20 : 0) | mmmmm)
-            bytes.append((form.rexW ? 0x80 : 0) | notV << 3 | l | pp)
+            bytes.append((form.rexW ? 0x80 : 0) | notV << 3 | pp)
         }
     }
 

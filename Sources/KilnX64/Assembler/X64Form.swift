@@ -107,19 +107,17 @@ public struct X64Form: Sendable {
     public let lock: Bool
     /// The condition code is added to the opcode (Jcc, SETcc, CMOVcc).
     public let conditional: Bool
-    /// VEX.L (256-bit) for VEX forms.
-    public let vexL: Bool
     public let feature: X64Features
 
     public init(_ op: X64Op, _ mnemonic: String, _ encoding: X64Encoding, reg: X64RegisterClass, rm: X64RegisterClass,
                 prefix: UInt8 = 0, operandSize16: Bool = false, map: X64OpcodeMap, opcode: UInt8, digit: UInt8? = nil,
                 rexW: Bool = false, byteRegisters: Bool = false, lock: Bool = false, conditional: Bool = false,
-                vexL: Bool = false, feature: X64Features = []) {
+                feature: X64Features = []) {
         self.op = op; self.mnemonic = mnemonic; self.encoding = encoding
         self.regClass = reg; self.rmClass = rm; self.prefix = prefix; self.operandSize16 = operandSize16
         self.map = map; self.opcode = opcode; self.digit = digit; self.rexW = rexW
         self.byteRegisters = byteRegisters; self.lock = lock; self.conditional = conditional
-        self.vexL = vexL; self.feature = feature
+        self.feature = feature
     }
 
     /// Whether the form has a VEX prefix.

@@ -5,6 +5,9 @@ import KilnIR
 // stub, which records the target pc and returns to the dispatcher; chaining stores the target
 // block's host address there instead (cached code itself is never patched, invariant 7).
 // Indirect exits look the target up inline in the context's table of guest pc -> host code.
+// Returns are predicted: calls push (return address, link slot of the return point) on a
+// small stack in the context, and a return whose target matches the top jumps through that
+// slot, which chaining fills like any other; a mismatch falls back to the lookup.
 extension X64Lowerer {
     mutating func lowerExit() {
         let exit = block.exit
@@ -34,8 +37,14 @@ extension X64Lowerer {
         writeBack()
         if mxcsrState == .dirty { foldMXCSR() }
         switch exit.kind {
-        case .jump, .call:
+        case .jump:
             emitLinkedJump(to: exit.target, kind: exit.kind)
+        case .call:
+            // The call target keeps slot 0, as the first slot of every direct exit.
+            let targetSlot = addLinkSlot(to: exit.target, kind: .call)
+            pushReturn(exit.next)
+            asm.emit(.jmpm, rm: tableOperand())
+            noteTableReference(targetSlot)
         case .branch:
             let notTaken = asm.newLabel()
             asm.emit(.test32mr, reg: valueReg, rm: .reg(valueReg))
@@ -43,7 +52,13 @@ extension X64Lowerer {
             emitLinkedJump(to: exit.target, kind: .branch)
             asm.bind(notTaken)
             emitLinkedJump(to: exit.next, kind: .branch)
-        case .indirectJump, .indirectCall, .ret:
+        case .indirectJump:
+            emitIndirect(valueReg, kind: exit.kind)
+        case .indirectCall:
+            pushReturn(exit.next)
+            emitIndirect(valueReg, kind: exit.kind)
+        case .ret:
+            emitPredictedReturn(valueReg)
             emitIndirect(valueReg, kind: exit.kind)
         case .syscall:
             emitStatePC(offset: exit.next)
@@ -82,8 +97,53 @@ extension X64Lowerer {
         let entry = X64ABI.UnitTable.firstLinkSlot + linkSlots.count
         asm.emit(.jmpm, rm: tableOperand())
         noteTableReference(entry)
+        _ = addLinkSlot(to: target, kind: kind)
+    }
+
+    /// A link slot that no code in this block jumps through (a predicted return's target).
+    mutating func addLinkSlot(to target: UInt64, kind: IRExitKind) -> Int {
+        let entry = X64ABI.UnitTable.firstLinkSlot + linkSlots.count
         linkSlots.append(X64LinkSlot(tableEntry: UInt32(entry), stubOffset: 0, targetOffset: target))
         pendingStubKinds.append(kind)
+        return entry
+    }
+
+    /// Pushes (region base + `next`, address of a new link slot for `next`).
+    mutating func pushReturn(_ next: UInt64) {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number
+        let slot = addLinkSlot(to: next, kind: .ret)
+        asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.add32mi8, rm: .reg(rax), imm: 1)
+        asm.emit(.and32mi8, rm: .reg(rax), imm: Int64(X64ABI.Context.returnStackEntries - 1))
+        asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.shl32mi, rm: .reg(rax), imm: 4)
+        asm.emit(.lea64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack))))
+        asm.emit(.mov64rm, reg: rdx, rm: tableOperand())
+        noteTableReference(X64ABI.UnitTable.regionBase)
+        addOffset(rdx, next)
+        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: .rcx)))
+        asm.emit(.lea64rm, reg: rdx, rm: tableOperand())
+        noteTableReference(slot)
+        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
+    }
+
+    /// If `target` is the predicted return address, pops it and jumps through its slot;
+    /// otherwise falls through with the stack unchanged.
+    mutating func emitPredictedReturn(_ target: UInt8) {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        let miss = asm.newLabel()
+        asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.mov32rm, reg: rcx, rm: .reg(rax))
+        asm.emit(.shl32mi, rm: .reg(rcx), imm: 4)
+        asm.emit(.lea64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rcx, disp: Int32(X64ABI.Context.returnStack))))
+        asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: .rcx)))
+        asm.shortJump(.ne, to: miss)
+        asm.emit(.sub32mi8, rm: .reg(rax), imm: 1)
+        asm.emit(.and32mi8, rm: .reg(rax), imm: Int64(X64ABI.Context.returnStackEntries - 1))
+        asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.mov64rm, reg: rcx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
+        asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx)))
+        asm.bind(miss)
     }
 
     /// One stub per link slot: record pc, exit kind and slot address; return to the host.

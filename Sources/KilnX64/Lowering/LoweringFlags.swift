@@ -136,7 +136,7 @@ extension X64Lowerer {
         let cc: X64Condition
         switch cond {
         case .eq, .ne, .cs, .cc, .mi, .pl, .vs, .vc:
-            let bit: Int64 = [30, 29, 31, 28][Int(cond.rawValue >> 1)]
+            let bit: Int64 = pick(Int(cond.rawValue >> 1), 30, 29, 31, 28)
             asm.emit(.bt32mi, rm: .reg(s), imm: bit)
             cc = cond.rawValue & 1 == 0 ? .b : .ae
         case .hi, .ls:

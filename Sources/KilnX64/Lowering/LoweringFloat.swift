@@ -85,10 +85,13 @@ extension X64Lowerer {
         asm.emit(single ? (signalling ? .comiss : .ucomiss) : (signalling ? .comisd : .ucomisd), reg: a, rm: .reg(b))
         let rax = GPR.rax.number
         asm.emit(.mov32oi, reg: d, imm: 0x2000_0000)
-        for (cc, nzcv) in [(X64Condition.b, Int64(0x8000_0000)), (.e, 0x6000_0000), (.p, 0x3000_0000)] {
-            asm.emit(.mov32oi, reg: rax, imm: nzcv)
-            asm.emit(.cmov32, reg: d, rm: .reg(rax), cc: cc)
-        }
+        // Less sets CF, equal ZF, unordered all three: the last move that applies wins.
+        asm.emit(.mov32oi, reg: rax, imm: 0x8000_0000)
+        asm.emit(.cmov32, reg: d, rm: .reg(rax), cc: .b)
+        asm.emit(.mov32oi, reg: rax, imm: 0x6000_0000)
+        asm.emit(.cmov32, reg: d, rm: .reg(rax), cc: .e)
+        asm.emit(.mov32oi, reg: rax, imm: 0x3000_0000)
+        asm.emit(.cmov32, reg: d, rm: .reg(rax), cc: .p)
         asm.bind(resume)
         floatSlowPaths.append(FloatSlowPath(entry: slow, resume: resume, instruction: i, operands: (a, b), destination: d, vectorResult: false))
     }
@@ -184,7 +187,9 @@ extension X64Lowerer {
             asm.emit(.mov64mr, reg: rax, rm: context(args))
             movImmediate(rax, inst.imm)
             asm.emit(.mov64mr, reg: rax, rm: context(args + 8))
-            for (k, (operand, register)) in [(inst.a, path.operands.0), (inst.b, path.operands.1)].enumerated() where !operand.isNone {
+            for k in 0..<2 {
+                let operand = k == 0 ? inst.a : inst.b, register = k == 0 ? path.operands.0 : path.operands.1
+                guard !operand.isNone else { continue }
                 let slot = context(args + 16 + 16 * k)
                 if Self.isVectorClass(type(operand)) { asm.emit(.movdqu_xm_x, reg: register, rm: slot) } else { asm.emit(.mov64mr, reg: register, rm: slot) }
             }

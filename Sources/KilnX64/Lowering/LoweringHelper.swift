@@ -24,7 +24,9 @@ extension X64Lowerer {
         movImmediate(rax, inst.imm)
         asm.emit(.mov64mr, reg: rax, rm: context(args + 8))
         if Self.hasValueOperands(inst.op) {
-            for (k, v) in [inst.a, inst.b, inst.c].enumerated() where !v.isNone {
+            for k in 0..<3 {
+                let v = pick(k, inst.a, inst.b, inst.c, .none)
+                guard !v.isNone else { continue }
                 let r = use(v)
                 let slot = context(args + 16 + 16 * k)
                 if Self.isVectorClass(type(v)) { asm.emit(.movdqu_xm_x, reg: r, rm: slot) } else { asm.emit(.mov64mr, reg: r, rm: slot) }

@@ -31,6 +31,11 @@ extension X64Lowerer {
             if r == .fpsr { bankFloatFlags() }
             let off = GuestCPUState.offset(of: r)
             let s = use(inst.a)
+            if r == .nzcv && rawFlags[Int(resolved(inst.a))] {
+                convertRawFlags(s, into: GPR.rax.number)
+                asm.emit(.mov32mr, reg: GPR.rax.number, rm: state(off))
+                return
+            }
             switch r.type {
             case .v128: asm.emit(.movdqu_xm_x, reg: s, rm: state(off))
             case .i32: asm.emit(.mov32mr, reg: s, rm: state(off))
@@ -92,6 +97,20 @@ extension X64Lowerer {
             lowerSignExtend(i, inst)
         case .trunc:
             guard inst.type.isInteger && type(inst.a).isInteger else { return lowerViaHelper(i) }
+            if truncatedLoad[i] {
+                let d = define(i)
+                let source = state(GuestCPUState.offset(of: IRGuestRegister(rawValue: insts[Int(resolved(inst.a))].aux)))
+                switch inst.type {
+                case .i64: asm.emit(.mov64rm, reg: d, rm: source)
+                case .i32: asm.emit(.mov32rm, reg: d, rm: source)
+                case .i16: asm.emit(.movzx32rm16, reg: d, rm: source)
+                case .i8: asm.emit(.movzx32rm8, reg: d, rm: source)
+                default:
+                    asm.emit(.movzx32rm8, reg: d, rm: source)
+                    asm.emit(.and32mi8, rm: .reg(d), imm: 1)
+                }
+                return
+            }
             let a = use(inst.a), d = define(i)
             switch inst.type {
             case .i64: asm.emit(.mov64rm, reg: d, rm: .reg(a))
@@ -110,8 +129,7 @@ extension X64Lowerer {
             guard inst.aux & 16 != 0 && options.features.contains(.sse42) else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), d = define(i)
             asm.emit(.mov32rm, reg: d, rm: .reg(a))
-            let ops: [X64Op] = [.crc32b, .crc32w, .crc32d, .crc32q]
-            asm.emit(ops[Int(inst.aux & 3)], reg: d, rm: .reg(b))
+            asm.emit(pick(Int(inst.aux & 3), .crc32b, .crc32w, .crc32d, .crc32q), reg: d, rm: .reg(b))
         case .bitcast:
             lowerBitcast(i, inst)
         case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:

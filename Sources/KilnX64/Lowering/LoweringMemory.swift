@@ -28,12 +28,10 @@ extension X64Lowerer {
                 guard access.size <= 8 else { return lowerViaHelper(i) }
                 let rax = GPR.rax.number
                 asm.emit(.mov64rm, reg: rax, rm: .reg(b))
-                let ops: [X64Op] = [.xchg8, .xchg16, .xchg32, .xchg64mr]
-                asm.emit(ops[access.sizeLog2], reg: rax, rm: mem)
+                asm.emit(pick(access.sizeLog2, .xchg8, .xchg16, .xchg32, .xchg64mr), reg: rax, rm: mem)
             } else {
                 guard access.size <= 8 else { return lowerViaHelper(i) }
-                let ops: [X64Op] = [.mov8mr, .mov16mr, .mov32mr, .mov64mr]
-                asm.emit(ops[access.sizeLog2], reg: b, rm: mem)
+                asm.emit(pick(access.sizeLog2, .mov8mr, .mov16mr, .mov32mr, .mov64mr), reg: b, rm: mem)
             }
         case .loadExclusive:
             guard access.size <= 8, !Self.isVectorClass(inst.type) else { return lowerViaHelper(i) }
@@ -53,8 +51,7 @@ extension X64Lowerer {
             asm.emit(.cmp64rm, reg: a, rm: state(GuestCPUState.exclusiveAddressOffset))
             asm.jump(.ne, to: fail)
             asm.emit(.mov64rm, reg: GPR.rax.number, rm: state(GuestCPUState.exclusiveValueOffset))
-            let ops: [X64Op] = [.lockCmpxchg8, .lockCmpxchg16, .lockCmpxchg32, .lockCmpxchg64]
-            asm.emit(ops[access.sizeLog2], reg: b, rm: .mem(X64Memory(base: GPR(a))))
+            asm.emit(pick(access.sizeLog2, .lockCmpxchg8, .lockCmpxchg16, .lockCmpxchg32, .lockCmpxchg64), reg: b, rm: .mem(X64Memory(base: GPR(a))))
             asm.jump(.ne, to: fail)
             asm.emit(.mov32oi, reg: d, imm: 0)
             asm.bind(fail)
@@ -71,8 +68,7 @@ extension X64Lowerer {
             let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i)
             let rax = GPR.rax.number
             zeroExtend(rax, from: b, bytes: access.size)
-            let ops: [X64Op] = [.lockCmpxchg8, .lockCmpxchg16, .lockCmpxchg32, .lockCmpxchg64]
-            asm.emit(ops[access.sizeLog2], reg: c, rm: .mem(X64Memory(base: GPR(a))))
+            asm.emit(pick(access.sizeLog2, .lockCmpxchg8, .lockCmpxchg16, .lockCmpxchg32, .lockCmpxchg64), reg: c, rm: .mem(X64Memory(base: GPR(a))))
             zeroExtend(d, from: rax, bytes: access.size)
         case .fence:
             if IRFence(rawValue: inst.aux) == .full { asm.emit(.mfence) }
@@ -157,17 +153,16 @@ extension X64Lowerer {
         switch access.atomic {
         case .add:
             asm.emit(.mov64rm, reg: d, rm: .reg(b))
-            asm.emit([.lockXadd8, .lockXadd16, .lockXadd32, .lockXadd64][access.sizeLog2], reg: d, rm: mem)
+            asm.emit(pick(access.sizeLog2, .lockXadd8, .lockXadd16, .lockXadd32, .lockXadd64), reg: d, rm: mem)
             zeroExtend(d, from: d, bytes: size)
         case .swap:
             asm.emit(.mov64rm, reg: d, rm: .reg(b))
-            asm.emit([.xchg8, .xchg16, .xchg32, .xchg64mr][access.sizeLog2], reg: d, rm: mem)
+            asm.emit(pick(access.sizeLog2, .xchg8, .xchg16, .xchg32, .xchg64mr), reg: d, rm: mem)
             zeroExtend(d, from: d, bytes: size)
         default:
             // Compare-and-swap loop: rax = old value, rcx = new value.
             let rax = GPR.rax.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number
-            let load: [X64Op] = [.movzx32rm8, .movzx32rm16, .mov32rm, .mov64rm]
-            asm.emit(load[access.sizeLog2], reg: rax, rm: mem)
+            asm.emit(pick(access.sizeLog2, .movzx32rm8, .movzx32rm16, .mov32rm, .mov64rm), reg: rax, rm: mem)
             let retry = asm.newLabel()
             asm.bind(retry)
             switch access.atomic {
@@ -202,7 +197,7 @@ extension X64Lowerer {
                 }
                 asm.emit(.cmov64, reg: rcx, rm: .reg(rdx), cc: cc)
             }
-            asm.emit([.lockCmpxchg8, .lockCmpxchg16, .lockCmpxchg32, .lockCmpxchg64][access.sizeLog2], reg: rcx, rm: mem)
+            asm.emit(pick(access.sizeLog2, .lockCmpxchg8, .lockCmpxchg16, .lockCmpxchg32, .lockCmpxchg64), reg: rcx, rm: mem)
             asm.jump(.ne, to: retry)
             zeroExtend(d, from: rax, bytes: size)
         }

@@ -30,20 +30,19 @@ extension X64Lowerer {
         case .vextract:
             guard sse41, element.sizeLog2 <= 3, inst.imm < UInt64(element.lanes) else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
-            let ops: [X64Op] = [.pextrb, .pextrw, .pextrd, .pextrq]
+            let op = pick(element.sizeLog2, X64Op.pextrb, .pextrw, .pextrd, .pextrq)
             if Self.isVectorClass(inst.type) {
                 // A float lane: through rax into the low bits of a vector register.
-                asm.emit(ops[element.sizeLog2], reg: a, rm: .reg(GPR.rax.number), imm: Int64(inst.imm))
+                asm.emit(op, reg: a, rm: .reg(GPR.rax.number), imm: Int64(inst.imm))
                 asm.emit(element.sizeLog2 == 3 ? .movq_x_r64 : .movd_x_r32, reg: d, rm: .reg(GPR.rax.number))
             } else {
-                asm.emit(ops[element.sizeLog2], reg: a, rm: .reg(d), imm: Int64(inst.imm))
+                asm.emit(op, reg: a, rm: .reg(d), imm: Int64(inst.imm))
             }
         case .vinsert:
             guard sse41, !Self.isVectorClass(type(inst.b)), inst.imm < UInt64(element.lanes) else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), d = define(i)
             asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
-            let ops: [X64Op] = [.pinsrb, .pinsrw, .pinsrd, .pinsrq]
-            asm.emit(ops[element.sizeLog2], reg: d, rm: .reg(b), imm: Int64(inst.imm))
+            asm.emit(pick(element.sizeLog2, .pinsrb, .pinsrw, .pinsrd, .pinsrq), reg: d, rm: .reg(b), imm: Int64(inst.imm))
         case .vsplat:
             guard !Self.isVectorClass(type(inst.a)) else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
@@ -64,7 +63,7 @@ extension X64Lowerer {
             guard !element.isFloat else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
             asm.emit(.pxor, reg: d, rm: .reg(d))
-            asm.emit([X64Op.psubb, .psubw, .psubd, .psubq][element.sizeLog2], reg: d, rm: .reg(a))
+            asm.emit(pick(element.sizeLog2, X64Op.psubb, .psubw, .psubd, .psubq), reg: d, rm: .reg(a))
         case .vnot, .vorn:
             // All-ones in xmm0, then NOT through XOR.
             let a = use(inst.a)
@@ -82,15 +81,15 @@ extension X64Lowerer {
         case .vabs:
             guard !element.isFloat, element.sizeLog2 <= 2, options.features.contains(.ssse3) else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
-            asm.emit([X64Op.pabsb, .pabsw, .pabsd][element.sizeLog2], reg: d, rm: .reg(a))
+            asm.emit(pick(element.sizeLog2, X64Op.pabsb, .pabsw, .pabsd, .pabsd), reg: d, rm: .reg(a))
         case .vshlImm, .vushrImm, .vsshrImm:
-            let forms: [X64Op?]
+            let form: X64Op?
             switch inst.op {
-            case .vshlImm: forms = [nil, .psllwi, .pslldi, .psllqi]
-            case .vushrImm: forms = [nil, .psrlwi, .psrldi, .psrlqi]
-            default: forms = [nil, .psrawi, .psradi, nil]
+            case .vshlImm: form = pick(element.sizeLog2, nil, .psllwi, .pslldi, .psllqi)
+            case .vushrImm: form = pick(element.sizeLog2, nil, .psrlwi, .psrldi, .psrlqi)
+            default: form = pick(element.sizeLog2, nil, .psrawi, .psradi, nil)
             }
-            guard !element.isFloat, let op = forms[element.sizeLog2] else { return lowerViaHelper(i) }
+            guard !element.isFloat, let op = form else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i, reusing: inst.a)
             if d != a { asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a)) }
             asm.emit(op, rm: .reg(d), imm: Int64(min(inst.imm, 255)))
@@ -117,25 +116,35 @@ extension X64Lowerer {
     /// The SSE form computing `op` lanewise on lanes of 2^`sizeLog2` bytes, if there is one.
     func sseForm(_ op: IROp, _ sizeLog2: Int) -> X64Op? {
         let sse41 = options.features.contains(.sse41)
-        let forms: [X64Op?]
+        let k = sizeLog2 & 3
         switch op {
-        case .vadd: forms = [.paddb, .paddw, .paddd, .paddq]
-        case .vsub: forms = [.psubb, .psubw, .psubd, .psubq]
-        case .vcmeq: forms = [.pcmpeqb, .pcmpeqw, .pcmpeqd, sse41 ? .pcmpeqq : nil]
-        case .vcmgt: forms = [.pcmpgtb, .pcmpgtw, .pcmpgtd, options.features.contains(.sse42) ? .pcmpgtq : nil]
-        case .vzip1: forms = [.punpcklbw, .punpcklwd, .punpckldq, .punpcklqdq]
-        case .vzip2: forms = [.punpckhbw, .punpckhwd, .punpckhdq, .punpckhqdq]
+        case .vadd: return pick(k, .paddb, .paddw, .paddd, .paddq)
+        case .vsub: return pick(k, .psubb, .psubw, .psubd, .psubq)
+        case .vcmeq: return pick(k, .pcmpeqb, .pcmpeqw, .pcmpeqd, sse41 ? .pcmpeqq : nil)
+        case .vcmgt: return pick(k, .pcmpgtb, .pcmpgtw, .pcmpgtd, options.features.contains(.sse42) ? .pcmpgtq : nil)
+        case .vzip1: return pick(k, .punpcklbw, .punpcklwd, .punpckldq, .punpcklqdq)
+        case .vzip2: return pick(k, .punpckhbw, .punpckhwd, .punpckhdq, .punpckhqdq)
         case .vand: return .pand
         case .vor: return .por
         case .vxor: return .pxor
         case .vbic: return .pandn
-        case .vmul: forms = [nil, .pmullw, sse41 ? .pmulld : nil, nil]
-        case .vsmax: forms = [sse41 ? .pmaxsb : nil, .pmaxsw, sse41 ? .pmaxsd : nil, nil]
-        case .vsmin: forms = [sse41 ? .pminsb : nil, .pminsw, sse41 ? .pminsd : nil, nil]
-        case .vumax: forms = [.pmaxub, sse41 ? .pmaxuw : nil, sse41 ? .pmaxud : nil, nil]
-        case .vumin: forms = [.pminub, sse41 ? .pminuw : nil, sse41 ? .pminud : nil, nil]
+        case .vmul: return pick(k, nil, .pmullw, sse41 ? .pmulld : nil, nil)
+        case .vsmax: return pick(k, sse41 ? .pmaxsb : nil, .pmaxsw, sse41 ? .pmaxsd : nil, nil)
+        case .vsmin: return pick(k, sse41 ? .pminsb : nil, .pminsw, sse41 ? .pminsd : nil, nil)
+        case .vumax: return pick(k, .pmaxub, sse41 ? .pmaxuw : nil, sse41 ? .pmaxud : nil, nil)
+        case .vumin: return pick(k, .pminub, sse41 ? .pminuw : nil, sse41 ? .pminud : nil, nil)
         default: return nil
         }
-        return forms[sizeLog2 & 3]
+    }
+}
+
+/// The element of four chosen by a size index 0...3 (bytes, halfwords, words, doublewords),
+/// without building an array on the lowering path.
+@inline(__always) func pick<T>(_ k: Int, _ a: T, _ b: T, _ c: T, _ d: T) -> T {
+    switch k {
+    case 0: return a
+    case 1: return b
+    case 2: return c
+    default: return d
     }
 }

@@ -13,6 +13,7 @@ public enum X64ABI {
     public static let stateRegister = GPR.r15
     public static let contextRegister = GPR.r14
     static let allocatableGPRs: [GPR] = [.rbx, .rbp, .r12, .r13, .rsi, .rdi, .r8, .r9, .r10, .r11]
+    static let allocatableGPRNumbers: [UInt8] = allocatableGPRs.map(\.number)
     static let calleeSavedGPRs: Set<UInt8> = [GPR.rbx.number, GPR.rbp.number, GPR.r12.number, GPR.r13.number]
     static let allocatableXMMs: [UInt8] = Array(2...15)
 
@@ -40,6 +41,8 @@ public enum X64ABI {
         public static let runtime = 40
         /// Scratch word for LDMXCSR/STMXCSR.
         public static let mxcsr = 48
+        /// Index of the top of the return-prediction stack (u64, modulo `returnStackEntries`).
+        public static let returnStackTop = 56
         /// Helper entry points, 8 bytes each (`X64Helper`).
         public static let helpers = 64
         /// Helper argument block: descriptor (8), imm (8), operands a, b, c (16 each), result (16).
@@ -48,7 +51,11 @@ public enum X64ABI {
         /// (16 bytes each) around a helper call.
         public static let gprSaveArea = 256
         public static let xmmSaveArea = 320
-        public static let size = 544
+        /// Return prediction: entries of (guest return address, address of the link slot
+        /// that continues there), pushed by calls and checked by returns.
+        public static let returnStack = 576
+        public static let returnStackEntries = 64
+        public static let size = returnStack + 16 * returnStackEntries
     }
 
     /// Entries of the writable table that sits beside a translation unit's code.

@@ -5,9 +5,13 @@ import KilnIR
 public struct X64LoweringOptions: Hashable, Sendable {
     /// Extensions the lowering may use; it reports the subset it actually used.
     public var features: X64Features
+    /// Store guest general registers, SP, NZCV and TPIDR_EL0 once at the exit (fast) rather
+    /// than at each write (guest state exact at every instruction, for precise faults).
+    public var deferRegisterWrites: Bool
 
-    public init(features: X64Features) {
+    public init(features: X64Features, deferRegisterWrites: Bool = true) {
         self.features = features
+        self.deferRegisterWrites = deferRegisterWrites
     }
 
     /// The features this backend knows how to use, restricted to `host`.
@@ -45,6 +49,13 @@ public struct X64Lowerer {
     /// vector (-1 if not).
     var packedFloat: [Int32] = []
     var useCount: [Int32] = []
+    /// `trunc` of a guest register read used nowhere else: a narrow load from guest state.
+    var truncatedLoad: [Bool] = []
+    // Analysis scratch, kept between blocks.
+    var used: [Bool] = []
+    var otherUse: [Bool] = []
+    var cache: [Int32] = []
+    var written: [Bool] = []
     /// A condition used only by the branch exit on raw flags: evaluated by the exit's Jcc.
     var fusedExitCondition: Int32 = -1
 
@@ -65,6 +76,7 @@ public struct X64Lowerer {
     var finalWrites: [(register: IRGuestRegister, value: Int32)] = []
 
     var relocations: [X64Relocation] = []
+    var pcMap: [X64PCMapEntry] = []
     var linkSlots: [X64LinkSlot] = []
     var helperOps: Set<IROp> = []
     var failure: X64LoweringError?
@@ -94,6 +106,7 @@ public struct X64Lowerer {
         linkSlots.removeAll(keepingCapacity: true)
         helperOps.removeAll(keepingCapacity: true)
         finalWrites.removeAll(keepingCapacity: true)
+        pcMap.removeAll(keepingCapacity: true)
         failure = nil
         analyze()
         for i in 0..<16 { gprHolder[i] = -1; xmmHolder[i] = -1 }
@@ -102,7 +115,11 @@ public struct X64Lowerer {
         flagsValue = -1
         mxcsrState = .unknown
         floatSlowPaths.removeAll(keepingCapacity: true)
-        for i in insts.indices where needsCode[i] {
+        for i in insts.indices {
+            if insts[i].op == .guestInstruction {
+                pcMap.append(X64PCMapEntry(hostOffset: UInt32(asm.offset), guestOffset: insts[i].imm))
+            }
+            guard needsCode[i] else { continue }
             current = i
             lowerInstruction(i)
             releaseDeadOperands(i)
@@ -113,7 +130,7 @@ public struct X64Lowerer {
         lowerExit()
         if let failure { throw failure }
         guard asm.resolveLabels() else { throw .malformedIR(index: insts.count) }
-        return X64Translation(code: asm.bytes, relocations: relocations, linkSlots: linkSlots,
+        return X64Translation(code: asm.bytes, relocations: relocations, linkSlots: linkSlots, pcMap: pcMap,
                               tableEntries: X64ABI.UnitTable.firstLinkSlot + linkSlots.count,
                               features: asm.features, instructionCount: asm.instructionCount,
                               cacheable: block.addressing == .region, helperOps: helperOps)
@@ -133,20 +150,23 @@ public struct X64Lowerer {
 
     mutating func analyze() {
         let n = insts.count
-        alias = Array(0..<Int32(n))
-        lastUse = [Int32](repeating: -1, count: n)
-        regOf = [Int8](repeating: -1, count: n)
-        slotOf = [Int32](repeating: -1, count: n)
-        rawFlags = [Bool](repeating: false, count: n)
-        needsCode = [Bool](repeating: false, count: n)
-        addressBase = [Int32](repeating: -1, count: n)
-        addressDisp = [Int32](repeating: 0, count: n)
-        packedFloat = [Int32](repeating: -1, count: n)
-        useCount = [Int32](repeating: 0, count: n)
+        alias.removeAll(keepingCapacity: true)
+        alias.append(contentsOf: 0..<Int32(n))
+        Self.fill(&lastUse, n, -1)
+        Self.fill(&regOf, n, -1)
+        Self.fill(&slotOf, n, -1)
+        Self.fill(&rawFlags, n, false)
+        Self.fill(&needsCode, n, false)
+        Self.fill(&addressBase, n, -1)
+        Self.fill(&addressDisp, n, 0)
+        Self.fill(&packedFloat, n, -1)
+        Self.fill(&useCount, n, 0)
+        Self.fill(&truncatedLoad, n, false)
+        Self.fill(&used, n, false)
+        Self.fill(&otherUse, n, false)
+        Self.fill(&cache, IRGuestRegister.count, -1)
+        Self.fill(&written, IRGuestRegister.count, false)
         fusedExitCondition = -1
-        var cache = [Int32](repeating: -1, count: IRGuestRegister.count)
-        var written = [Bool](repeating: false, count: IRGuestRegister.count)
-        var otherUse = [Bool](repeating: false, count: n)
 
         for i in 0..<n {
             let inst = insts[i]
@@ -160,7 +180,7 @@ public struct X64Lowerer {
                 let r = IRGuestRegister(rawValue: inst.aux)
                 if r.isValid && Self.isCached(r) && !inst.a.isNone && Int(inst.a.index) < i {
                     cache[Int(r.rawValue)] = alias[Int(inst.a.index)]
-                    written[Int(r.rawValue)] = true
+                    written[Int(r.rawValue)] = options.deferRegisterWrites
                 }
             case .vextract:
                 // Lane 0 of a vector as a float is the low bits of the same register.
@@ -182,14 +202,6 @@ public struct X64Lowerer {
         }
 
         // Uses, backwards so that dead pure values are dropped with everything only they use.
-        var used = [Bool](repeating: false, count: n)
-        func markUse(_ v: IRValue, at i: Int) {
-            guard !v.isNone, Int(v.index) < n else { return }
-            let r = Int(alias[Int(v.index)])
-            used[r] = true
-            useCount[r] += 1
-            if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
-        }
         let exit = block.exit
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
             markUse(exit.value, at: n)
@@ -209,7 +221,7 @@ public struct X64Lowerer {
         for i in stride(from: n - 1, through: 0, by: -1) {
             let inst = insts[i]
             if alias[i] != Int32(i) { continue }
-            let cachedWrite = inst.op == .writeReg && Self.isCached(IRGuestRegister(rawValue: inst.aux))
+            let cachedWrite = inst.op == .writeReg && options.deferRegisterWrites && Self.isCached(IRGuestRegister(rawValue: inst.aux))
             guard used[i] || (inst.op.hasSideEffects && !cachedWrite && inst.op != .guestInstruction) else { continue }
             if i == exitCondition && useCount[i] == 1 {
                 // Only the branch reads it: the exit tests the flags instead (if they stay raw).
@@ -244,9 +256,12 @@ public struct X64Lowerer {
                     operands = (IRValue(Int(packedFloat[i])), .none, .none)
                 }
             }
-            for v in [operands.0, operands.1, operands.2] where !v.isNone && Int(v.index) < i {
+            for k in 0..<3 {
+                let v = pick(k, operands.0, operands.1, operands.2, .none)
+                guard !v.isNone && Int(v.index) < i else { continue }
                 markUse(v, at: i)
-                if inst.op != .condition { otherUse[Int(alias[Int(v.index)])] = true }
+                let flagsStore = inst.op == .writeReg && inst.aux == IRGuestRegister.nzcv.rawValue
+                if inst.op != .condition && !flagsStore { otherUse[Int(alias[Int(v.index)])] = true }
             }
         }
         for i in 0..<n where needsCode[i] {
@@ -257,10 +272,32 @@ public struct X64Lowerer {
             default: break
             }
         }
+        for i in 0..<n where needsCode[i] && insts[i].op == .trunc && insts[i].type.isInteger {
+            let r = Int(alias[Int(insts[i].a.index)])
+            if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1 {
+                truncatedLoad[i] = true
+                needsCode[r] = false
+            }
+        }
         if fusedExitCondition >= 0 && !rawFlags[Int(alias[Int(insts[Int(fusedExitCondition)].a.index)])] {
             needsCode[Int(fusedExitCondition)] = true
             fusedExitCondition = -1
         }
+    }
+
+    /// Records a use of `v` by instruction `i` (the exit counts as `insts.count`).
+    mutating func markUse(_ v: IRValue, at i: Int) {
+        guard !v.isNone, Int(v.index) < insts.count else { return }
+        let r = Int(alias[Int(v.index)])
+        used[r] = true
+        useCount[r] += 1
+        if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
+    }
+
+    /// Resizes `array` to `count` copies of `value`, keeping its storage.
+    static func fill<T>(_ array: inout [T], _ count: Int, _ value: T) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: repeatElement(value, count: count))
     }
 
     // MARK: Register allocation
@@ -318,7 +355,7 @@ public struct X64Lowerer {
     }
 
     mutating func allocate(vector: Bool, for value: Int32) -> UInt8 {
-        let candidates: [UInt8] = vector ? X64ABI.allocatableXMMs : X64ABI.allocatableGPRs.map(\.number)
+        let candidates = vector ? X64ABI.allocatableXMMs : X64ABI.allocatableGPRNumbers
         var chosen: UInt8? = nil
         for c in candidates where (vector ? xmmHolder[Int(c)] : gprHolder[Int(c)]) < 0 {
             if (vector ? pinnedXMM : pinnedGPR) & (1 << c) == 0 { chosen = c; break }

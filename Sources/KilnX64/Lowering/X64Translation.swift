@@ -24,11 +24,23 @@ public struct X64LinkSlot: Hashable, Sendable {
     public var targetOffset: UInt64
 }
 
+/// Where the code of a guest instruction starts, so that a host fault or sample inside the
+/// block can be attributed to the guest instruction. Guest register writes are deferred to the
+/// exit: at a fault, guest general registers, SP, NZCV and TPIDR_EL0 hold their values from
+/// block entry, while memory and vector/FPCR/FPSR writes of earlier instructions are done.
+public struct X64PCMapEntry: Hashable, Sendable {
+    public var hostOffset: UInt32
+    /// Region offset of the guest instruction.
+    public var guestOffset: UInt64
+}
+
 /// The output of lowering one IR block: position-independent code with its relocations.
 public struct X64Translation: Hashable, Sendable {
     public var code: [UInt8]
     public var relocations: [X64Relocation]
     public var linkSlots: [X64LinkSlot]
+    /// Guest instruction starts, in code order.
+    public var pcMap: [X64PCMapEntry]
     /// Number of 8-byte entries the unit table needs.
     public var tableEntries: Int
     /// CPU features the code uses (they enter the cache key).

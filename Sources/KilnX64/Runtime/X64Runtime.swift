@@ -66,6 +66,7 @@ public final class X64Runtime {
         context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
         context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
         context.storeBytes(of: UInt64(Self.lookupEntries - 1), toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+        clearReturnPredictions()
         context.storeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()), toByteOffset: X64ABI.Context.runtime, as: UInt.self)
         let helper: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void = { context, _ in
             let raw = context.load(fromByteOffset: X64ABI.Context.runtime, as: UnsafeRawPointer.self)
@@ -102,10 +103,21 @@ public final class X64Runtime {
         try codeBuffer.install(translation, regionBase: regionBase)
     }
 
-    /// Drops every installed unit and clears the lookup table.
+    /// Drops every installed unit and clears the lookup table and return predictions (their
+    /// slots belong to dropped units).
     public func flush() {
         codeBuffer.reset(to: firstUnit)
         for n in 0..<Self.lookupEntries { lookupTable[2 * n] = ~0; lookupTable[2 * n + 1] = 0 }
+        clearReturnPredictions()
+    }
+
+    /// Forgets every predicted return (needed whenever a unit whose link slots they name goes
+    /// away, e.g. on invalidation).
+    public func clearReturnPredictions() {
+        for n in 0..<X64ABI.Context.returnStackEntries {
+            context.storeBytes(of: UInt64.max, toByteOffset: X64ABI.Context.returnStack + 16 * n, as: UInt64.self)
+            context.storeBytes(of: UInt64(0), toByteOffset: X64ABI.Context.returnStack + 16 * n + 8, as: UInt64.self)
+        }
     }
 
     /// Makes `code` the target of indirect branches to guest `pc`.
