@@ -75,8 +75,6 @@ private enum JITVectorRanges {
 
     struct GroupResult {
         var vectors = 0, matchesInterpreter = 0, matchesOracle = 0, interpreterMatchesOracle = 0, notLowered = 0
-        /// Vectors of classes whose unicorn result is known wrong (`knownOracleDefects`).
-        var oracleDefects = 0, matchesOracleOutsideDefects = 0
         var mismatches: [String] = []
         var helperOps: Set<IROp> = []
     }
@@ -126,14 +124,11 @@ private enum JITVectorRanges {
                 if jit == interp { result.matchesInterpreter += 1 } else if result.mismatches.count < 20 {
                     result.mismatches.append("\(c.name) line \(v.line) \(String(v.encoding, radix: 16)): \(describe(jit, interp))")
                 }
-                if jit == oracle { result.matchesOracle += 1 }
                 if interp == oracle { result.interpreterMatchesOracle += 1 }
-                if knownOracleDefects[c.name] != nil {
-                    result.oracleDefects += 1
-                } else if jit == oracle {
-                    result.matchesOracleOutsideDefects += 1
+                if jit == oracle {
+                    result.matchesOracle += 1
                 } else if result.mismatches.count < 20 {
-                    result.mismatches.append("unicorn \(c.name) line \(v.line): \(describe(jit, oracle))")
+                    result.mismatches.append("oracle \(c.name) line \(v.line): \(describe(jit, oracle))")
                 }
             }
         }
@@ -161,12 +156,12 @@ private enum JITVectorRanges {
         let runtime = try X64Runtime()
         let r = Self.run(classes, runtime: runtime)
         print("JIT \(file): \(r.vectors) vectors, JIT = interpreter \(r.matchesInterpreter), JIT = unicorn \(r.matchesOracle), "
-              + "interpreter = unicorn \(r.interpreterMatchesOracle), known unicorn defects \(r.oracleDefects), not lowered \(r.notLowered); "
+              + "interpreter = unicorn \(r.interpreterMatchesOracle), not lowered \(r.notLowered); "
               + "helper ops: \(r.helperOps.map(\.name).sorted().joined(separator: " "))")
         for m in r.mismatches { print("  mismatch \(m)") }
         #expect(r.notLowered == 0)
         #expect(r.matchesInterpreter == r.vectors, "\(r.vectors - r.matchesInterpreter) vectors differ between JIT and interpreter")
-        #expect(r.matchesOracleOutsideDefects + r.oracleDefects == r.vectors, "vectors differ between JIT and unicorn")
+        #expect(r.matchesOracle == r.vectors, "vectors differ between JIT and the recorded oracle")
     }
 }
 
