@@ -7,8 +7,9 @@ import Glibc
 /// what it would see on arm64. Guest signal handlers for synchronous faults arrive with
 /// threads and signals (issue 7); until then the default action applies.
 enum CrashReporter {
-    /// The guest pc of the block being run (read by the SIGSEGV/SIGBUS handler).
-    nonisolated(unsafe) static var currentPC: UInt64 = 0
+    /// The guest pc of the block being run: the interpreter writes the pc only when a block
+    /// exits, so during a block it is the block's start.
+    static var currentPC: UInt64 { process?.state.pc ?? 0 }
     nonisolated(unsafe) static weak var process: GuestProcess?
 
     static func install(_ process: GuestProcess) {

@@ -33,6 +33,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("count-instructions"), help: "Print the number of guest instructions executed to stderr at exit.")
     var countInstructions = false
 
+    @Flag(name: .customLong("regions"), help: "Print the guest's code regions (file-backed executable mappings) to stderr at exit.")
+    var showRegions = false
+
     @Option(name: .customLong("argv0"), help: .hidden)
     var argv0: String?
 
@@ -85,6 +88,12 @@ struct RunCommand: ParsableCommand {
         } catch let error as RuntimeError {
             FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)
+        }
+        if showRegions {
+            process.atExit {
+                let lines = process.addressSpace.codeRegions.map { "kiln: code region \($0)\n" }.joined()
+                FileHandle.standardError.write(Data(lines.utf8))
+            }
         }
         if countInstructions {
             process.runCountingInstructions { count in
