@@ -207,8 +207,9 @@ struct InterpreterProgramTests {
     }
 
     /// Cases too long for a debug-build test run (malloc executes about 30 million guest
-    /// instructions, a minute on the debug interpreter); `KILN_SLOW_TESTS=1` includes them.
-    static let slowCases: Set<String> = ["malloc"]
+    /// instructions, a minute on the debug interpreter; the canary workload more);
+    /// `KILN_SLOW_TESTS=1` includes them.
+    static let slowCases: Set<String> = ["malloc", "canary", "canary-3"]
 
     /// The fixture table, without the cases that need files (fileio).
     static var cases: [Case] {

@@ -65,6 +65,14 @@ extension IRInterpreter {
                 ctx.flags |= FPSRFlag.invalid
                 return Self.halfDefaultNaN
             }
+            if r == 0 && f & FPSRFlag.inexact == 0 {
+                // An exact zero sum takes its sign from the FPCR rounding mode, not from the
+                // round-to-odd computation.
+                let (zero, _) = fp.run(Double.self, x, y, 0, mode: ctx.roundingMode) { p, q, _ in
+                    op == .fadd ? p + q : (op == .fsub ? p - q : (op == .fdiv ? p / q : p * q))
+                }
+                return zero.sign == .minus ? 0x8000 : 0
+            }
             return halfResult(r, hostFlags: f, &ctx)
         case .fmadd:
             if Self.halfIsNaN(c) && !Self.halfIsSignaling(c) && !Self.halfIsSignaling(a) && !Self.halfIsSignaling(b)
@@ -77,6 +85,10 @@ extension IRInterpreter {
             if r.isNaN {
                 ctx.flags |= FPSRFlag.invalid
                 return Self.halfDefaultNaN
+            }
+            if r == 0 && f & FPSRFlag.inexact == 0 {
+                let (zero, _) = fp.run(Double.self, x, y, z, mode: ctx.roundingMode) { p, q, s in s.addingProduct(p, q) }
+                return zero.sign == .minus ? 0x8000 : 0
             }
             return halfResult(r, hostFlags: f, &ctx)
         case .fsqrt:
