@@ -92,14 +92,21 @@ struct RunCommand: ParsableCommand {
         if showRegions {
             process.atExit {
                 let lines = process.addressSpace.codeRegions.map { "kiln: code region \($0)\n" }.joined()
-                FileHandle.standardError.write(Data(lines.utf8))
+                diagnostic(lines)
             }
         }
         if countInstructions {
             process.runCountingInstructions { count in
-                FileHandle.standardError.write(Data("kiln: \(count) guest instructions\n".utf8))
+                diagnostic("kiln: \(count) guest instructions\n")
             }
         }
         process.run()
     }
+}
+
+/// Writes a diagnostic to stderr at guest exit. The guest may have closed descriptor 2 by
+/// then (coreutils do), so errors are ignored rather than raised as FileHandle would.
+private func diagnostic(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
