@@ -7,6 +7,12 @@ struct RunCase: CustomStringConvertible, Sendable {
     var name: String, program: String, status: Int32, arguments: [String]
     var description: String { name }
 
+    /// Fixtures of tens of millions of guest instructions (see `KilnBinary.runsSlowCases`).
+    static let slowNames: Set<String> = ["malloc", "canary", "canary-3"]
+
+    /// The cases this run includes.
+    static var selected: [RunCase] { all.filter { KilnBinary.runsSlowCases || !slowNames.contains($0.name) } }
+
     static let all: [RunCase] = {
         let url = TestEnvironment.repositoryRoot.appendingPathComponent("fixtures/cases.tsv")
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
@@ -21,7 +27,7 @@ struct RunCase: CustomStringConvertible, Sendable {
 
 /// `kiln run --interp` on the committed fixtures and on hand-made programs for the error paths.
 @Suite struct FixtureRunTests {
-    @Test(arguments: RunCase.all)
+    @Test(arguments: RunCase.selected)
     func fixtureMatchesExpected(fixture: RunCase) throws {
         let program = TestEnvironment.fixturesBinDirectory.appendingPathComponent(fixture.program).path
         let result = try KilnBinary.run([program] + fixture.arguments, environment: ["KILN_FIXTURE_GREETING": "hi"])
