@@ -44,7 +44,11 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var command = self.command
-        if command.first == "--" { command.removeFirst() }
+        if command.first == "--" {
+            command.removeFirst()
+        } else if let first = command.first, first.hasPrefix("-") {
+            throw ValidationError("Unknown option '\(first)' (put -- before a program whose name starts with '-').")
+        }
         guard !command.isEmpty else {
             throw ValidationError("Missing the program to run.")
         }
