@@ -23,6 +23,8 @@ let package = Package(
         .target(name: "KilnX64", dependencies: ["KilnIR"]),
         // The guest Linux process: loader, memory map, syscalls, dispatcher and execution tiers.
         .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF"]),
+        // The offline compiler: seeding, dependency closure, cache baking.
+        .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache"]),
         // Translation cache storage: content identity, keys, file format, codemaps.
         .target(name: "KilnCache", dependencies: ["KilnELF"]),
         // Building an arm64 Debian root filesystem with an isolated apt.
@@ -42,11 +44,12 @@ let package = Package(
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
         .testTarget(
             name: "KilnA64Tests",
-            dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnTestSupport"],
+            dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64", "KilnTestSupport"],
             resources: [.copy("Vectors"), .copy("Golden")]
         ),
         .testTarget(name: "KilnX64Tests", dependencies: ["KilnX64", "KilnIR", "KilnTestSupport"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
         .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),

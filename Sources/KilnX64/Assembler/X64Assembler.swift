@@ -1,0 +1,246 @@
+/// A position in emitted code that a later jump can target.
+public struct X64Label: Hashable, Sendable {
+    public let id: Int32
+}
+
+/// Encodes instruction forms from `X64Form.table` into a reusable byte buffer. Emitting does
+/// not allocate once the buffer and label storage have grown to their working size.
+public struct X64Assembler {
+    /// The code emitted so far.
+    public private(set) var bytes: [UInt8] = []
+    /// Union of the CPU features of every form emitted since the last `reset`.
+    public private(set) var features: X64Features = []
+    /// Number of instructions emitted since the last `reset`.
+    public private(set) var instructionCount = 0
+    /// Offset of the 32-bit displacement of the last instruction with a memory operand
+    /// (or of the rel32 field of the last relative jump or call), for fixups and relocations.
+    public private(set) var lastDisplacementOffset = -1
+    /// Bound label offsets (-1 while unbound) and pending rel32/rel8 fixups.
+    private var labelOffsets: [Int] = []
+    private var fixups: [(position: Int, label: Int32, size: Int8)] = []
+
+    public init() {
+        bytes.reserveCapacity(4096)
+    }
+
+    /// Clears code, labels and features, keeping storage.
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        labelOffsets.removeAll(keepingCapacity: true)
+        fixups.removeAll(keepingCapacity: true)
+        features = []
+        instructionCount = 0
+        lastDisplacementOffset = -1
+    }
+
+    /// Current end of the code.
+    @inlinable public var offset: Int { bytes.count }
+
+    // MARK: Labels
+
+    public mutating func newLabel() -> X64Label {
+        labelOffsets.append(-1)
+        return X64Label(id: Int32(labelOffsets.count - 1))
+    }
+
+    public mutating func bind(_ label: X64Label) {
+        labelOffsets[Int(label.id)] = bytes.count
+    }
+
+    /// Jcc or JMP (`cc` nil) to `label` with a 32-bit displacement, resolved by `resolveLabels`.
+    public mutating func jump(_ cc: X64Condition?, to label: X64Label) {
+        if let cc { emit(.jcc32, cc: cc) } else { emit(.jmp32) }
+        fixups.append((bytes.count - 4, label.id, 4))
+    }
+
+    /// Short Jcc or JMP to a label no more than 127 bytes ahead.
+    public mutating func shortJump(_ cc: X64Condition?, to label: X64Label) {
+        if let cc { emit(.jcc8, cc: cc) } else { emit(.jmp8) }
+        fixups.append((bytes.count - 1, label.id, 1))
+    }
+
+    /// Patches every jump to a label. Returns false if a label is unbound or a short jump
+    /// does not reach.
+    public mutating func resolveLabels() -> Bool {
+        for f in fixups {
+            let target = labelOffsets[Int(f.label)]
+            guard target >= 0 else { return false }
+            let rel = target - (f.position + Int(f.size))
+            if f.size == 1 {
+                guard rel >= -128 && rel <= 127 else { return false }
+                bytes[f.position] = UInt8(truncatingIfNeeded: rel)
+            } else {
+                patch32(at: f.position, Int32(truncatingIfNeeded: rel))
+            }
+        }
+        fixups.removeAll(keepingCapacity: true)
+        return true
+    }
+
+    /// Overwrites the 32-bit little-endian field at `position`.
+    public mutating func patch32(at position: Int, _ value: Int32) {
+        let v = UInt32(bitPattern: value)
+        bytes[position] = UInt8(truncatingIfNeeded: v)
+        bytes[position + 1] = UInt8(truncatingIfNeeded: v >> 8)
+        bytes[position + 2] = UInt8(truncatingIfNeeded: v >> 16)
+        bytes[position + 3] = UInt8(truncatingIfNeeded: v >> 24)
+    }
+
+    // MARK: Encoding
+
+    /// Emits one instruction. The operands' meaning follows the form's `X64Encoding`: `reg` is
+    /// the ModRM.reg register (or the opcode register for `o` forms, the destination for
+    /// `vexVM`), `rm` the r/m operand, `vvvv` the VEX.vvvv register, `imm` the immediate or
+    /// displacement, `cc` the condition of conditional forms.
+    public mutating func emit(_ op: X64Op, reg: UInt8 = 0, rm: X64RM = .reg(0), vvvv: UInt8 = 0, imm: Int64 = 0, cc: X64Condition = .o) {
+        let form = X64Form.table[Int(op.rawValue)]
+        features.formUnion(form.feature)
+        instructionCount += 1
+        let e = form.encoding
+        let opcode = form.conditional ? form.opcode &+ cc.rawValue : form.opcode
+
+        if form.lock { bytes.append(0xF0) }
+        if form.isVEX {
+            // In VEX forms ModRM.reg is the digit when there is one; `vexVM` puts the
+            // destination in vvvv.
+            let modReg = form.digit ?? reg
+            let v: UInt8 = e == .vexVM ? reg : (e == .vexRMImm8 ? 0 : vvvv)
+            emitVEX(form, modReg: modReg, rm: rm, vvvv: v)
+            bytes.append(opcode)
+            emitModRM(modReg, rm, immediateSize: e == .vexRMImm8 ? 1 : 0)
+            if e == .vexRMImm8 { append8(imm) }
+            return
+        }
+        if form.operandSize16 { bytes.append(0x66) }
+        if form.prefix != 0 { bytes.append(form.prefix) }
+
+        switch e {
+        case .none:
+            emitREX(form, reg: 0, rm: nil, opcodeReg: nil)
+            emitOpcode(form.map, opcode)
+        case .o, .oImm32, .oImm64:
+            emitREX(form, reg: 0, rm: nil, opcodeReg: reg)
+            emitOpcode(form.map, opcode &+ (reg & 7))
+            if e == .oImm32 { append32(imm) } else if e == .oImm64 { append64(imm) }
+        case .rel8:
+            emitOpcode(form.map, opcode)
+            append8(imm)
+        case .rel32:
+            emitOpcode(form.map, opcode)
+            lastDisplacementOffset = bytes.count
+            append32(imm)
+        default:
+            let modReg = form.digit ?? reg
+            emitREX(form, reg: modReg, rm: rm, opcodeReg: nil)
+            emitOpcode(form.map, opcode)
+            let immediateSize: Int
+            switch e {
+            case .mImm8, .rmImm8, .mrImm8: immediateSize = 1
+            case .mImm32, .rmImm32: immediateSize = form.operandSize16 ? 2 : 4
+            default: immediateSize = 0
+            }
+            emitModRM(modReg, rm, immediateSize: immediateSize)
+            switch immediateSize {
+            case 1: append8(imm)
+            case 2: bytes.append(UInt8(truncatingIfNeeded: imm)); bytes.append(UInt8(truncatingIfNeeded: imm >> 8))
+            case 4: append32(imm)
+            default: break
+            }
+        }
+    }
+
+    @inline(__always) private mutating func emitOpcode(_ map: X64OpcodeMap, _ opcode: UInt8) {
+        switch map {
+        case .primary: break
+        case .map0F: bytes.append(0x0F)
+        case .map0F38: bytes.append(0x0F); bytes.append(0x38)
+        case .map0F3A: bytes.append(0x0F); bytes.append(0x3A)
+        }
+        bytes.append(opcode)
+    }
+
+    private mutating func emitREX(_ form: X64Form, reg: UInt8, rm: X64RM?, opcodeReg: UInt8?) {
+        var rex: UInt8 = form.rexW ? 0x08 : 0
+        if reg >= 8 { rex |= 0x04 }
+        var forced = false
+        if form.byteRegisters {
+            // spl, bpl, sil, dil need a REX prefix (without one, 4...7 mean ah, ch, dh, bh).
+            if form.regClass == .gpr8 && form.digit == nil && reg >= 4 && reg < 8 { forced = true }
+            if case .reg(let r)? = rm, form.rmClass == .gpr8, r >= 4 && r < 8 { forced = true }
+        }
+        if let o = opcodeReg, o >= 8 { rex |= 0x01 }
+        switch rm {
+        case .reg(let r)?: if r >= 8 { rex |= 0x01 }
+        case .mem(let m)?:
+            if case .register(let b) = m.base, b.isExtended { rex |= 0x01 }
+            if let i = m.index, i.isExtended { rex |= 0x02 }
+        case nil: break
+        }
+        if rex != 0 || forced { bytes.append(0x40 | rex) }
+    }
+
+    private mutating func emitVEX(_ form: X64Form, modReg: UInt8, rm: X64RM, vvvv: UInt8) {
+        var r = modReg < 8, x = true, b = true
+        switch rm {
+        case .reg(let n): b = n < 8
+        case .mem(let m):
+            if case .register(let base) = m.base { b = !base.isExtended }
+            if let i = m.index { x = !i.isExtended }
+        }
+        if modReg >= 8 { r = false }
+        let pp: UInt8
+        switch form.prefix { case 0x66: pp = 1; case 0xF3: pp = 2; case 0xF2: pp = 3; default: pp = 0 }
+        let mmmmm = form.map.rawValue
+        let notV = (~vvvv) & 15
+        if !form.rexW && x && b && mmmmm == 1 {
+            bytes.append(0xC5)
+            bytes.append((r ? 0x80 : 0) | notV << 3 | pp)
+        } else {
+            bytes.append(0xC4)
+            bytes.append((r ? 0x80 : 0) | (x ? 0x40 : 0) | (b ? 0x20 : 0) | mmmmm)
+            bytes.append((form.rexW ? 0x80 : 0) | notV << 3 | pp)
+        }
+    }
+
+    /// ModRM, SIB and displacement. `immediateSize` bytes follow, which RIP-relative
+    /// displacements must account for.
+    private mutating func emitModRM(_ reg: UInt8, _ rm: X64RM, immediateSize: Int) {
+        let regBits = (reg & 7) << 3
+        switch rm {
+        case .reg(let r):
+            bytes.append(0xC0 | regBits | (r & 7))
+        case .mem(let m):
+            switch m.base {
+            case .rip:
+                bytes.append(regBits | 5)
+                lastDisplacementOffset = bytes.count
+                append32(Int64(m.disp))
+            case .register(let base):
+                let needsSIB = m.index != nil || base.low3 == 4
+                // rbp/r13 as base with mod 00 would mean RIP/no base: give them a disp8 of 0.
+                let mod: UInt8
+                if m.disp == 0 && base.low3 != 5 { mod = 0 }
+                else if m.disp >= -128 && m.disp <= 127 { mod = 1 }
+                else { mod = 2 }
+                bytes.append(mod << 6 | regBits | (needsSIB ? 4 : base.low3))
+                if needsSIB {
+                    let scaleBits: UInt8
+                    switch m.scale { case 2: scaleBits = 1; case 4: scaleBits = 2; case 8: scaleBits = 3; default: scaleBits = 0 }
+                    let indexBits = m.index.map { $0.low3 } ?? 4
+                    bytes.append(scaleBits << 6 | indexBits << 3 | base.low3)
+                }
+                if mod == 1 { append8(Int64(m.disp)) }
+                else if mod == 2 { lastDisplacementOffset = bytes.count; append32(Int64(m.disp)) }
+            }
+        }
+    }
+
+    @inline(__always) private mutating func append8(_ v: Int64) { bytes.append(UInt8(truncatingIfNeeded: v)) }
+    @inline(__always) private mutating func append32(_ v: Int64) {
+        bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 16)); bytes.append(UInt8(truncatingIfNeeded: v >> 24))
+    }
+    @inline(__always) private mutating func append64(_ v: Int64) {
+        append32(v); append32(v >> 32)
+    }
+}

@@ -1,1 +1,0 @@
-// The KilnX64 module; see docs/ARCHITECTURE.md.

@@ -1,0 +1,197 @@
+import KilnIR
+
+// Block exits. Deferred guest-register writes are stored first. Direct exits jump through a
+// link slot in the unit's writable table: unlinked, the slot holds the address of the exit's
+// stub, which records the target pc and returns to the dispatcher; chaining stores the target
+// block's host address there instead (cached code itself is never patched, invariant 7).
+// Indirect exits look the target up inline in the context's table of guest pc -> host code.
+// Returns are predicted: calls push (return address, link slot of the return point) on a
+// small stack in the context, and a return whose target matches the top jumps through that
+// slot, which chaining fills like any other; a mismatch falls back to the lookup.
+extension X64Lowerer {
+    mutating func lowerExit() {
+        let exit = block.exit
+        // The branch condition and indirect target are fetched before the write-backs, which
+        // use only scratch registers.
+        var valueReg: UInt8 = 0
+        if fusedExitCondition >= 0 {
+            let condition = insts[Int(fusedExitCondition)]
+            let source = resolved(condition.a)
+            let s = use(condition.a)
+            writeBack()
+            if mxcsrState == .dirty { foldMXCSR() }
+            restoreFlags(source, from: s)
+            let notTaken = asm.newLabel()
+            asm.jump(hostCondition(IRCondition(rawValue: condition.aux) ?? .al).inverted, to: notTaken)
+            emitLinkedJump(to: exit.target, kind: .branch)
+            asm.bind(notTaken)
+            emitLinkedJump(to: exit.next, kind: .branch)
+            emitStubs()
+            emitFloatSlowPaths()
+            return
+        }
+        if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
+            guard !exit.value.isNone, Int(exit.value.index) < insts.count else { failure = .malformedIR(index: insts.count); return }
+            valueReg = use(exit.value)
+        }
+        writeBack()
+        if mxcsrState == .dirty { foldMXCSR() }
+        switch exit.kind {
+        case .jump:
+            emitLinkedJump(to: exit.target, kind: exit.kind)
+        case .call:
+            // The call target keeps slot 0, as the first slot of every direct exit.
+            let targetSlot = addLinkSlot(to: exit.target, kind: .call)
+            pushReturn(exit.next)
+            asm.emit(.jmpm, rm: tableOperand())
+            noteTableReference(targetSlot)
+        case .branch:
+            let notTaken = asm.newLabel()
+            asm.emit(.test32mr, reg: valueReg, rm: .reg(valueReg))
+            asm.jump(.e, to: notTaken)
+            emitLinkedJump(to: exit.target, kind: .branch)
+            asm.bind(notTaken)
+            emitLinkedJump(to: exit.next, kind: .branch)
+        case .indirectJump:
+            emitIndirect(valueReg, kind: exit.kind)
+        case .indirectCall:
+            pushReturn(exit.next)
+            emitIndirect(valueReg, kind: exit.kind)
+        case .ret:
+            emitPredictedReturn(valueReg)
+            emitIndirect(valueReg, kind: exit.kind)
+        case .syscall:
+            emitStatePC(offset: exit.next)
+            emitReturnToHost(kind: .syscall, trap: 0, info: exit.info)
+        case .trap:
+            emitStatePC(offset: exit.target)
+            emitReturnToHost(kind: .trap, trap: exit.trap.rawValue, info: exit.info)
+        }
+        emitStubs()
+        emitFloatSlowPaths()
+    }
+
+    /// Stores every deferred guest register write.
+    mutating func writeBack() {
+        // Only the exit's own operand stays reserved; each written value only for its store.
+        let keepGPR = pinnedGPR, keepXMM = pinnedXMM
+        for w in finalWrites {
+            pinnedGPR = keepGPR; pinnedXMM = keepXMM
+            let r = use(IRValue(Int(w.value)))
+            let off = GuestCPUState.offset(of: w.register)
+            if w.register == .nzcv {
+                if rawFlags[Int(w.value)] {
+                    convertRawFlags(r, into: GPR.rax.number)
+                    asm.emit(.mov32mr, reg: GPR.rax.number, rm: state(off))
+                } else {
+                    asm.emit(.mov32mr, reg: r, rm: state(off))
+                }
+            } else {
+                asm.emit(.mov64mr, reg: r, rm: state(off))
+            }
+        }
+    }
+
+    /// `jmp [rip + slot]` with a new link slot whose stub is emitted after the exit code.
+    mutating func emitLinkedJump(to target: UInt64, kind: IRExitKind) {
+        let entry = X64ABI.UnitTable.firstLinkSlot + linkSlots.count
+        asm.emit(.jmpm, rm: tableOperand())
+        noteTableReference(entry)
+        _ = addLinkSlot(to: target, kind: kind)
+    }
+
+    /// A link slot that no code in this block jumps through (a predicted return's target).
+    mutating func addLinkSlot(to target: UInt64, kind: IRExitKind) -> Int {
+        let entry = X64ABI.UnitTable.firstLinkSlot + linkSlots.count
+        linkSlots.append(X64LinkSlot(tableEntry: UInt32(entry), stubOffset: 0, targetOffset: target))
+        pendingStubKinds.append(kind)
+        return entry
+    }
+
+    /// Pushes (region base + `next`, address of a new link slot for `next`).
+    mutating func pushReturn(_ next: UInt64) {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number
+        let slot = addLinkSlot(to: next, kind: .ret)
+        asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.add32mi8, rm: .reg(rax), imm: 1)
+        asm.emit(.and32mi8, rm: .reg(rax), imm: Int64(X64ABI.Context.returnStackEntries - 1))
+        asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.shl32mi, rm: .reg(rax), imm: 4)
+        asm.emit(.lea64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack))))
+        asm.emit(.mov64rm, reg: rdx, rm: tableOperand())
+        noteTableReference(X64ABI.UnitTable.regionBase)
+        addOffset(rdx, next)
+        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: .rcx)))
+        asm.emit(.lea64rm, reg: rdx, rm: tableOperand())
+        noteTableReference(slot)
+        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
+    }
+
+    /// If `target` is the predicted return address, pops it and jumps through its slot;
+    /// otherwise falls through with the stack unchanged.
+    mutating func emitPredictedReturn(_ target: UInt8) {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        let miss = asm.newLabel()
+        asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.mov32rm, reg: rcx, rm: .reg(rax))
+        asm.emit(.shl32mi, rm: .reg(rcx), imm: 4)
+        asm.emit(.lea64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rcx, disp: Int32(X64ABI.Context.returnStack))))
+        asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: .rcx)))
+        asm.shortJump(.ne, to: miss)
+        asm.emit(.sub32mi8, rm: .reg(rax), imm: 1)
+        asm.emit(.and32mi8, rm: .reg(rax), imm: Int64(X64ABI.Context.returnStackEntries - 1))
+        asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.mov64rm, reg: rcx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
+        asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx)))
+        asm.bind(miss)
+    }
+
+    /// One stub per link slot: record pc, exit kind and slot address; return to the host.
+    mutating func emitStubs() {
+        for n in linkSlots.indices {
+            linkSlots[n].stubOffset = UInt32(asm.offset)
+            asm.emit(.lea64rm, reg: GPR.rax.number, rm: tableOperand())
+            noteTableReference(Int(linkSlots[n].tableEntry))
+            asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitSlot))
+            emitStatePC(offset: linkSlots[n].targetOffset)
+            emitReturnToHost(kind: pendingStubKinds[n], trap: 0, info: 0, clearSlot: false)
+        }
+        pendingStubKinds.removeAll(keepingCapacity: true)
+    }
+
+    /// state.pc = region base + offset.
+    mutating func emitStatePC(offset: UInt64) {
+        let rax = GPR.rax.number
+        asm.emit(.mov64rm, reg: rax, rm: tableOperand())
+        noteTableReference(X64ABI.UnitTable.regionBase)
+        addOffset(rax, offset)
+        asm.emit(.mov64mr, reg: rax, rm: state(GuestCPUState.pcOffset))
+    }
+
+    mutating func emitReturnToHost(kind: IRExitKind, trap: UInt8, info: UInt32, clearSlot: Bool = true) {
+        // Exit kind, trap kind and info in one 64-bit store at exitKind (offsets 8...15).
+        let word = UInt64(kind.rawValue) | UInt64(trap) << 8 | UInt64(info) << 32
+        movImmediate(GPR.rax.number, word)
+        asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitKind))
+        if clearSlot { asm.emit(.mov64mi, rm: context(X64ABI.Context.exitSlot), imm: 0) }
+        asm.emit(.jmpm, rm: context(X64ABI.Context.exitToHost))
+    }
+
+    /// Inline lookup: entry = table[(pc >> 2) & mask]; jump to its code if its pc matches.
+    mutating func emitIndirect(_ target: UInt8, kind: IRExitKind) {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        asm.emit(.mov64mr, reg: target, rm: state(GuestCPUState.pcOffset))
+        asm.emit(.mov64rm, reg: rax, rm: .reg(target))
+        asm.emit(.mov64rm, reg: rcx, rm: .reg(target))
+        asm.emit(.shr64mi, rm: .reg(rcx), imm: 2)
+        asm.emit(.and64rm, reg: rcx, rm: context(X64ABI.Context.lookupMask))
+        asm.emit(.shl64mi, rm: .reg(rcx), imm: 4)
+        asm.emit(.add64rm, reg: rcx, rm: context(X64ABI.Context.lookupTable))
+        let miss = asm.newLabel()
+        asm.emit(.cmp64rm, reg: rax, rm: .mem(X64Memory(base: .rcx)))
+        asm.shortJump(.ne, to: miss)
+        asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx, disp: 8)))
+        asm.bind(miss)
+        emitReturnToHost(kind: kind, trap: 0, info: 0)
+    }
+}

@@ -1,0 +1,167 @@
+import KilnIR
+
+// Guest NZCV in host EFLAGS. An NZCV producer runs the x86 instruction that sets the same
+// flags; A64 C after a subtraction is x86 CF inverted, so CMC follows a CMP and EFLAGS then
+// hold A64 C in CF. When every consumer is a condition or the guest NZCV register, the value
+// stays "raw": parked with LAHF + SETO in the low 16 bits of a register (AH = SF ZF - AF - PF
+// - CF, AL = OF), and a condition that directly follows reads EFLAGS itself. A later condition
+// restores EFLAGS from the parked copy (ADD AL, 0x7F recreates OF, SAHF the rest). Values with
+// other consumers are converted to A64 layout. With BMI2 the conversion (PEXT, SHLX) leaves
+// EFLAGS alone, so a conditional branch at the exit still uses them after the write-back.
+extension X64Lowerer {
+    mutating func lowerFlags(_ i: Int, _ inst: IRInst) {
+        let t = type(inst.a)
+        guard t == .i32 || t == .i64, options.features.contains(.lahfsahf) else { return lowerViaHelper(i) }
+        let w = t == .i64
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        let a = use(inst.a)
+        switch inst.op {
+        case .nzcvLogic:
+            asm.emit(w ? .test64mr : .test32mr, reg: a, rm: .reg(a))
+        case .nzcvSub:
+            if let k = constant(inst.b), let imm = immediate32(k, wide: w) {
+                asm.emit(w ? (imm >= -128 && imm <= 127 ? .cmp64mi8 : .cmp64mi) : (imm >= -128 && imm <= 127 ? .cmp32mi8 : .cmp32mi),
+                         rm: .reg(a), imm: imm)
+            } else {
+                let b = use(inst.b)
+                asm.emit(w ? .cmp64rm : .cmp32rm, reg: a, rm: .reg(b))
+            }
+        case .nzcvAdd:
+            let b = use(inst.b)
+            asm.emit(w ? .mov64rm : .mov32rm, reg: rcx, rm: .reg(a))
+            asm.emit(w ? .add64rm : .add32rm, reg: rcx, rm: .reg(b))
+        default:
+            let b = use(inst.b), c = use(inst.c)
+            asm.emit(w ? .mov64rm : .mov32rm, reg: rcx, rm: .reg(a))
+            asm.emit(.bt32mi, rm: .reg(c), imm: 0)
+            asm.emit(w ? .adc64rm : .adc32rm, reg: rcx, rm: .reg(b))
+        }
+        let d = define(i)
+        if inst.op == .nzcvSub { asm.emit(.cmc) }
+        asm.emit(.lahf)
+        asm.emit(.setcc, rm: .reg(rax), cc: .o)
+        if rawFlags[i] {
+            asm.emit(.movzx32rm16, reg: d, rm: .reg(rax))
+            flagsValue = Int32(i)
+            flagsInverted = false
+        } else {
+            asm.emit(.movzx32rm16, reg: rax, rm: .reg(rax))
+            convertRawFlags(rax, into: d)
+        }
+    }
+
+    /// Sign-extended 32-bit immediate form of `k` for a 64-bit (or any 32-bit) operation.
+    func immediate32(_ k: UInt64, wide: Bool) -> Int64? {
+        let s = wide ? Int64(bitPattern: k) : Int64(Int32(truncatingIfNeeded: k))
+        return s >= Int64(Int32.min) && s <= Int64(Int32.max) ? s : nil
+    }
+
+    /// A64 NZCV (bits 31...28) from parked flags in `source` (not rcx or rdx) into `d`.
+    mutating func convertRawFlags(_ source: UInt8, into d: UInt8) {
+        let rcx = GPR.rcx.number, rdx = GPR.rdx.number
+        if options.features.contains(.bmi2) {
+            // PEXT of bits 15 (SF), 14 (ZF), 8 (CF), 0 (OF) gives N Z C V in bits 3...0; PEXT,
+            // SHLX and MOV leave EFLAGS alone.
+            asm.emit(.mov32oi, reg: rcx, imm: 0xC101)
+            asm.emit(.pext64, reg: rdx, rm: .reg(rcx), vvvv: source)
+            asm.emit(.mov32oi, reg: rcx, imm: 28)
+            asm.emit(.shlx32, reg: d, rm: .reg(rdx), vvvv: rcx)
+            return
+        }
+        flagsValue = -1
+        asm.emit(.mov32rm, reg: rdx, rm: .reg(source))
+        asm.emit(.shl32mi, rm: .reg(rdx), imm: 16)
+        asm.emit(.and32mi, rm: .reg(rdx), imm: Int64(Int32(bitPattern: 0xC000_0000)))
+        asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
+        asm.emit(.and32mi8, rm: .reg(rcx), imm: 1)
+        asm.emit(.shl32mi, rm: .reg(rcx), imm: 28)
+        asm.emit(.or32rm, reg: rdx, rm: .reg(rcx))
+        asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
+        asm.emit(.and32mi, rm: .reg(rcx), imm: 0x100)
+        asm.emit(.shl32mi, rm: .reg(rcx), imm: 21)
+        asm.emit(.or32rm, reg: rdx, rm: .reg(rcx))
+        asm.emit(.mov32rm, reg: d, rm: .reg(rdx))
+    }
+
+    /// Makes EFLAGS hold the parked flags `source` (held in register `s`).
+    mutating func restoreFlags(_ source: Int32, from s: UInt8) {
+        guard flagsValue != source else { return }
+        asm.emit(.mov32rm, reg: GPR.rax.number, rm: .reg(s))
+        asm.emit(.add8mi, rm: .reg(GPR.rax.number), imm: 0x7f)
+        asm.emit(.sahf)
+        flagsValue = source
+        flagsInverted = false
+    }
+
+    /// The x86 condition for A64 `cond` on the flags in EFLAGS (CMC first when needed).
+    mutating func hostCondition(_ cond: IRCondition) -> X64Condition {
+        switch cond {
+        case .eq: return .e
+        case .ne: return .ne
+        case .cs: return flagsInverted ? .ae : .b
+        case .cc: return flagsInverted ? .b : .ae
+        case .mi: return .s
+        case .pl: return .ns
+        case .vs: return .o
+        case .vc: return .no
+        case .hi, .ls:
+            // C && !Z is x86 "above" only when CF holds the inverse of C.
+            if !flagsInverted { asm.emit(.cmc); flagsInverted = true }
+            return cond == .hi ? .a : .be
+        case .ge: return .ge
+        case .lt: return .l
+        case .gt: return .g
+        default: return .le
+        }
+    }
+
+    mutating func lowerCondition(_ i: Int, _ inst: IRInst) {
+        let cond = IRCondition(rawValue: inst.aux) ?? .al
+        let source = Int(resolved(inst.a))
+        let s = use(inst.a)
+        let d = define(i)
+        if cond == .al || cond == .nv {
+            asm.emit(.mov32oi, reg: d, imm: 1)
+            return
+        }
+        if rawFlags[source] {
+            restoreFlags(Int32(source), from: s)
+            asm.emit(.setcc, rm: .reg(d), cc: hostCondition(cond))
+            asm.emit(.movzx32rm8, reg: d, rm: .reg(d))
+            return
+        }
+        // A64 layout: test the bits.
+        flagsValue = -1
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        let cc: X64Condition
+        switch cond {
+        case .eq, .ne, .cs, .cc, .mi, .pl, .vs, .vc:
+            let bit: Int64 = pick(Int(cond.rawValue >> 1), 30, 29, 31, 28)
+            asm.emit(.bt32mi, rm: .reg(s), imm: bit)
+            cc = cond.rawValue & 1 == 0 ? .b : .ae
+        case .hi, .ls:
+            asm.emit(.mov32rm, reg: rax, rm: .reg(s))
+            asm.emit(.and32mi, rm: .reg(rax), imm: 0x6000_0000)
+            asm.emit(.cmp32mi, rm: .reg(rax), imm: 0x2000_0000)
+            cc = cond == .hi ? .e : .ne
+        case .ge, .lt:
+            asm.emit(.mov32rm, reg: rax, rm: .reg(s))
+            asm.emit(.shl32mi, rm: .reg(rax), imm: 3)
+            asm.emit(.xor32rm, reg: rax, rm: .reg(s))
+            asm.emit(.bt32mi, rm: .reg(rax), imm: 31)
+            cc = cond == .ge ? .ae : .b
+        default:
+            // le = Z || N != V
+            asm.emit(.mov32rm, reg: rax, rm: .reg(s))
+            asm.emit(.shl32mi, rm: .reg(rax), imm: 3)
+            asm.emit(.xor32rm, reg: rax, rm: .reg(s))
+            asm.emit(.mov32rm, reg: rcx, rm: .reg(s))
+            asm.emit(.shl32mi, rm: .reg(rcx), imm: 1)
+            asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
+            asm.emit(.bt32mi, rm: .reg(rax), imm: 31)
+            cc = cond == .le ? .b : .ae
+        }
+        asm.emit(.setcc, rm: .reg(d), cc: cc)
+        asm.emit(.movzx32rm8, reg: d, rm: .reg(d))
+    }
+}

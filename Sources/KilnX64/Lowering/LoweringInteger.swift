@@ -1,0 +1,425 @@
+import KilnIR
+
+extension X64Lowerer {
+    /// Operations whose code leaves EFLAGS alone, so parked guest flags survive them.
+    static func preservesFlags(_ op: IROp) -> Bool {
+        switch op {
+        case .guestInstruction, .const, .regionAddress, .readReg, .writeReg, .zext, .load, .store, .bitcast, .condition,
+             .clearExclusive, .fence, .vpack, .vextract, .vinsert, .vclearHigh:
+            return true
+        default:
+            return false
+        }
+    }
+
+    mutating func lowerInstruction(_ i: Int) {
+        let inst = insts[i]
+        let savedFlags = flagsValue
+        if !Self.preservesFlags(inst.op) { flagsValue = -1 }
+        switch inst.op {
+        case .guestInstruction, .const:
+            break
+        case .regionAddress:
+            let d = define(i)
+            asm.emit(.mov64rm, reg: d, rm: tableOperand())
+            noteTableReference(X64ABI.UnitTable.regionBase)
+            addOffset(d, inst.imm)
+        case .readReg:
+            lowerReadRegister(i, IRGuestRegister(rawValue: inst.aux))
+        case .writeReg:
+            let r = IRGuestRegister(rawValue: inst.aux)
+            if r == .fpsr { bankFloatFlags() }
+            let off = GuestCPUState.offset(of: r)
+            let s = use(inst.a)
+            if r == .nzcv && rawFlags[Int(resolved(inst.a))] {
+                convertRawFlags(s, into: GPR.rax.number)
+                asm.emit(.mov32mr, reg: GPR.rax.number, rm: state(off))
+                return
+            }
+            switch r.type {
+            case .v128: asm.emit(.movdqu_xm_x, reg: s, rm: state(off))
+            case .i32: asm.emit(.mov32mr, reg: s, rm: state(off))
+            default: asm.emit(.mov64mr, reg: s, rm: state(off))
+            }
+        case .add, .sub, .and, .or, .xor:
+            lowerBinaryALU(i, inst)
+        case .mul:
+            guard inst.type == .i32 || inst.type == .i64 else { return lowerViaHelper(i) }
+            let a = use(inst.a), b = use(inst.b), d = define(i, reusing: inst.a)
+            let w = inst.type == .i64
+            copy(d, a, wide: w)
+            asm.emit(w ? .imul64rm : .imul32rm, reg: d, rm: .reg(b))
+        case .umulh, .smulh:
+            guard inst.type == .i64 else { return lowerViaHelper(i) }
+            let a = use(inst.a), b = use(inst.b), d = define(i)
+            asm.emit(.mov64rm, reg: GPR.rax.number, rm: .reg(a))
+            asm.emit(inst.op == .umulh ? .mul64m : .imul64m, rm: .reg(b))
+            asm.emit(.mov64rm, reg: d, rm: .reg(GPR.rdx.number))
+        case .udiv, .sdiv:
+            lowerDivide(i, inst)
+        case .not:
+            guard inst.type.isInteger else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i, reusing: inst.a)
+            copy(d, a, wide: true)
+            if inst.type == .i64 { asm.emit(.not64m, rm: .reg(d)) }
+            else if inst.type == .i32 { asm.emit(.not32m, rm: .reg(d)) }
+            else { asm.emit(.xor32mi, rm: .reg(d), imm: Int64(inst.type.mask)) }
+        case .shl, .lshr, .ashr, .ror:
+            lowerShift(i, inst)
+        case .adc:
+            guard inst.type == .i32 || inst.type == .i64 else { return lowerViaHelper(i) }
+            let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i, reusing: inst.a)
+            let w = inst.type == .i64
+            copy(d, a, wide: w)
+            asm.emit(.bt32mi, rm: .reg(c), imm: 0)
+            asm.emit(w ? .adc64rm : .adc32rm, reg: d, rm: .reg(b))
+        case .clz, .cls:
+            guard (inst.type == .i32 || inst.type == .i64) && options.features.contains(.lzcnt) else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i)
+            let w = inst.type == .i64
+            if inst.op == .clz {
+                asm.emit(w ? .lzcnt64rm : .lzcnt32rm, reg: d, rm: .reg(a))
+            } else {
+                // cls(x) = clz(x ^ (x >> 1, arithmetic)) - 1
+                asm.emit(w ? .mov64rm : .mov32rm, reg: GPR.rax.number, rm: .reg(a))
+                asm.emit(w ? .sar64mi : .sar32mi, rm: .reg(GPR.rax.number), imm: 1)
+                asm.emit(w ? .xor64rm : .xor32rm, reg: GPR.rax.number, rm: .reg(a))
+                asm.emit(w ? .lzcnt64rm : .lzcnt32rm, reg: d, rm: .reg(GPR.rax.number))
+                asm.emit(.sub32mi8, rm: .reg(d), imm: 1)
+            }
+        case .popcount:
+            guard inst.type.isInteger && options.features.contains(.popcnt) else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i)
+            asm.emit(.popcnt64rm, reg: d, rm: .reg(a))
+        case .byteSwap:
+            lowerByteSwap(i, inst)
+        case .sext:
+            lowerSignExtend(i, inst)
+        case .trunc:
+            guard inst.type.isInteger && type(inst.a).isInteger else { return lowerViaHelper(i) }
+            if truncatedLoad[i] {
+                let d = define(i)
+                let source = state(GuestCPUState.offset(of: IRGuestRegister(rawValue: insts[Int(resolved(inst.a))].aux)))
+                switch inst.type {
+                case .i64: asm.emit(.mov64rm, reg: d, rm: source)
+                case .i32: asm.emit(.mov32rm, reg: d, rm: source)
+                case .i16: asm.emit(.movzx32rm16, reg: d, rm: source)
+                case .i8: asm.emit(.movzx32rm8, reg: d, rm: source)
+                default:
+                    asm.emit(.movzx32rm8, reg: d, rm: source)
+                    asm.emit(.and32mi8, rm: .reg(d), imm: 1)
+                }
+                return
+            }
+            let a = use(inst.a), d = define(i)
+            switch inst.type {
+            case .i64: asm.emit(.mov64rm, reg: d, rm: .reg(a))
+            case .i32: asm.emit(.mov32rm, reg: d, rm: .reg(a))
+            case .i16: asm.emit(.movzx32rm16, reg: d, rm: .reg(a))
+            case .i8: asm.emit(.movzx32rm8, reg: d, rm: .reg(a))
+            default:
+                asm.emit(.mov32rm, reg: d, rm: .reg(a))
+                asm.emit(.and32mi8, rm: .reg(d), imm: 1)
+            }
+        case .select:
+            lowerSelect(i, inst)
+        case .icmp:
+            lowerCompare(i, inst)
+        case .crc32:
+            guard inst.aux & 16 != 0 && options.features.contains(.sse42) else { return lowerViaHelper(i) }
+            let a = use(inst.a), b = use(inst.b), d = define(i)
+            asm.emit(.mov32rm, reg: d, rm: .reg(a))
+            asm.emit(pick(Int(inst.aux & 3), .crc32b, .crc32w, .crc32d, .crc32q), reg: d, rm: .reg(b))
+        case .bitcast:
+            lowerBitcast(i, inst)
+        case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:
+            lowerFlags(i, inst)
+        case .condition:
+            flagsValue = savedFlags
+            lowerCondition(i, inst)
+        case .fadd, .fsub, .fmul, .fdiv, .fsqrt, .fneg, .fabs:
+            lowerFloat(i, inst)
+        case .fcmp:
+            lowerFloatCompare(i, inst)
+        case .floatToInt:
+            lowerFloatToInt(i, inst)
+        case .intToFloat:
+            lowerIntToFloat(i, inst)
+        case .load, .store, .loadExclusive, .storeExclusive, .clearExclusive, .atomicRMW, .compareAndSwap, .fence, .zeroBlock:
+            lowerMemory(i, inst)
+        case .vpack, .vextract, .vinsert, .vclearHigh, .vadd, .vsub, .vand, .vor, .vxor, .vbic, .vcmeq, .vcmgt,
+             .vzip1, .vzip2, .vsplat, .vmul, .vneg, .vnot, .vorn, .vabs, .vsmax, .vsmin, .vumax, .vumin,
+             .vshlImm, .vushrImm, .vsshrImm:
+            lowerVector(i, inst)
+        default:
+            lowerViaHelper(i)
+        }
+    }
+
+    /// `d += offset` without touching flags.
+    mutating func addOffset(_ d: UInt8, _ offset: UInt64) {
+        guard offset != 0 else { return }
+        let signed = Int64(bitPattern: offset)
+        if signed >= Int64(Int32.min) && signed <= Int64(Int32.max) {
+            asm.emit(.lea64rm, reg: d, rm: .mem(X64Memory(base: GPR(d), disp: Int32(signed))))
+        } else {
+            asm.emit(.mov64oi, reg: GPR.rax.number, imm: signed)
+            asm.emit(.lea64rm, reg: d, rm: .mem(X64Memory(base: GPR(d), index: .rax)))
+        }
+    }
+
+    mutating func lowerReadRegister(_ i: Int, _ r: IRGuestRegister) {
+        guard r.isValid else { failure = .malformedIR(index: i); return }
+        if r == .fpsr { bankFloatFlags() }
+        let d = define(i)
+        let off = GuestCPUState.offset(of: r)
+        switch r.type {
+        case .v128: asm.emit(.movdqu_x_xm, reg: d, rm: state(off))
+        case .i32: asm.emit(.mov32rm, reg: d, rm: state(off))
+        default: asm.emit(.mov64rm, reg: d, rm: state(off))
+        }
+    }
+
+    mutating func lowerBinaryALU(_ i: Int, _ inst: IRInst) {
+        guard inst.type.isInteger else { return lowerViaHelper(i) }
+        let w = inst.type == .i64
+        let forms: (rm: X64Op, mi: X64Op, mi8: X64Op)
+        switch (inst.op, w) {
+        case (.add, false): forms = (.add32rm, .add32mi, .add32mi8)
+        case (.add, true): forms = (.add64rm, .add64mi, .add64mi8)
+        case (.sub, false): forms = (.sub32rm, .sub32mi, .sub32mi8)
+        case (.sub, true): forms = (.sub64rm, .sub64mi, .sub64mi8)
+        case (.and, false): forms = (.and32rm, .and32mi, .and32mi8)
+        case (.and, true): forms = (.and64rm, .and64mi, .and64mi8)
+        case (.or, false): forms = (.or32rm, .or32mi, .or32mi8)
+        case (.or, true): forms = (.or64rm, .or64mi, .or64mi8)
+        case (.xor, false): forms = (.xor32rm, .xor32mi, .xor32mi8)
+        default: forms = (.xor64rm, .xor64mi, .xor64mi8)
+        }
+        let a = use(inst.a)
+        let immediate: Int64?
+        if let k = constant(inst.b) {
+            let s = w ? Int64(bitPattern: k) : Int64(Int32(truncatingIfNeeded: k))
+            immediate = s >= Int64(Int32.min) && s <= Int64(Int32.max) ? s : nil
+        } else {
+            immediate = nil
+        }
+        let b: UInt8? = immediate == nil ? use(inst.b) : nil
+        let d = define(i, reusing: inst.a)
+        let wordSized = inst.type == .i32 || inst.type == .i64
+        if d != a && wordSized && (inst.op == .add || (inst.op == .sub && immediate != nil)) {
+            // Three-address add through LEA.
+            var mem: X64Memory? = nil
+            if let imm = immediate {
+                let disp = inst.op == .sub ? -imm : imm
+                if disp >= Int64(Int32.min) && disp <= Int64(Int32.max) { mem = X64Memory(base: GPR(a), disp: Int32(disp)) }
+            } else if let b {
+                mem = X64Memory(base: GPR(a), index: GPR(b))
+            }
+            if let mem {
+                asm.emit(w ? .lea64rm : .lea32rm, reg: d, rm: .mem(mem))
+                return
+            }
+        }
+        copy(d, a, wide: w)
+        if let imm = immediate {
+            asm.emit(imm >= -128 && imm <= 127 ? forms.mi8 : forms.mi, rm: .reg(d), imm: imm)
+        } else if let b {
+            asm.emit(forms.rm, reg: d, rm: .reg(b))
+        }
+        if inst.type == .i8 || inst.type == .i16 || inst.type == .i1 {
+            asm.emit(.and32mi, rm: .reg(d), imm: Int64(inst.type.mask))
+        }
+    }
+
+    mutating func lowerDivide(_ i: Int, _ inst: IRInst) {
+        guard inst.type == .i32 || inst.type == .i64 else { return lowerViaHelper(i) }
+        let w = inst.type == .i64
+        let a = use(inst.a), b = use(inst.b), d = define(i)
+        let rax = GPR.rax.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number
+        let zero = asm.newLabel(), done = asm.newLabel()
+        asm.emit(w ? .mov64rm : .mov32rm, reg: rcx, rm: .reg(b))
+        asm.emit(w ? .test64mr : .test32mr, reg: rcx, rm: .reg(rcx))
+        asm.shortJump(.e, to: zero)
+        asm.emit(w ? .mov64rm : .mov32rm, reg: rax, rm: .reg(a))
+        if inst.op == .udiv {
+            asm.emit(.xor32rm, reg: rdx, rm: .reg(rdx))
+            asm.emit(w ? .div64m : .div32m, rm: .reg(rcx))
+        } else {
+            // INT_MIN / -1 traps on x86; A64 gives INT_MIN, which is also -INT_MIN.
+            let divide = asm.newLabel()
+            asm.emit(w ? .cmp64mi8 : .cmp32mi8, rm: .reg(rcx), imm: -1)
+            asm.shortJump(.ne, to: divide)
+            asm.emit(w ? .neg64m : .neg32m, rm: .reg(rax))
+            asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(rax))
+            asm.shortJump(nil, to: done)
+            asm.bind(divide)
+            asm.emit(w ? .cqo : .cdq)
+            asm.emit(w ? .idiv64m : .idiv32m, rm: .reg(rcx))
+        }
+        asm.emit(w ? .mov64rm : .mov32rm, reg: d, rm: .reg(rax))
+        asm.shortJump(nil, to: done)
+        asm.bind(zero)
+        asm.emit(.mov32oi, reg: d, imm: 0)
+        asm.bind(done)
+    }
+
+    mutating func lowerShift(_ i: Int, _ inst: IRInst) {
+        guard inst.type == .i32 || inst.type == .i64 else { return lowerViaHelper(i) }
+        let w = inst.type == .i64
+        let a = use(inst.a)
+        if let k = constant(inst.b) {
+            let d = define(i, reusing: inst.a)
+            let amount = Int64(k & UInt64(inst.type.bits - 1))
+            copy(d, a, wide: w)
+            guard amount != 0 else { return }
+            let op: X64Op
+            switch inst.op {
+            case .shl: op = w ? .shl64mi : .shl32mi
+            case .lshr: op = w ? .shr64mi : .shr32mi
+            case .ashr: op = w ? .sar64mi : .sar32mi
+            default: op = w ? .ror64mi : .ror32mi
+            }
+            asm.emit(op, rm: .reg(d), imm: amount)
+            return
+        }
+        let b = use(inst.b), d = define(i)
+        if options.features.contains(.bmi2) && inst.op != .ror {
+            let op: X64Op
+            switch inst.op {
+            case .shl: op = w ? .shlx64 : .shlx32
+            case .lshr: op = w ? .shrx64 : .shrx32
+            default: op = w ? .sarx64 : .sarx32
+            }
+            asm.emit(op, reg: d, rm: .reg(a), vvvv: b)
+            return
+        }
+        asm.emit(.mov32rm, reg: GPR.rcx.number, rm: .reg(b))
+        copy(d, a, wide: w)
+        let op: X64Op
+        switch inst.op {
+        case .shl: op = w ? .shl64mc : .shl32mc
+        case .lshr: op = w ? .shr64mc : .shr32mc
+        case .ashr: op = w ? .sar64mc : .sar32mc
+        default: op = w ? .ror64mc : .ror32mc
+        }
+        asm.emit(op, rm: .reg(d))
+    }
+
+    mutating func lowerByteSwap(_ i: Int, _ inst: IRInst) {
+        let bytes = inst.type.bits / 8
+        let container = Int(inst.imm)
+        guard inst.type == .i32 || inst.type == .i64, container == 2 || container == 4 || container == 8, container <= bytes else {
+            return lowerViaHelper(i)
+        }
+        let w = inst.type == .i64
+        let a = use(inst.a), d = define(i, reusing: inst.a)
+        copy(d, a, wide: w)
+        if container == bytes {
+            asm.emit(w ? .bswap64o : .bswap32o, reg: d)
+        } else if container == 4 {
+            asm.emit(.bswap64o, reg: d)
+            asm.emit(.rol64mi, rm: .reg(d), imm: 32)
+        } else if !w {
+            asm.emit(.bswap32o, reg: d)
+            asm.emit(.rol32mi, rm: .reg(d), imm: 16)
+        } else {
+            // Swap the bytes of each halfword: ((x >> 8) & m) | ((x & m) << 8), m = 0x00ff...
+            let rax = GPR.rax.number, rcx = GPR.rcx.number
+            asm.emit(.mov64oi, reg: rax, imm: 0x00ff_00ff_00ff_00ff)
+            asm.emit(.mov64rm, reg: rcx, rm: .reg(d))
+            asm.emit(.shr64mi, rm: .reg(d), imm: 8)
+            asm.emit(.and64rm, reg: d, rm: .reg(rax))
+            asm.emit(.and64rm, reg: rcx, rm: .reg(rax))
+            asm.emit(.shl64mi, rm: .reg(rcx), imm: 8)
+            asm.emit(.or64rm, reg: d, rm: .reg(rcx))
+        }
+    }
+
+    mutating func lowerSignExtend(_ i: Int, _ inst: IRInst) {
+        let from = type(inst.a), to = inst.type
+        guard to.isInteger, from.isInteger else { return lowerViaHelper(i) }
+        let a = use(inst.a), d = define(i)
+        let w = to == .i64
+        switch from {
+        case .i1:
+            asm.emit(.mov32rm, reg: d, rm: .reg(a))
+            asm.emit(w ? .neg64m : .neg32m, rm: .reg(d))
+        case .i8: asm.emit(w ? .movsx64rm8 : .movsx32rm8, reg: d, rm: .reg(a))
+        case .i16: asm.emit(w ? .movsx64rm16 : .movsx32rm16, reg: d, rm: .reg(a))
+        case .i32: asm.emit(w ? .movsxd64rm : .mov32rm, reg: d, rm: .reg(a))
+        default: asm.emit(.mov64rm, reg: d, rm: .reg(a))
+        }
+        if to == .i8 || to == .i16 || (to == .i1 && from != .i1) {
+            asm.emit(.and32mi, rm: .reg(d), imm: Int64(to.mask))
+        } else if to == .i1 {
+            asm.emit(.and32mi8, rm: .reg(d), imm: 1)
+        }
+    }
+
+    mutating func lowerSelect(_ i: Int, _ inst: IRInst) {
+        let c = use(inst.a), t = use(inst.b), f = use(inst.c)
+        let vector = Self.isVectorClass(inst.type)
+        let d = vector || resolved(inst.a) == resolved(inst.c) ? define(i) : define(i, reusing: inst.c)
+        if vector {
+            let keep = asm.newLabel()
+            asm.emit(.movdqa_x_xm, reg: d, rm: .reg(f))
+            asm.emit(.test32mr, reg: c, rm: .reg(c))
+            asm.shortJump(.e, to: keep)
+            asm.emit(.movdqa_x_xm, reg: d, rm: .reg(t))
+            asm.bind(keep)
+            return
+        }
+        copy(d, f, wide: true)
+        asm.emit(.test32mr, reg: c, rm: .reg(c))
+        asm.emit(.cmov64, reg: d, rm: .reg(t), cc: .ne)
+    }
+
+    mutating func lowerCompare(_ i: Int, _ inst: IRInst) {
+        let t = type(inst.a)
+        let signed: Bool
+        let cc: X64Condition
+        switch IRComparison(rawValue: inst.aux) ?? .eq {
+        case .eq: cc = .e; signed = false
+        case .ne: cc = .ne; signed = false
+        case .ult: cc = .b; signed = false
+        case .ule: cc = .be; signed = false
+        case .ugt: cc = .a; signed = false
+        case .uge: cc = .ae; signed = false
+        case .slt: cc = .l; signed = true
+        case .sle: cc = .le; signed = true
+        case .sgt: cc = .g; signed = true
+        case .sge: cc = .ge; signed = true
+        }
+        guard t.isInteger, !(signed && t != .i32 && t != .i64) else { return lowerViaHelper(i) }
+        let w = t == .i64
+        let a = use(inst.a)
+        var imm: Int64? = nil
+        if let k = constant(inst.b) {
+            let s = w ? Int64(bitPattern: k) : Int64(Int32(truncatingIfNeeded: k))
+            if s >= Int64(Int32.min) && s <= Int64(Int32.max) && (w || t == .i32 || k <= UInt64(Int32.max)) { imm = s }
+        }
+        let b: UInt8? = imm == nil ? use(inst.b) : nil
+        let d = define(i)
+        asm.emit(.xor32rm, reg: d, rm: .reg(d))
+        if let imm {
+            asm.emit(w ? (imm >= -128 && imm <= 127 ? .cmp64mi8 : .cmp64mi) : (imm >= -128 && imm <= 127 ? .cmp32mi8 : .cmp32mi),
+                     rm: .reg(a), imm: imm)
+        } else if let b {
+            asm.emit(w ? .cmp64rm : .cmp32rm, reg: a, rm: .reg(b))
+        }
+        asm.emit(.setcc, rm: .reg(d), cc: cc)
+    }
+
+    mutating func lowerBitcast(_ i: Int, _ inst: IRInst) {
+        let from = type(inst.a), to = inst.type
+        let fromVector = Self.isVectorClass(from), toVector = Self.isVectorClass(to)
+        let a = use(inst.a), d = define(i)
+        switch (fromVector, toVector) {
+        case (false, false): asm.emit(.mov64rm, reg: d, rm: .reg(a))
+        case (true, true): asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
+        case (false, true): asm.emit(to == .f32 ? .movd_x_r32 : .movq_x_r64, reg: d, rm: .reg(a))
+        case (true, false): asm.emit(from == .f32 ? .movd_r32_x : .movq_r64_x, reg: a, rm: .reg(d))
+        }
+    }
+}

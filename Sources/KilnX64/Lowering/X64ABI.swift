@@ -1,0 +1,75 @@
+import KilnIR
+
+/// Kiln's x86-64 translation ABI: fixed host registers, the per-thread context block, the
+/// writable per-unit table beside the code, and the host stack frame. Everything here is part
+/// of the translation ABI version (a change invalidates cached code).
+///
+/// - r15: `GuestCPUState.base`. r14: the `X64Context` block of the running thread.
+/// - rax, rcx, rdx, xmm0, xmm1: scratch inside one IR instruction's code, never allocated.
+/// - rbx, rbp, r12, r13 (kept across helper calls) and rsi, rdi, r8...r11: allocatable GPRs;
+///   xmm2...xmm15: allocatable vector registers.
+/// - rsp: 16-byte aligned inside translated code; spill slots at [rsp + 16 * n].
+public enum X64ABI {
+    public static let stateRegister = GPR.r15
+    public static let contextRegister = GPR.r14
+    static let allocatableGPRs: [GPR] = [.rbx, .rbp, .r12, .r13, .rsi, .rdi, .r8, .r9, .r10, .r11]
+    static let allocatableGPRNumbers: [UInt8] = allocatableGPRs.map(\.number)
+    static let calleeSavedGPRs: Set<UInt8> = [GPR.rbx.number, GPR.rbp.number, GPR.r12.number, GPR.r13.number]
+    static let allocatableXMMs: [UInt8] = Array(2...15)
+
+    /// Spill slots in the host frame that the entry trampoline reserves.
+    public static let spillSlots = 1024
+    /// Frame size below the six saved registers: keeps rsp 16-byte aligned in translated code.
+    public static let frameSize = spillSlots * 16 + 8
+
+    /// Byte offsets in the per-thread context block (r14).
+    public enum Context {
+        /// Host address the translated code jumps to in order to return to the dispatcher.
+        public static let exitToHost = 0
+        /// Why the last block left: `IRExitKind` raw value (u8), trap kind (u8).
+        public static let exitKind = 8
+        public static let exitTrap = 9
+        /// SVC/BRK/UDF immediate or the trapping encoding (u32).
+        public static let exitInfo = 12
+        /// Address of the link slot the exit went through (0 for exits that cannot chain).
+        public static let exitSlot = 16
+        /// Indirect-branch lookup table: base address and index mask (entries of 16 bytes:
+        /// guest pc, host code).
+        public static let lookupTable = 24
+        public static let lookupMask = 32
+        /// Opaque pointer to the runtime object that helpers use.
+        public static let runtime = 40
+        /// Scratch word for LDMXCSR/STMXCSR.
+        public static let mxcsr = 48
+        /// Index of the top of the return-prediction stack (u64, modulo `returnStackEntries`).
+        public static let returnStackTop = 56
+        /// Helper entry points, 8 bytes each (`X64Helper`).
+        public static let helpers = 64
+        /// Helper argument block: descriptor (8), imm (8), operands a, b, c (16 each), result (16).
+        public static let helperArguments = 128
+        /// Where out-of-line slow paths park rsi, rdi, r8-r11 (8 bytes each) and xmm2-xmm15
+        /// (16 bytes each) around a helper call.
+        public static let gprSaveArea = 256
+        public static let xmmSaveArea = 320
+        /// Return prediction: entries of (guest return address, address of the link slot
+        /// that continues there), pushed by calls and checked by returns.
+        public static let returnStack = 576
+        public static let returnStackEntries = 64
+        public static let size = returnStack + 16 * returnStackEntries
+    }
+
+    /// Entries of the writable table that sits beside a translation unit's code.
+    public enum UnitTable {
+        /// The guest load address of the unit's region (0 for absolute addressing).
+        public static let regionBase = 0
+        /// Link slots follow, one per chainable exit.
+        public static let firstLinkSlot = 1
+    }
+}
+
+/// Helper routines reached through the context's helper table (no host address in code).
+public enum X64Helper: Int, CaseIterable, Sendable {
+    /// Executes one IR instruction with the reference interpreter's semantics: the slow path
+    /// for every operation the backend does not lower natively.
+    case interpretInstruction = 0
+}

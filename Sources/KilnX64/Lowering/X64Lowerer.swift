@@ -1,0 +1,466 @@
+import KilnIR
+
+/// What the lowering may assume about the host. Part of the translation configuration: the
+/// same IR and options always give the same bytes (DESIGN.md invariant 2).
+public struct X64LoweringOptions: Hashable, Sendable {
+    /// Extensions the lowering may use; it reports the subset it actually used.
+    public var features: X64Features
+    /// Store guest general registers, SP, NZCV and TPIDR_EL0 once at the exit (fast) rather
+    /// than at each write (guest state exact at every instruction, for precise faults).
+    public var deferRegisterWrites: Bool
+
+    public init(features: X64Features, deferRegisterWrites: Bool = true) {
+        self.features = features
+        self.deferRegisterWrites = deferRegisterWrites
+    }
+
+    /// The features this backend knows how to use, restricted to `host`.
+    public static func forHost(_ host: X64Features) -> X64LoweringOptions {
+        X64LoweringOptions(features: host.intersection([.ssse3, .sse41, .sse42, .popcnt, .lzcnt, .bmi1, .bmi2, .lahfsahf, .cmpxchg16b]))
+    }
+}
+
+/// Lowers IR blocks to x86-64. One lowerer per thread; it keeps its storage between blocks.
+///
+/// Register allocation is a single forward pass over the block's SSA values (blocks are
+/// straight-line): operands are brought into registers at their use, results get a free
+/// register, and when none is free the value whose last use is furthest away is spilled to
+/// its frame slot (constants are re-materialized instead). Guest general registers, SP, NZCV
+/// and TPIDR_EL0 are cached: reads after the first reuse the SSA value, writes are deferred
+/// and stored once at the exit.
+public struct X64Lowerer {
+    public var options: X64LoweringOptions
+    var asm = X64Assembler()
+    var insts: [IRInst] = []
+    var block = IRBlock()
+
+    // Per IR value.
+    var alias: [Int32] = []
+    var lastUse: [Int32] = []
+    var regOf: [Int8] = []
+    var slotOf: [Int32] = []
+    /// NZCV values kept as x86 flags parked by LAHF (AH) and SETO (AL) instead of A64 layout.
+    var rawFlags: [Bool] = []
+    var needsCode: [Bool] = []
+    /// Loads and stores: the address as base value + displacement, folding constant adds.
+    var addressBase: [Int32] = []
+    var addressDisp: [Int32] = []
+    /// `vpack(bitcast(float), 0)`: the float operand (before aliasing) whose low bits form the
+    /// vector (-1 if not).
+    var packedFloat: [Int32] = []
+    var useCount: [Int32] = []
+    /// `trunc` of a guest register read used nowhere else: a narrow load from guest state.
+    var truncatedLoad: [Bool] = []
+    // Analysis scratch, kept between blocks.
+    var used: [Bool] = []
+    var otherUse: [Bool] = []
+    var cache: [Int32] = []
+    var written: [Bool] = []
+    /// A condition used only by the branch exit on raw flags: evaluated by the exit's Jcc.
+    var fusedExitCondition: Int32 = -1
+
+    // Host registers: the value each holds (-1 free); pinned registers belong to the current
+    // instruction's operands and result.
+    var gprHolder = [Int32](repeating: -1, count: 16)
+    var xmmHolder = [Int32](repeating: -1, count: 16)
+    var pinnedGPR: UInt16 = 0
+    var pinnedXMM: UInt16 = 0
+    var nextSlot: Int32 = 0
+    var current = 0
+
+    /// Which value EFLAGS hold (-1 none) and whether host CF is inverted relative to A64 C.
+    var flagsValue: Int32 = -1
+    var flagsInverted = false
+
+    /// Guest registers with a deferred write at the exit: register -> value.
+    var finalWrites: [(register: IRGuestRegister, value: Int32)] = []
+
+    var relocations: [X64Relocation] = []
+    var pcMap: [X64PCMapEntry] = []
+    var linkSlots: [X64LinkSlot] = []
+    var helperOps: Set<IROp> = []
+    var failure: X64LoweringError?
+    var pendingStubKinds: [IRExitKind] = []
+    var floatSlowPaths: [FloatSlowPath] = []
+    var mxcsrState = MXCSRState.unknown
+
+    public init(options: X64LoweringOptions) {
+        self.options = options
+    }
+
+    /// Whether guest register `r` is cached in host registers across the block.
+    @inline(__always) static func isCached(_ r: IRGuestRegister) -> Bool {
+        r.rawValue <= 32 || r.rawValue == IRGuestRegister.tpidr.rawValue
+    }
+
+    /// Lowers `block`. The code is position independent: region addresses come from the unit
+    /// table's base entry, exits go through link slots in that table, helpers through the
+    /// context block.
+    public mutating func lower(_ block: IRBlock) throws(X64LoweringError) -> X64Translation {
+        // Malformed IR must fail cleanly, never index out of range below.
+        do { try IRVerifier.verify(block) } catch { throw .malformedIR(index: error.instruction ?? block.instructions.count) }
+        self.block = block
+        insts = block.instructions
+        asm.reset()
+        relocations.removeAll(keepingCapacity: true)
+        linkSlots.removeAll(keepingCapacity: true)
+        helperOps.removeAll(keepingCapacity: true)
+        finalWrites.removeAll(keepingCapacity: true)
+        pcMap.removeAll(keepingCapacity: true)
+        failure = nil
+        analyze()
+        for i in 0..<16 { gprHolder[i] = -1; xmmHolder[i] = -1 }
+        pinnedGPR = 0; pinnedXMM = 0
+        nextSlot = 0
+        flagsValue = -1
+        mxcsrState = .unknown
+        floatSlowPaths.removeAll(keepingCapacity: true)
+        for i in insts.indices {
+            if insts[i].op == .guestInstruction {
+                pcMap.append(X64PCMapEntry(hostOffset: UInt32(asm.offset), guestOffset: insts[i].imm))
+            }
+            guard needsCode[i] else { continue }
+            current = i
+            lowerInstruction(i)
+            releaseDeadOperands(i)
+            pinnedGPR = 0; pinnedXMM = 0
+            if let failure { throw failure }
+        }
+        current = insts.count
+        lowerExit()
+        if let failure { throw failure }
+        guard asm.resolveLabels() else { throw .malformedIR(index: insts.count) }
+        return X64Translation(code: asm.bytes, relocations: relocations, linkSlots: linkSlots, pcMap: pcMap,
+                              tableEntries: X64ABI.UnitTable.firstLinkSlot + linkSlots.count,
+                              features: asm.features, instructionCount: asm.instructionCount,
+                              cacheable: block.addressing == .region, helperOps: helperOps)
+    }
+
+    // MARK: Analysis
+
+    @inline(__always) func resolved(_ v: IRValue) -> Int32 { alias[Int(v.index)] }
+
+    /// Whether operand `a` of `op` is an IR value (not the encoding of `guestInstruction`).
+    @inline(__always) static func hasValueOperands(_ op: IROp) -> Bool {
+        switch op {
+        case .guestInstruction, .const, .regionAddress, .readReg, .readSystem, .clearExclusive, .fence: return false
+        default: return true
+        }
+    }
+
+    mutating func analyze() {
+        let n = insts.count
+        alias.removeAll(keepingCapacity: true)
+        alias.append(contentsOf: 0..<Int32(n))
+        Self.fill(&lastUse, n, -1)
+        Self.fill(&regOf, n, -1)
+        Self.fill(&slotOf, n, -1)
+        Self.fill(&rawFlags, n, false)
+        Self.fill(&needsCode, n, false)
+        Self.fill(&addressBase, n, -1)
+        Self.fill(&addressDisp, n, 0)
+        Self.fill(&packedFloat, n, -1)
+        Self.fill(&useCount, n, 0)
+        Self.fill(&truncatedLoad, n, false)
+        Self.fill(&used, n, false)
+        Self.fill(&otherUse, n, false)
+        Self.fill(&cache, IRGuestRegister.count, -1)
+        Self.fill(&written, IRGuestRegister.count, false)
+        fusedExitCondition = -1
+
+        for i in 0..<n {
+            let inst = insts[i]
+            switch inst.op {
+            case .readReg:
+                let r = IRGuestRegister(rawValue: inst.aux)
+                if r.isValid && Self.isCached(r) {
+                    if cache[Int(r.rawValue)] >= 0 { alias[i] = cache[Int(r.rawValue)] } else { cache[Int(r.rawValue)] = Int32(i) }
+                }
+            case .writeReg:
+                let r = IRGuestRegister(rawValue: inst.aux)
+                if r.isValid && Self.isCached(r) && !inst.a.isNone && Int(inst.a.index) < i {
+                    cache[Int(r.rawValue)] = alias[Int(inst.a.index)]
+                    written[Int(r.rawValue)] = options.deferRegisterWrites
+                }
+            case .vextract:
+                // Lane 0 of a vector as a float is the low bits of the same register.
+                let e = IRElement(rawValue: inst.aux)
+                if inst.imm == 0 && !inst.a.isNone && Int(inst.a.index) < i && insts[Int(inst.a.index)].type == .v128
+                    && ((inst.type == .f64 && e.sizeLog2 == 3) || (inst.type == .f32 && e.sizeLog2 == 2)) {
+                    alias[i] = alias[Int(inst.a.index)]
+                }
+            case .zext:
+                // Integers are held zero-extended, so an integer zext is the same register.
+                if !inst.a.isNone && Int(inst.a.index) < i && inst.type.isInteger && insts[Int(inst.a.index)].type.isInteger {
+                    alias[i] = alias[Int(inst.a.index)]
+                }
+            default: break
+            }
+        }
+        for r in 0..<IRGuestRegister.count where written[r] {
+            finalWrites.append((IRGuestRegister(rawValue: UInt16(r)), cache[r]))
+        }
+
+        // Uses, backwards so that dead pure values are dropped with everything only they use.
+        let exit = block.exit
+        if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
+            markUse(exit.value, at: n)
+        }
+        var exitCondition = -1
+        if exit.kind == .branch && !exit.value.isNone && Int(exit.value.index) < n {
+            let c = Int(alias[Int(exit.value.index)])
+            let cond = IRCondition(rawValue: insts[c].aux) ?? .al
+            if insts[c].op == .condition && cond != .al && cond != .nv { exitCondition = c }
+        }
+        for w in finalWrites {
+            used[Int(w.value)] = true
+            useCount[Int(w.value)] += 1
+            lastUse[Int(w.value)] = Int32(n)
+            if w.register != .nzcv { otherUse[Int(w.value)] = true }
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            let inst = insts[i]
+            if alias[i] != Int32(i) { continue }
+            let cachedWrite = inst.op == .writeReg && options.deferRegisterWrites && Self.isCached(IRGuestRegister(rawValue: inst.aux))
+            guard used[i] || (inst.op.hasSideEffects && !cachedWrite && inst.op != .guestInstruction) else { continue }
+            if i == exitCondition && useCount[i] == 1 {
+                // Only the branch reads it: the exit tests the flags instead (if they stay raw).
+                fusedExitCondition = Int32(i)
+                markUse(inst.a, at: n)
+                continue
+            }
+            needsCode[i] = inst.op != .const
+            guard Self.hasValueOperands(inst.op) && !cachedWrite else { continue }
+            var operands = (inst.a, inst.b, inst.c)
+            if (inst.op == .load || inst.op == .store) && !inst.a.isNone && Int(inst.a.index) < i {
+                // Fold `add base, constant` chains into the access's displacement.
+                var base = Int(alias[Int(inst.a.index)]), disp: Int64 = 0
+                while insts[base].op == .add && insts[base].type == .i64, !insts[base].b.isNone, Int(insts[base].b.index) < base,
+                      let k = constant(insts[base].b) {
+                    let next = disp &+ Int64(bitPattern: k)
+                    guard next >= Int64(Int32.min) && next <= Int64(Int32.max) else { break }
+                    disp = next
+                    base = Int(alias[Int(insts[base].a.index)])
+                }
+                addressBase[i] = Int32(base)
+                addressDisp[i] = Int32(disp)
+                operands.0 = IRValue(base)
+            }
+            if inst.op == .vpack && !inst.a.isNone && Int(inst.a.index) < i && !inst.b.isNone && Int(inst.b.index) < i
+                && constant(inst.b) == 0 {
+                // A scalar FP result written to a vector register: the float itself, upper bits cleared.
+                let source = insts[Int(alias[Int(inst.a.index)])]
+                if source.op == .bitcast && !source.a.isNone && (source.type == .i64 || source.type == .i32)
+                    && (insts[Int(source.a.index)].type == .f64 || insts[Int(source.a.index)].type == .f32) {
+                    packedFloat[i] = Int32(source.a.index)
+                    operands = (IRValue(Int(packedFloat[i])), .none, .none)
+                }
+            }
+            for k in 0..<3 {
+                let v = pick(k, operands.0, operands.1, operands.2, .none)
+                guard !v.isNone && Int(v.index) < i else { continue }
+                markUse(v, at: i)
+                let flagsStore = inst.op == .writeReg && inst.aux == IRGuestRegister.nzcv.rawValue
+                if inst.op != .condition && !flagsStore { otherUse[Int(alias[Int(v.index)])] = true }
+            }
+        }
+        for i in 0..<n where needsCode[i] {
+            switch insts[i].op {
+            case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:
+                let t = insts[Int(insts[i].a.index)].type
+                rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && options.features.contains(.lahfsahf)
+            default: break
+            }
+        }
+        for i in 0..<n where needsCode[i] && insts[i].op == .trunc && insts[i].type.isInteger {
+            let r = Int(alias[Int(insts[i].a.index)])
+            if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1 {
+                truncatedLoad[i] = true
+                needsCode[r] = false
+            }
+        }
+        if fusedExitCondition >= 0 && !rawFlags[Int(alias[Int(insts[Int(fusedExitCondition)].a.index)])] {
+            needsCode[Int(fusedExitCondition)] = true
+            fusedExitCondition = -1
+        }
+    }
+
+    /// Records a use of `v` by instruction `i` (the exit counts as `insts.count`).
+    mutating func markUse(_ v: IRValue, at i: Int) {
+        guard !v.isNone, Int(v.index) < insts.count else { return }
+        let r = Int(alias[Int(v.index)])
+        used[r] = true
+        useCount[r] += 1
+        if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
+    }
+
+    /// Resizes `array` to `count` copies of `value`, keeping its storage.
+    static func fill<T>(_ array: inout [T], _ count: Int, _ value: T) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: repeatElement(value, count: count))
+    }
+
+    // MARK: Register allocation
+
+    @inline(__always) static func isVectorClass(_ t: IRType) -> Bool { t == .f32 || t == .f64 || t == .v128 }
+
+    /// The host register holding operand `v`, loading or materializing it if needed. The
+    /// register stays reserved until the current instruction is done.
+    mutating func use(_ v: IRValue) -> UInt8 {
+        let r = Int(resolved(v))
+        let vector = Self.isVectorClass(insts[r].type)
+        if regOf[r] >= 0 {
+            pin(UInt8(regOf[r]), vector: vector)
+            return UInt8(regOf[r])
+        }
+        let reg = allocate(vector: vector, for: Int32(r))
+        if insts[r].op == .const {
+            materializeConstant(insts[r], into: reg, vector: vector)
+        } else if slotOf[r] >= 0 {
+            let mem = X64RM.mem(spillSlot(slotOf[r]))
+            if vector { asm.emit(.movdqu_x_xm, reg: reg, rm: mem) } else { asm.emit(.mov64rm, reg: reg, rm: mem) }
+        } else {
+            failure = .malformedIR(index: current)
+        }
+        return reg
+    }
+
+    /// The result register of instruction `i`, taking over operand `v`'s register when this
+    /// is `v`'s last use (two-address x86 forms then need no copy).
+    mutating func define(_ i: Int, reusing v: IRValue) -> UInt8 {
+        let r = Int(resolved(v))
+        let vector = Self.isVectorClass(insts[i].type)
+        guard lastUse[r] == Int32(current), regOf[r] >= 0, Self.isVectorClass(insts[r].type) == vector else { return define(i) }
+        let reg = UInt8(regOf[r])
+        regOf[r] = -1
+        if vector { xmmHolder[Int(reg)] = Int32(i) } else { gprHolder[Int(reg)] = Int32(i) }
+        regOf[i] = Int8(reg)
+        return reg
+    }
+
+    /// `mov d, s` at 64 or 32 bits, omitted when they are the same register (values are held
+    /// zero-extended, so a 32-bit self-move would change nothing).
+    mutating func copy(_ d: UInt8, _ s: UInt8, wide: Bool) {
+        if d != s { asm.emit(wide ? .mov64rm : .mov32rm, reg: d, rm: .reg(s)) }
+    }
+
+    /// A fresh register for the result of the current instruction.
+    mutating func define(_ i: Int) -> UInt8 {
+        let vector = Self.isVectorClass(insts[i].type)
+        return allocate(vector: vector, for: Int32(i))
+    }
+
+    @inline(__always) mutating func pin(_ reg: UInt8, vector: Bool) {
+        if vector { pinnedXMM |= 1 << reg } else { pinnedGPR |= 1 << reg }
+    }
+
+    mutating func allocate(vector: Bool, for value: Int32) -> UInt8 {
+        let candidates = vector ? X64ABI.allocatableXMMs : X64ABI.allocatableGPRNumbers
+        var chosen: UInt8? = nil
+        for c in candidates where (vector ? xmmHolder[Int(c)] : gprHolder[Int(c)]) < 0 {
+            if (vector ? pinnedXMM : pinnedGPR) & (1 << c) == 0 { chosen = c; break }
+        }
+        if chosen == nil {
+            // Evict the unpinned value used furthest in the future.
+            var best: Int32 = -2
+            for c in candidates where (vector ? pinnedXMM : pinnedGPR) & (1 << c) == 0 {
+                let holder = vector ? xmmHolder[Int(c)] : gprHolder[Int(c)]
+                let next = lastUse[Int(holder)]
+                if next > best { best = next; chosen = c }
+            }
+            if let c = chosen { evict(c, vector: vector) }
+        }
+        guard let reg = chosen else {
+            failure = .malformedIR(index: current)
+            return vector ? 0 : 0
+        }
+        if vector { xmmHolder[Int(reg)] = value } else { gprHolder[Int(reg)] = value }
+        regOf[Int(value)] = Int8(reg)
+        pin(reg, vector: vector)
+        return reg
+    }
+
+    /// Frees `reg`, storing its value to the value's spill slot first unless it is a constant
+    /// or already there.
+    mutating func evict(_ reg: UInt8, vector: Bool) {
+        let holder = vector ? xmmHolder[Int(reg)] : gprHolder[Int(reg)]
+        guard holder >= 0 else { return }
+        let h = Int(holder)
+        if insts[h].op != .const && slotOf[h] < 0 && lastUse[h] >= Int32(current) {
+            guard nextSlot < Int32(X64ABI.spillSlots) else { failure = .tooManySpills; return }
+            slotOf[h] = nextSlot
+            nextSlot += 1
+            let mem = X64RM.mem(spillSlot(slotOf[h]))
+            if vector { asm.emit(.movdqu_xm_x, reg: reg, rm: mem) } else { asm.emit(.mov64mr, reg: reg, rm: mem) }
+        }
+        regOf[h] = -1
+        if vector { xmmHolder[Int(reg)] = -1 } else { gprHolder[Int(reg)] = -1 }
+    }
+
+    @inline(__always) func spillSlot(_ n: Int32) -> X64Memory {
+        X64Memory(base: .rsp, disp: n * 16)
+    }
+
+    /// Frees the registers of values whose last use was instruction `i`.
+    mutating func releaseDeadOperands(_ i: Int) {
+        for r in 0..<16 {
+            let g = gprHolder[r]
+            if g >= 0 && lastUse[Int(g)] <= Int32(i) { regOf[Int(g)] = -1; gprHolder[r] = -1 }
+            let x = xmmHolder[r]
+            if x >= 0 && lastUse[Int(x)] <= Int32(i) { regOf[Int(x)] = -1; xmmHolder[r] = -1 }
+        }
+    }
+
+    /// Before a call: values in registers the callee may clobber and still needed afterwards
+    /// go to their slots.
+    mutating func spillCallerSaved() {
+        for r in X64ABI.allocatableGPRs where !X64ABI.calleeSavedGPRs.contains(r.number) {
+            if gprHolder[Int(r.number)] >= 0 { evict(r.number, vector: false) }
+        }
+        for r in X64ABI.allocatableXMMs where xmmHolder[Int(r)] >= 0 { evict(r, vector: true) }
+    }
+
+    mutating func materializeConstant(_ inst: IRInst, into reg: UInt8, vector: Bool) {
+        let bits = inst.imm & inst.type.mask
+        if vector {
+            movImmediate(GPR.rax.number, bits)
+            asm.emit(.movq_x_r64, reg: reg, rm: .reg(GPR.rax.number))
+        } else {
+            movImmediate(reg, bits)
+        }
+    }
+
+    /// `mov reg, imm` without touching flags.
+    mutating func movImmediate(_ reg: UInt8, _ bits: UInt64) {
+        if bits <= UInt64(UInt32.max) {
+            asm.emit(.mov32oi, reg: reg, imm: Int64(bits))
+        } else if Int64(bitPattern: bits) >= Int64(Int32.min) && Int64(bitPattern: bits) < 0 {
+            asm.emit(.mov64mi, rm: .reg(reg), imm: Int64(bitPattern: bits))
+        } else {
+            asm.emit(.mov64oi, reg: reg, imm: Int64(bitPattern: bits))
+        }
+    }
+
+    // MARK: Operand queries
+
+    /// The IR type of operand `v` as the instruction sees it (before aliasing).
+    @inline(__always) func type(_ v: IRValue) -> IRType { insts[Int(v.index)].type }
+
+    /// The constant value of operand `v`, if it is a constant.
+    @inline(__always) func constant(_ v: IRValue) -> UInt64? {
+        let r = Int(resolved(v))
+        return insts[r].op == .const ? insts[r].imm & insts[r].type.mask : nil
+    }
+
+    /// A RIP-relative operand for entry `entry` of the unit table; call `noteTableReference`
+    /// right after emitting the instruction.
+    func tableOperand() -> X64RM { .mem(X64Memory(ripDisp: 0)) }
+
+    mutating func noteTableReference(_ entry: Int) {
+        relocations.append(X64Relocation(fieldOffset: UInt32(asm.lastDisplacementOffset), instructionEnd: UInt32(asm.offset),
+                                         tableEntry: UInt32(entry)))
+    }
+
+    @inline(__always) func state(_ offset: Int) -> X64RM { .mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(offset))) }
+    @inline(__always) func context(_ offset: Int) -> X64RM { .mem(X64Memory(base: X64ABI.contextRegister, disp: Int32(offset))) }
+}

@@ -1,0 +1,190 @@
+import KilnIR
+
+/// How translated code left: the guest pc is in the state already.
+public struct X64Exit: Equatable {
+    public var kind: IRExitKind
+    public var trap: IRTrapKind
+    public var info: UInt32
+    /// Host address of the link slot a direct exit went through (nil for other exits).
+    public var slot: UInt?
+}
+
+/// Guest memory seen by helpers: host memory at the guest address. Compare-and-swap is the
+/// protocol's plain read-compare-write (helpers serve single-threaded slow paths).
+struct HostMemory: GuestMemory {
+    mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
+        guard let p = UnsafeRawPointer(bitPattern: UInt(address)) else { throw GuestMemoryFault(address: address, size: size, isWrite: false) }
+        switch size {
+        case 1: return UInt64(p.load(as: UInt8.self))
+        case 2: return UInt64(p.loadUnaligned(as: UInt16.self))
+        case 4: return UInt64(p.loadUnaligned(as: UInt32.self))
+        default: return p.loadUnaligned(as: UInt64.self)
+        }
+    }
+
+    mutating func write(_ address: UInt64, size: Int, _ value: UInt64) throws(GuestMemoryFault) {
+        guard let p = UnsafeMutableRawPointer(bitPattern: UInt(address)) else { throw GuestMemoryFault(address: address, size: size, isWrite: true) }
+        switch size {
+        case 1: p.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+        case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
+        case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: value), as: UInt32.self)
+        default: p.storeBytes(of: value, as: UInt64.self)
+        }
+    }
+}
+
+/// The per-thread execution environment of translated code: the context block (r14), the
+/// entry trampoline, the helper table and the indirect-branch lookup table.
+public final class X64Runtime {
+    public let context: UnsafeMutableRawPointer
+    public let codeBuffer: CodeBuffer
+    /// Indirect-branch lookup: `lookupEntries` pairs of (guest pc, host code).
+    public let lookupTable: UnsafeMutablePointer<UInt64>
+    public static let lookupEntries = 4096
+    private let enter: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void
+    /// Mark in the code buffer after the trampoline: `flush` returns there.
+    private let firstUnit: Int
+
+    // Helper state: the guest state of the running block and a reusable interpreter.
+    var state: GuestCPUState?
+    var interpreter = IRInterpreter()
+    var builder = IRBuilder()
+
+    public init(codeCapacity: Int = 64 << 20, environment: IRSystemEnvironment = IRSystemEnvironment()) throws(CodeBufferError) {
+        codeBuffer = try CodeBuffer(capacity: codeCapacity)
+        context = UnsafeMutableRawPointer.allocate(byteCount: X64ABI.Context.size, alignment: 64)
+        context.initializeMemory(as: UInt8.self, repeating: 0, count: X64ABI.Context.size)
+        lookupTable = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * Self.lookupEntries)
+        lookupTable.initialize(repeating: 0, count: 2 * Self.lookupEntries)
+        for n in 0..<Self.lookupEntries { lookupTable[2 * n] = ~0 }
+        interpreter.environment = environment
+
+        let (code, exitOffset) = Self.trampoline()
+        let entry = try codeBuffer.install(code: code)
+        enter = unsafeBitCast(entry, to: (@convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void).self)
+        firstUnit = codeBuffer.used
+        context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
+        context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
+        context.storeBytes(of: UInt64(Self.lookupEntries - 1), toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+        clearReturnPredictions()
+        context.storeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()), toByteOffset: X64ABI.Context.runtime, as: UInt.self)
+        let helper: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void = { context, _ in
+            let raw = context.load(fromByteOffset: X64ABI.Context.runtime, as: UnsafeRawPointer.self)
+            Unmanaged<X64Runtime>.fromOpaque(raw).takeUnretainedValue().interpretInstruction()
+        }
+        context.storeBytes(of: unsafeBitCast(helper, to: UInt.self),
+                           toByteOffset: X64ABI.Context.helpers + 8 * X64Helper.interpretInstruction.rawValue, as: UInt.self)
+    }
+
+    deinit {
+        context.deallocate()
+        lookupTable.deallocate()
+    }
+
+    /// `enter(state, context, code)`: saves the callee-saved registers, sets r15/r14, reserves
+    /// the spill frame and jumps to the code; exits jump to the returned offset.
+    static func trampoline() -> (code: [UInt8], exitOffset: Int) {
+        var asm = X64Assembler()
+        let saved: [GPR] = [.rbx, .rbp, .r12, .r13, .r14, .r15]
+        for r in saved { asm.emit(.push64o, reg: r.number) }
+        asm.emit(.mov64rm, reg: X64ABI.stateRegister.number, rm: .gpr(.rdi))
+        asm.emit(.mov64rm, reg: X64ABI.contextRegister.number, rm: .gpr(.rsi))
+        asm.emit(.sub64mi, rm: .gpr(.rsp), imm: Int64(X64ABI.frameSize))
+        asm.emit(.jmpm, rm: .gpr(.rdx))
+        let exitOffset = asm.offset
+        asm.emit(.add64mi, rm: .gpr(.rsp), imm: Int64(X64ABI.frameSize))
+        for r in saved.reversed() { asm.emit(.pop64o, reg: r.number) }
+        asm.emit(.ret)
+        return (asm.bytes, exitOffset)
+    }
+
+    /// Installs a translation whose region is loaded at `regionBase`.
+    public func install(_ translation: X64Translation, regionBase: UInt64) throws(CodeBufferError) -> X64InstalledUnit {
+        try codeBuffer.install(translation, regionBase: regionBase)
+    }
+
+    /// Drops every installed unit and clears the lookup table and return predictions (their
+    /// slots belong to dropped units).
+    public func flush() {
+        codeBuffer.reset(to: firstUnit)
+        for n in 0..<Self.lookupEntries { lookupTable[2 * n] = ~0; lookupTable[2 * n + 1] = 0 }
+        clearReturnPredictions()
+    }
+
+    /// Forgets every predicted return (needed whenever a unit whose link slots they name goes
+    /// away, e.g. on invalidation).
+    public func clearReturnPredictions() {
+        for n in 0..<X64ABI.Context.returnStackEntries {
+            context.storeBytes(of: UInt64.max, toByteOffset: X64ABI.Context.returnStack + 16 * n, as: UInt64.self)
+            context.storeBytes(of: UInt64(0), toByteOffset: X64ABI.Context.returnStack + 16 * n + 8, as: UInt64.self)
+        }
+    }
+
+    /// Makes `code` the target of indirect branches to guest `pc`.
+    public func register(pc: UInt64, code: UnsafeRawPointer) {
+        let n = Int((pc >> 2) & UInt64(Self.lookupEntries - 1))
+        lookupTable[2 * n] = pc
+        lookupTable[2 * n + 1] = UInt64(UInt(bitPattern: code))
+    }
+
+    /// Runs translated code from `code` on `state` until it returns to the host.
+    public func run(_ code: UnsafeRawPointer, state: GuestCPUState) -> X64Exit {
+        self.state = state
+        defer { self.state = nil }
+        enter(state.base, context, code)
+        let kind = IRExitKind(rawValue: context.load(fromByteOffset: X64ABI.Context.exitKind, as: UInt8.self)) ?? .trap
+        let trap = IRTrapKind(rawValue: context.load(fromByteOffset: X64ABI.Context.exitTrap, as: UInt8.self)) ?? .undefined
+        let info = context.load(fromByteOffset: X64ABI.Context.exitInfo, as: UInt32.self)
+        let rawSlot = context.load(fromByteOffset: X64ABI.Context.exitSlot, as: UInt.self)
+        let slot: UInt? = rawSlot == 0 ? nil : rawSlot
+        return X64Exit(kind: kind, trap: trap, info: info, slot: slot)
+    }
+
+    /// The interpreter helper: rebuilds the instruction described in the argument block with
+    /// constant operands, runs it on the guest state and stores the result back.
+    func interpretInstruction() {
+        guard let state else { return }
+        let args = context + X64ABI.Context.helperArguments
+        let descriptor = args.load(as: UInt64.self)
+        let imm = args.load(fromByteOffset: 8, as: UInt64.self)
+        guard let op = IROp(rawValue: UInt8(truncatingIfNeeded: descriptor)),
+              let type = IRType(rawValue: UInt8(truncatingIfNeeded: descriptor >> 8)) else { return }
+        let aux = UInt16(truncatingIfNeeded: descriptor >> 16)
+        builder.reset(addressing: .absolute, startOffset: 0)
+        var operands: [IRValue] = [.none, .none, .none]
+        for k in 0..<3 {
+            guard let t = IRType(rawValue: UInt8(truncatingIfNeeded: descriptor >> (32 + 8 * UInt64(k)))), t != .void else { continue }
+            let lo = args.load(fromByteOffset: 16 + 16 * k, as: UInt64.self)
+            if t == .v128 {
+                let hi = args.load(fromByteOffset: 24 + 16 * k, as: UInt64.self)
+                operands[k] = builder.emit(.vpack, .v128, builder.const(.i64, lo), builder.const(.i64, hi))
+            } else {
+                operands[k] = builder.const(t, lo)
+            }
+        }
+        let r = builder.emit(op, type, operands[0], operands[1], operands[2], imm: imm, aux: aux)
+        switch type {
+        case .void: break
+        case .v128: builder.writeReg(.v(0), r)
+        case .f32: builder.writeReg(.x(0), builder.zext(builder.emit(.bitcast, .i32, r), to: .i64))
+        case .f64: builder.writeReg(.x(0), builder.emit(.bitcast, .i64, r))
+        case .i64: builder.writeReg(.x(0), r)
+        default: builder.writeReg(.x(0), builder.zext(r, to: .i64))
+        }
+        builder.finish(.jump(0), guestLength: 0)
+        let savedX0 = state.x(0), savedV0 = state.v(0), savedPC = state.pc
+        var memory = HostMemory()
+        _ = try? interpreter.run(builder.block, state: state, memory: &memory, regionBase: 0)
+        args.storeBytes(of: state.x(0), toByteOffset: 64, as: UInt64.self)
+        if type == .v128 {
+            let v = state.v(0)
+            args.storeBytes(of: v.lo, toByteOffset: 64, as: UInt64.self)
+            args.storeBytes(of: v.hi, toByteOffset: 72, as: UInt64.self)
+        } else {
+            args.storeBytes(of: UInt64(0), toByteOffset: 72, as: UInt64.self)
+        }
+        state.setX(0, savedX0)
+        state.setV(0, savedV0)
+        state.pc = savedPC
+    }
+}

@@ -1,0 +1,356 @@
+import Foundation
+import Testing
+import KilnIR
+@testable import KilnX64
+
+/// Host memory for the interpreter side (guest address == host address).
+struct RawMemory: GuestMemory {
+    mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
+        let p = UnsafeRawPointer(bitPattern: UInt(address))!
+        var v: UInt64 = 0
+        withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p, byteCount: size) }
+        return v
+    }
+    mutating func write(_ address: UInt64, size: Int, _ value: UInt64) throws(GuestMemoryFault) {
+        var v = value
+        withUnsafeBytes(of: &v) { UnsafeMutableRawPointer(bitPattern: UInt(address))!.copyMemory(from: $0.baseAddress!, byteCount: size) }
+    }
+}
+
+func snapshot(_ s: GuestCPUState) -> [UInt8] {
+    Array(UnsafeRawBufferPointer(start: s.base, count: GuestCPUState.size))
+}
+
+func copyState(_ from: GuestCPUState, to: GuestCPUState) {
+    to.base.copyMemory(from: from.base, byteCount: GuestCPUState.size)
+}
+
+let testOptions = X64LoweringOptions.forHost(X64Features.host)
+
+@Suite(.serialized) struct LoweringTests {
+    let runtime: X64Runtime
+    init() throws { runtime = try X64Runtime(codeCapacity: 4 << 20) }
+
+    /// Runs `block` under the JIT and the interpreter from the same state; returns both results.
+    func lockstep(_ block: IRBlock, _ setup: (GuestCPUState) -> Void, regionBase: UInt64 = 0x40_0000) throws -> (jit: GuestCPUState, interp: GuestCPUState, exit: X64Exit, expected: IRExecutionResult) {
+        var lowerer = X64Lowerer(options: testOptions)
+        let translation = try lowerer.lower(block)
+        let unit = try runtime.install(translation, regionBase: regionBase)
+        let jit = GuestCPUState(), interp = GuestCPUState()
+        setup(jit)
+        copyState(jit, to: interp)
+        var interpreter = IRInterpreter()
+        var memory = RawMemory()
+        let expected = try interpreter.run(block, state: interp, memory: &memory, regionBase: regionBase)
+        setup(jit)
+        let exit = runtime.run(unit.code, state: jit)
+        return (jit, interp, exit, expected)
+    }
+
+    @Test func compareAndBranchKeepsFlagsInEFLAGS() throws {
+        var b = IRBuilder(startOffset: 0x100)
+        b.guestInstruction(offset: 0x100, encoding: 0)
+        let x0 = b.readReg(.x(0))
+        let ten = b.const(.i64, 10)
+        let f = b.emit(.nzcvSub, .i32, x0, ten)
+        b.writeReg(.nzcv, f)
+        let ne = b.condition(.hi, f)
+        b.finish(.branch(ne, taken: 0x200, notTaken: 0x104), guestLength: 4)
+        for value: UInt64 in [5, 10, 11, 0xffff_ffff_ffff_fff0] {
+            let r = try lockstep(b.block) { $0.setX(0, value) }
+            #expect(snapshot(r.jit) == snapshot(r.interp), "x0 = \(value)")
+            #expect(r.exit.kind == r.expected.kind && r.jit.pc == r.expected.pc)
+        }
+        var lowerer = X64Lowerer(options: testOptions)
+        let t = try lowerer.lower(b.block)
+        // The condition reads EFLAGS directly: no SAHF re-establishment.
+        let text = try X64Disassembler.disassemble(t.code).map(\.text)
+        #expect(!text.contains("sahf"))
+    }
+
+    /// Every A64 condition after every flag producer, as a fused branch, as a value, and after
+    /// an intervening flag clobber, with and without BMI2 and LAHF/SAHF.
+    @Test(arguments: [IROp.nzcvSub, .nzcvAdd, .nzcvAdc, .nzcvLogic])
+    func conditionsAfterEveryProducer(_ producer: IROp) throws {
+        let values: [UInt64] = [0, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, ~0]
+        let featureSets: [X64Features] = [testOptions.features, testOptions.features.subtracting(.bmi2), []]
+        for (features, deferWrites) in featureSets.map({ ($0, true) }) + [(testOptions.features, false)] {
+            for width in [IRType.i32, .i64] {
+                for cond in IRCondition.allCases {
+                    for shape in 0..<3 {
+                        var b = IRBuilder(startOffset: 0x100)
+                        b.guestInstruction(offset: 0x100, encoding: 0)
+                        func operand(_ n: Int) -> IRValue { width == .i64 ? b.readReg(.x(n)) : b.trunc(b.readReg(.x(n)), to: width) }
+                        let x = operand(0), y = operand(1)
+                        let carry = b.trunc(b.readReg(.x(2)), to: .i1)
+                        let f: IRValue
+                        switch producer {
+                        case .nzcvAdc: f = b.emit(.nzcvAdc, .i32, x, y, carry)
+                        case .nzcvLogic: f = b.emit(.nzcvLogic, .i32, b.and(x, y))
+                        default: f = b.emit(producer, .i32, x, y)
+                        }
+                        b.writeReg(.nzcv, f)
+                        if shape == 2 { b.writeReg(.x(4), width == .i64 ? b.binary(.mul, x, y) : b.zext(b.binary(.mul, x, y), to: .i64)) }
+                        let c = b.condition(cond, f)
+                        if shape == 1 { b.writeReg(.x(3), b.zext(c, to: .i64)) }
+                        b.finish(.branch(c, taken: 0x200, notTaken: 0x104), guestLength: 4)
+                        var lowerer = X64Lowerer(options: X64LoweringOptions(features: features, deferRegisterWrites: deferWrites))
+                        let unit = try runtime.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
+                        for (n, p) in values.enumerated() {
+                            let q = values[(n * 5 + 3) % values.count]
+                            let jit = GuestCPUState(), interp = GuestCPUState()
+                            for s in [jit, interp] { s.setX(0, p); s.setX(1, q); s.setX(2, UInt64(n & 1)) }
+                            var interpreter = IRInterpreter()
+                            var memory = RawMemory()
+                            _ = try interpreter.run(b.block, state: interp, memory: &memory, regionBase: 0x40_0000)
+                            _ = runtime.run(unit.code, state: jit)
+                            #expect(snapshot(jit) == snapshot(interp), "\(producer) \(width.name) \(cond) shape \(shape) features \(features.names) x0=\(String(p, radix: 16)) x1=\(String(q, radix: 16))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func registerPressureSpillsAndReloads() throws {
+        var b = IRBuilder()
+        b.guestInstruction(offset: 0, encoding: 0)
+        var values: [IRValue] = []
+        for n in 0..<30 { values.append(b.binary(.mul, b.readReg(.x(n)), b.const(.i64, UInt64(n + 3)))) }
+        var sum = b.const(.i64, 0)
+        for v in values.reversed() { sum = b.add(sum, v) }
+        for (n, v) in values.enumerated() { b.writeReg(.x(n), b.xor(v, sum)) }
+        b.finish(.jump(4), guestLength: 4)
+        let r = try lockstep(b.block) { s in for n in 0..<31 { s.setX(n, UInt64(n) &* 0x9E37_79B9_7F4A_7C15) } }
+        #expect(snapshot(r.jit) == snapshot(r.interp))
+        var lowerer = X64Lowerer(options: testOptions)
+        let text = try X64Disassembler.disassemble(try lowerer.lower(b.block).code).map(\.text)
+        #expect(text.contains { $0.hasPrefix("mov qword ptr [rsp") }, "30 live values must spill")
+    }
+
+    @Test func helperSlowPathMatchesInterpreter() throws {
+        var b = IRBuilder()
+        b.guestInstruction(offset: 0, encoding: 0)
+        let a = b.emit(.bitcast, .f64, b.readReg(.x(1)))
+        let c = b.emit(.bitcast, .f64, b.readReg(.x(2)))
+        let s = b.emit(.fmadd, .f64, a, c, a)
+        b.writeReg(.x(0), b.emit(.bitcast, .i64, s))
+        let v = b.readReg(.v(3))
+        b.writeReg(.v(4), b.emit(.vabs, .v128, v, aux: IRElement.i64.rawValue))
+        b.finish(.jump(4), guestLength: 4)
+        let r = try lockstep(b.block) { s in
+            s.setX(1, (1.0).bitPattern); s.setX(2, (3.0).bitPattern); s.fpcr = 0x00C0_0000
+            s.setV(3, V128(lo: 0x8000_7fff_fff0_0010, hi: 0x1234_8765_0000_ffff))
+        }
+        #expect(snapshot(r.jit) == snapshot(r.interp))
+        var lowerer = X64Lowerer(options: testOptions)
+        #expect(try lowerer.lower(b.block).helperOps == [.fmadd, .vabs])
+    }
+
+    /// Native SSE arithmetic with its slow path: NaN operands, NaN results, directed rounding
+    /// and FZ go through the interpreter; FPSR flags match in every case.
+    @Test(arguments: [IROp.fadd, .fsub, .fmul, .fdiv, .fsqrt])
+    func nativeFloatMatchesInterpreter(_ op: IROp) throws {
+        for single in [false, true] {
+            let t: IRType = single ? .f32 : .f64
+            var b = IRBuilder()
+            b.guestInstruction(offset: 0, encoding: 0)
+            let x = b.emit(.bitcast, t, b.trunc(b.readReg(.x(1)), to: single ? .i32 : .i64))
+            let y = b.emit(.bitcast, t, b.trunc(b.readReg(.x(2)), to: single ? .i32 : .i64))
+            let r = op == .fsqrt ? b.emit(op, t, x) : b.emit(op, t, x, y)
+            let r2 = b.emit(.fmul, t, r, y)
+            b.writeReg(.x(0), b.zext(b.emit(.bitcast, single ? .i32 : .i64, r), to: .i64))
+            b.writeReg(.x(3), b.zext(b.emit(.bitcast, single ? .i32 : .i64, r2), to: .i64))
+            b.finish(.jump(4), guestLength: 4)
+            func bits(_ d: Double) -> UInt64 { single ? UInt64(Float(d).bitPattern) : d.bitPattern }
+            let snan: UInt64 = single ? 0x7f80_0001 : 0x7ff0_0000_0000_0001
+            let cases: [(UInt64, UInt64, UInt32)] = [
+                (bits(1.5), bits(3.25), 0), (bits(1), bits(3), 0), (bits(1), bits(3), 0x0040_0000), (bits(1), bits(3), 0x00C0_0000),
+                (bits(.infinity), bits(.infinity), 0), (bits(-4), bits(0), 0), (snan, bits(2), 0), (bits(2), bits(.nan), 0x0200_0000),
+                (bits(1e-300), bits(1e-300), 0), (bits(1e-300), bits(1e-300), 0x0100_0000), (bits(1e300), bits(1e300), 0),
+            ]
+            for (p, q, fpcr) in cases {
+                let r = try lockstep(b.block) { s in s.setX(1, p); s.setX(2, q); s.fpcr = fpcr; s.fpsr = 0 }
+                #expect(snapshot(r.jit) == snapshot(r.interp), "\(op) \(t.name) \(String(p, radix: 16)) \(String(q, radix: 16)) fpcr \(String(fpcr, radix: 16))")
+            }
+            var lowerer = X64Lowerer(options: testOptions)
+            #expect(try lowerer.lower(b.block).helperOps.isEmpty)
+        }
+    }
+
+    @Test func directExitsChainThroughLinkSlots() throws {
+        var a = IRBuilder(startOffset: 0)
+        a.guestInstruction(offset: 0, encoding: 0)
+        a.writeReg(.x(0), a.add(a.readReg(.x(0)), a.const(.i64, 1)))
+        a.finish(.jump(0x40), guestLength: 4)
+        var b = IRBuilder(startOffset: 0x40)
+        b.guestInstruction(offset: 0x40, encoding: 0)
+        b.writeReg(.x(1), b.binary(.shl, b.readReg(.x(0)), b.const(.i64, 1)))
+        b.finish(.syscall(immediate: 0, next: 0x44), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let base: UInt64 = 0x7000_0000
+        let unitA = try runtime.install(try lowerer.lower(a.block), regionBase: base)
+        let unitB = try runtime.install(try lowerer.lower(b.block), regionBase: base)
+        let s = GuestCPUState()
+        s.setX(0, 20)
+        var exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .jump && s.pc == base + 0x40 && s.x(0) == 21)
+        #expect(exit.slot == UInt(bitPattern: unitA.table + Int(unitA.linkSlots[0].tableEntry)))
+        unitA.link(0, to: unitB.code)
+        exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .syscall && s.pc == base + 0x44 && s.x(0) == 22 && s.x(1) == 44)
+        unitA.unlink(0)
+        exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .jump && s.pc == base + 0x40 && s.x(0) == 23 && s.x(1) == 44)
+    }
+
+    @Test func indirectExitsUseTheInlineLookup() throws {
+        var r = IRBuilder(startOffset: 0x10)
+        r.guestInstruction(offset: 0x10, encoding: 0)
+        r.finish(.ret(r.readReg(.x(30))), guestLength: 4)
+        var t = IRBuilder(startOffset: 0x80)
+        t.guestInstruction(offset: 0x80, encoding: 0)
+        t.writeReg(.x(2), t.const(.i64, 77))
+        t.finish(.trap(.breakpoint, at: 0x80, info: 5), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let base: UInt64 = 0x5000_0000
+        let ret = try runtime.install(try lowerer.lower(r.block), regionBase: base)
+        let target = try runtime.install(try lowerer.lower(t.block), regionBase: base)
+        let s = GuestCPUState()
+        s.setX(30, base + 0x80)
+        var exit = runtime.run(ret.code, state: s)
+        #expect(exit.kind == .ret && exit.slot == nil && s.pc == base + 0x80 && s.x(2) == 0)
+        runtime.register(pc: base + 0x80, code: target.code)
+        exit = runtime.run(ret.code, state: s)
+        #expect(exit.kind == .trap && exit.trap == .breakpoint && exit.info == 5 && s.pc == base + 0x80 && s.x(2) == 77)
+    }
+
+    @Test func returnsArePredictedThroughLinkSlots() throws {
+        // A: bl 0x40 (returns to 0x8). B at 0x40: ret. C at 0x8: svc.
+        var a = IRBuilder(startOffset: 0)
+        a.guestInstruction(offset: 0, encoding: 0)
+        a.writeReg(.x(30), a.regionAddress(0x8))
+        a.finish(.call(0x40, returnTo: 0x8), guestLength: 4)
+        var b = IRBuilder(startOffset: 0x40)
+        b.guestInstruction(offset: 0x40, encoding: 0)
+        b.finish(.ret(b.readReg(.x(30))), guestLength: 4)
+        var c = IRBuilder(startOffset: 0x8)
+        c.guestInstruction(offset: 0x8, encoding: 0)
+        c.writeReg(.x(0), c.const(.i64, 99))
+        c.finish(.syscall(immediate: 0, next: 0xc), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let base: UInt64 = 0x6000_0000
+        let unitA = try runtime.install(try lowerer.lower(a.block), regionBase: base)
+        let unitB = try runtime.install(try lowerer.lower(b.block), regionBase: base)
+        let unitC = try runtime.install(try lowerer.lower(c.block), regionBase: base)
+        runtime.clearReturnPredictions()
+        let s = GuestCPUState()
+        unitA.link(0, to: unitB.code)
+        // Predicted, return slot unlinked: its stub reports the return and the slot.
+        var exit = runtime.run(unitA.code, state: s)
+        let returnSlot = try #require(unitA.linkSlots.firstIndex { $0.targetOffset == 0x8 })
+        #expect(exit.kind == .ret && s.pc == base + 0x8)
+        #expect(exit.slot == UInt(bitPattern: unitA.table + Int(unitA.linkSlots[returnSlot].tableEntry)))
+        // Chained: the return continues straight into C.
+        unitA.link(returnSlot, to: unitC.code)
+        exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .syscall && s.pc == base + 0xc && s.x(0) == 99)
+        // The prediction was popped: a second return to the same address is looked up.
+        s.setX(0, 0)
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .ret && exit.slot == nil && s.pc == base + 0x8 && s.x(0) == 0)
+        // A mismatching return falls back to the lookup and keeps the stack.
+        _ = runtime.run(unitA.code, state: s)
+        runtime.clearReturnPredictions()
+        unitA.unlink(0)
+        _ = runtime.run(unitA.code, state: s)
+        s.setX(30, base + 0x100)
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .ret && exit.slot == nil && s.pc == base + 0x100)
+        s.setX(30, base + 0x8)
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .syscall && s.x(0) == 99)
+    }
+
+    /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
+    /// depend on the load address, and lowering is a pure function of the IR.
+    @Test func codeIsPositionIndependentAndDeterministic() throws {
+        var b = IRBuilder(startOffset: 0x1000)
+        b.guestInstruction(offset: 0x1000, encoding: 0)
+        let literal = b.regionAddress(0x2008)
+        b.writeReg(.x(0), literal)
+        b.writeReg(.x(1), b.load(.i64, literal, IRMemoryAccess(sizeLog2: 3)))
+        b.writeReg(.x(30), b.regionAddress(0x1004))
+        b.finish(.call(0x3000, returnTo: 0x1004), guestLength: 4)
+
+        var fresh = X64Lowerer(options: testOptions)
+        let first = try fresh.lower(b.block)
+        var reused = X64Lowerer(options: testOptions)
+        var other = IRBuilder()
+        other.guestInstruction(offset: 0, encoding: 0)
+        other.writeReg(.x(5), other.binary(.udiv, other.readReg(.x(6)), other.readReg(.x(7))))
+        other.finish(.ret(other.readReg(.x(30))), guestLength: 4)
+        _ = try reused.lower(other.block)
+        let second = try reused.lower(b.block)
+        #expect(first == second)
+        #expect(first.pcMap == [X64PCMapEntry(hostOffset: 0, guestOffset: 0x1000)])
+
+        let page = UnsafeMutableRawPointer.allocate(byteCount: 0x8000, alignment: 0x1000)
+        defer { page.deallocate() }
+        for base in [UInt64(UInt(bitPattern: page)), UInt64(UInt(bitPattern: page)) + 0x4000] {
+            UnsafeMutableRawPointer(bitPattern: UInt(base + 0x2008))!.storeBytes(of: base ^ 0x5A5A, as: UInt64.self)
+            let unit = try runtime.install(first, regionBase: base)
+            let s = GuestCPUState()
+            let exit = runtime.run(unit.code, state: s)
+            #expect(exit.kind == .call && s.pc == base + 0x3000)
+            #expect(s.x(0) == base + 0x2008 && s.x(1) == base ^ 0x5A5A && s.x(30) == base + 0x1004)
+            // No 8-byte or 4-byte window of the code spells the base.
+            let bytes = first.code
+            for k in 0..<(bytes.count - 3) {
+                let w32 = bytes[k..<(k + 4)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+                #expect(w32 != base & 0xffff_ffff)
+            }
+        }
+        #expect(first.cacheable)
+    }
+
+    @Test func malformedIRIsRejected() {
+        var b = IRBuilder()
+        let x = b.readReg(.x(0))
+        b.emit(.add, .i64, x, IRValue(7))
+        b.finish(.jump(4), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        #expect(throws: X64LoweringError.self) { try lowerer.lower(b.block) }
+    }
+
+    @Test func codeBufferReportsFullAndResets() throws {
+        let buffer = try CodeBuffer(capacity: 3 * CodeBuffer.pageSize)
+        var b = IRBuilder()
+        b.guestInstruction(offset: 0, encoding: 0)
+        b.finish(.jump(4), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let t = try lowerer.lower(b.block)
+        _ = try buffer.install(t, regionBase: 0)
+        #expect(throws: CodeBufferError.full) { _ = try buffer.install(t, regionBase: 0) }
+        buffer.reset(to: 0)
+        #expect(buffer.used == 0)
+        _ = try buffer.install(t, regionBase: 0)
+        #expect(buffer.used == 2 * CodeBuffer.pageSize)
+    }
+
+    @Test func codePagesAreNeverWritableAndExecutable() throws {
+        var b = IRBuilder()
+        b.guestInstruction(offset: 0, encoding: 0)
+        b.finish(.jump(4), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        _ = try runtime.install(try lowerer.lower(b.block), regionBase: 0)
+        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        let start = UInt(bitPattern: runtime.codeBuffer.base), end = start + UInt(runtime.codeBuffer.capacity)
+        for line in maps.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            let range = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
+            guard range.count == 2, range[0] < end, range[1] > start else { continue }
+            #expect(!fields[1].hasPrefix("rwx"), "\(line)")
+        }
+    }
+}
