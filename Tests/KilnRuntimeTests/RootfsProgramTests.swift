@@ -90,6 +90,25 @@ struct DebianRun: CustomStringConvertible, Sendable {
         #expect(result.stdoutText == "/usr/bin/readlink\n", "\(result.stderr)")
     }
 
+    @Test func procSelfAuxvIsTheGuests() throws {
+        let result = try KilnBinary.run(["/usr/bin/od", "-An", "-tx8", "-w16", "/proc/self/auxv"], options: ["--rootfs", Self.rootfs])
+        let pairs = result.stdoutText.split(separator: "\n").map { $0.split(separator: " ").compactMap { UInt64($0, radix: 16) } }
+        #expect(pairs.contains([6, 4096]), "AT_PAGESZ: \(result.stdoutText) \(result.stderr)")
+        #expect(pairs.contains([16, 3]), "AT_HWCAP = FP|ASIMD")
+        #expect(pairs.contains { $0.count == 2 && $0[0] == 7 && $0[1] != 0 && $0[1] < 0x100_0000_0000 }, "AT_BASE: the interpreter, in the guest range")
+        #expect(pairs.last == [0, 0])
+    }
+
+    @Test func codeRegionsNameTheMappedLibraries() throws {
+        let result = try KilnBinary.run(["/usr/bin/lua5.4", "-e", ""], options: ["--rootfs", Self.rootfs, "--regions"])
+        #expect(result.status == 0)
+        let regions = result.stderr.split(separator: "\n").filter { $0.hasPrefix("kiln: code region") }
+        for file in ["/usr/bin/lua5.4", "/libc.so.6", "/ld-linux-aarch64.so.1"] {
+            #expect(regions.contains { $0.contains(file) && $0.contains("inode") }, "\(file) in \(result.stderr)")
+        }
+        #expect(regions.contains { $0.hasPrefix("kiln: code region 0x5500000000-") && $0.contains("base 0x5500000000") }, "the PIE at its base")
+    }
+
     @Test func unameReportsAarch64() throws {
         let result = try KilnBinary.run(["/usr/bin/uname", "-m"], options: ["--rootfs", Self.rootfs])
         #expect(result.stdoutText == "aarch64\n", "\(result.stderr)")
