@@ -7,8 +7,9 @@ import Glibc
 /// what it would see on arm64. Guest signal handlers for synchronous faults arrive with
 /// threads and signals (issue 7); until then the default action applies.
 enum CrashReporter {
-    /// The guest pc of the block being run (read by the SIGSEGV/SIGBUS handler).
-    nonisolated(unsafe) static var currentPC: UInt64 = 0
+    /// The guest pc of the block being run: the interpreter writes the pc only when a block
+    /// exits, so during a block it is the block's start.
+    static var currentPC: UInt64 { process?.state.pc ?? 0 }
     nonisolated(unsafe) static weak var process: GuestProcess?
 
     static func install(_ process: GuestProcess) {
@@ -19,7 +20,10 @@ enum CrashReporter {
         // The guest starts with the dispositions it inherited: ignored signals stay ignored,
         // everything else is default. (The Swift runtime's crash backtracer installs handlers
         // for SIGABRT, SIGILL, SIGTRAP... that would otherwise catch the guest's signals.)
-        for sig: Int32 in 1..<32 where sig != SIGKILL && sig != SIGSTOP {
+        // SIGILL, SIGTRAP and SIGFPE keep the runtime's handlers: they report Kiln's own traps
+        // (a Swift precondition is ud2). The guest raising them at itself is handled by
+        // `raiseAtSelf`.
+        for sig: Int32 in 1..<32 where sig != SIGKILL && sig != SIGSTOP && !keptHostSignals.contains(sig) {
             var old = sigaction()
             guard sigaction(sig, nil, &old) == 0 else { continue }
             if unsafeBitCast(old.__sigaction_handler.sa_handler, to: Int.self) == 1 {
@@ -46,6 +50,9 @@ enum CrashReporter {
             sigaction(sig, &action, nil)
         }
     }
+
+    /// Signals whose host handlers (the Swift runtime's crash reporter) stay installed.
+    static let keptHostSignals: Set<Int32> = [SIGILL, SIGTRAP, SIGFPE]
 
     /// Prints the crash report without dying.
     static func report(signal: Int32, pc: UInt64, detail: String) {

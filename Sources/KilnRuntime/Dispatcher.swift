@@ -19,6 +19,10 @@ final class Dispatcher {
     var memory = HostGuestMemory()
     /// Blocks by guest pc. Dropped when their memory is unmapped or re-protected.
     var blocks: [UInt64: TranslatedBlock] = [:]
+    /// A direct-mapped cache in front of `blocks` (hashing dominates a dictionary hit).
+    var recentPCs = [UInt64](repeating: .max, count: Dispatcher.recentCount)
+    var recentBlocks = [TranslatedBlock?](repeating: nil, count: Dispatcher.recentCount)
+    static let recentCount = 4096
     /// Guest instructions executed (blocks' lengths summed; counted only when `counting`).
     var instructions: UInt64 = 0
     var counting = false
@@ -31,6 +35,10 @@ final class Dispatcher {
         process.addressSpace.invalidate = { [unowned self] start, end in
             guard !self.blocks.isEmpty else { return }
             self.blocks = self.blocks.filter { $0.key < start || $0.key >= end }
+            for i in self.recentPCs.indices where self.recentPCs[i] >= start && self.recentPCs[i] < end {
+                self.recentPCs[i] = .max
+                self.recentBlocks[i] = nil
+            }
         }
     }
 
@@ -39,13 +47,19 @@ final class Dispatcher {
         let state = process.state
         while true {
             let pc = state.pc
-            CrashReporter.currentPC = pc
+            let slot = Int(truncatingIfNeeded: pc >> 2) & (Dispatcher.recentCount - 1)
             let block: TranslatedBlock
-            if let cached = blocks[pc] {
-                block = cached
+            if recentPCs[slot] == pc, let recent = recentBlocks[slot] {
+                block = recent
             } else {
-                block = translate(pc)
-                blocks[pc] = block
+                if let cached = blocks[pc] {
+                    block = cached
+                } else {
+                    block = translate(pc)
+                    blocks[pc] = block
+                }
+                recentPCs[slot] = pc
+                recentBlocks[slot] = block
             }
             if counting { instructions &+= UInt64(block.ir.guestLength / 4) }
             let result: IRExecutionResult
@@ -135,7 +149,7 @@ extension GuestProcess {
     public func runCountingInstructions(report: @escaping (UInt64) -> Void) -> Never {
         let dispatcher = Dispatcher(process: self)
         dispatcher.counting = true
-        exitHook = { report(dispatcher.instructions) }
+        atExit { report(dispatcher.instructions) }
         dispatcher.run()
     }
 }

@@ -44,8 +44,8 @@ public final class GuestProcess {
     /// Host descriptors Kiln itself uses (the strace file); the guest may not close them.
     var reservedDescriptors = Set<Int32>()
     let strace: Strace?
-    /// Runs just before the process exits (instruction counts for `--stats`-style reports).
-    var exitHook: (() -> Void)?
+    /// Run just before the process exits (diagnostic reports).
+    private var exitHooks: [() -> Void] = []
 
     /// Loads `program` (a guest path or host path, already located) with `arguments` (argv,
     /// including argv[0]) and `environment`.
@@ -113,10 +113,13 @@ public final class GuestProcess {
         return "\(hex(address)) (\(paths.guestPath(file.path))+\(hex(m.fileOffset + (address - m.start))))"
     }
 
+    /// Registers `report` to run when the guest exits (not when it dies of a signal).
+    public func atExit(_ report: @escaping () -> Void) { exitHooks.append(report) }
+
     /// Ends the process with the guest's exit status.
     func exitProcess(_ status: Int32) -> Never {
-        exitHook?()
         strace?.flush()
+        exitHooks.forEach { $0() }
         exit(status & 0xff)
     }
 }

@@ -11,6 +11,10 @@ public struct PathResolver: Sendable {
     public let rootfs: String
     /// Host path prefixes that never resolve into the rootfs.
     public let hostOnlyPrefixes: [String]
+    /// Paths that describe the host's own userland to the dynamic loader: with a rootfs they
+    /// always resolve inside it, even when absent there (the host's ld.so.cache lists x86-64
+    /// libraries; its ld.so.preload would make the guest loader try to load them).
+    public static let rootfsOnlyPaths: [String] = ["/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/ld.so.conf", "/etc/ld.so.conf.d"]
 
     public init(rootfs: String, home: String? = nil) {
         var root = rootfs
@@ -25,6 +29,7 @@ public struct PathResolver: Sendable {
     public func hostPath(_ path: String) -> String {
         guard !rootfs.isEmpty, path.hasPrefix("/") else { return path }
         for prefix in hostOnlyPrefixes where path == prefix || path.hasPrefix(prefix + "/") { return path }
+        for prefix in Self.rootfsOnlyPaths where path == prefix || path.hasPrefix(prefix + "/") { return rootfs + path }
         let candidate = rootfs + path
         var st = stat()
         if lstat(candidate, &st) == 0 { return candidate }

@@ -33,6 +33,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("count-instructions"), help: "Print the number of guest instructions executed to stderr at exit.")
     var countInstructions = false
 
+    @Flag(name: .customLong("regions"), help: "Print the guest's code regions (file-backed executable mappings) to stderr at exit.")
+    var showRegions = false
+
     @Option(name: .customLong("argv0"), help: .hidden)
     var argv0: String?
 
@@ -41,7 +44,11 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var command = self.command
-        if command.first == "--" { command.removeFirst() }
+        if command.first == "--" {
+            command.removeFirst()
+        } else if let first = command.first, first.hasPrefix("-") {
+            throw ValidationError("Unknown option '\(first)' (put -- before a program whose name starts with '-').")
+        }
         guard !command.isEmpty else {
             throw ValidationError("Missing the program to run.")
         }
@@ -86,11 +93,24 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)
         }
+        if showRegions {
+            process.atExit {
+                let lines = process.addressSpace.codeRegions.map { "kiln: code region \($0)\n" }.joined()
+                diagnostic(lines)
+            }
+        }
         if countInstructions {
             process.runCountingInstructions { count in
-                FileHandle.standardError.write(Data("kiln: \(count) guest instructions\n".utf8))
+                diagnostic("kiln: \(count) guest instructions\n")
             }
         }
         process.run()
     }
+}
+
+/// Writes a diagnostic to stderr at guest exit. The guest may have closed descriptor 2 by
+/// then (coreutils do), so errors are ignored rather than raised as FileHandle would.
+private func diagnostic(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }

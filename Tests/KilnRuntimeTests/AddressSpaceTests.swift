@@ -112,6 +112,8 @@ import Testing
         #expect(paths.hostPath("/etc/hostname") == "/etc/hostname", "absent from the rootfs: the host's")
         #expect(paths.hostPath("/tmp/x") == "/tmp/x", "/tmp is always the host's")
         #expect(paths.hostPath("/proc/self/maps") == "/proc/self/maps")
+        #expect(paths.hostPath("/etc/ld.so.cache") == root + "/etc/ld.so.cache", "never the host's loader cache")
+        #expect(paths.hostPath("/etc/ld.so.preload") == root + "/etc/ld.so.preload")
         #expect(paths.hostPath("relative/path") == "relative/path")
         #expect(paths.guestPath(root + "/usr/lib") == "/usr/lib")
         #expect(paths.guestPath("/home/user") == "/home/user")

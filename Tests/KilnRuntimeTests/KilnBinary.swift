@@ -17,6 +17,14 @@ enum KilnBinary {
         return TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/kiln").path
     }
 
+    /// Whether to run cases that execute hundreds of millions of guest instructions: with a
+    /// chosen (release) binary, with `KILN_SLOW_TESTS=1`, and always in CI
+    /// (`KILN_REQUIRE_ROOTFS=1`). A debug interpreter needs minutes for each of them.
+    static var runsSlowCases: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["KILN_BINARY"].map { !$0.isEmpty } == true || env["KILN_SLOW_TESTS"] == "1" || TestEnvironment.rootfsRequired
+    }
+
     struct Result {
         var status: Int32
         /// True when the process was killed by signal `status`.

@@ -8,7 +8,11 @@ struct DebianRun: CustomStringConvertible, Sendable {
     var name: String
     var command: [String]
     var stdin: String = ""
+    /// Hundreds of millions of guest instructions (see `KilnBinary.runsSlowCases`).
+    var slow = false
     var description: String { name }
+
+    static var selected: [DebianRun] { all.filter { KilnBinary.runsSlowCases || !$0.slow } }
 
     static let all: [DebianRun] = [
         DebianRun(name: "lua-arithmetic", command: ["/usr/bin/lua5.4", "-e", "local s=0 for i=1,2000 do s=s+i*i%7 end print(s, 7//2, 2^10, 10/4, math.floor(-3.5))"]),
@@ -17,7 +21,7 @@ struct DebianRun: CustomStringConvertible, Sendable {
         DebianRun(name: "sqlite3-script", command: ["/usr/bin/sqlite3"],
                   stdin: "create table t(a integer, b text); insert into t values (1,'x'),(2,'y'),(3,'z'); select count(*), sum(a), group_concat(b) from t; select upper(b) from t order by a desc;\n"),
         DebianRun(name: "python-json-re-hashlib", command: ["/usr/bin/python3.11", "-c",
-            "import json,re,hashlib,decimal,math,struct,zlib\nprint(json.dumps({'a':[1,2.5,None]},sort_keys=True))\nprint(re.findall(r'\\d+','a1b22c333'))\nprint(hashlib.sha256(b'kiln').hexdigest())\nprint(decimal.Decimal(1)/decimal.Decimal(7))\nprint(math.factorial(20), struct.pack('<IH',1,2).hex(), zlib.crc32(b'abc'))"]),
+            "import json,re,hashlib,decimal,math,struct,zlib\nprint(json.dumps({'a':[1,2.5,None]},sort_keys=True))\nprint(re.findall(r'\\d+','a1b22c333'))\nprint(hashlib.sha256(b'kiln').hexdigest())\nprint(decimal.Decimal(1)/decimal.Decimal(7))\nprint(math.factorial(20), struct.pack('<IH',1,2).hex(), zlib.crc32(b'abc'))"], slow: true),
         DebianRun(name: "busybox-sha256sum", command: ["/bin/busybox", "sha256sum"], stdin: "hello kiln\n"),
         DebianRun(name: "busybox-sort", command: ["/bin/busybox", "sort", "-n"], stdin: "10\n9\n100\n-1\n"),
         DebianRun(name: "busybox-awk", command: ["/bin/busybox", "awk", "{s+=$1} END {print s, NR}"], stdin: "1\n2\n3\n"),
@@ -28,7 +32,7 @@ struct DebianRun: CustomStringConvertible, Sendable {
         DebianRun(name: "coreutils-seq", command: ["/usr/bin/seq", "1", "3", "20"]),
         DebianRun(name: "perl-e", command: ["/usr/bin/perl", "-e", "my %h=(a=>1,b=>2); print join(',', map {\"$_=$h{$_}\"} sort keys %h), \"\\n\"; printf(\"%.3f\\n\", atan2(1,1)*4)"]),
         DebianRun(name: "gawk", command: ["/usr/bin/gawk", "BEGIN{for(i=1;i<=5;i++) s+=i*i; printf \"%d %s\\n\", s, toupper(\"ok\")}"]),
-        DebianRun(name: "jq", command: ["/usr/bin/jq", "-c", "[.[] | .a * 2]"], stdin: "[{\"a\":1},{\"a\":21}]"),
+        DebianRun(name: "jq", command: ["/usr/bin/jq", "-c", "[.[] | .a * 2]"], stdin: "[{\"a\":1},{\"a\":21}]", slow: true),
         DebianRun(name: "bc", command: ["/usr/bin/bc", "-l"], stdin: "scale=10; 4*a(1)\n2^64\n"),
         DebianRun(name: "xz-roundtrip", command: ["/usr/bin/xz", "-c", "-1"], stdin: "xz round trip\n"),
     ]
@@ -39,7 +43,7 @@ struct DebianRun: CustomStringConvertible, Sendable {
 @Suite(.enabled(if: TestEnvironment.rootfsTestsEnabled)) struct RootfsProgramTests {
     static var rootfs: String { TestEnvironment.rootfsPath }
 
-    @Test(arguments: DebianRun.all)
+    @Test(arguments: DebianRun.selected)
     func matchesQemu(run: DebianRun) throws {
         let qemu = try #require(TestEnvironment.which("qemu-aarch64"), "install qemu-user")
         // Both run the program by its host path, so that python's prefix and so its bytecode
@@ -84,6 +88,25 @@ struct DebianRun: CustomStringConvertible, Sendable {
     @Test func procSelfExeIsTheGuestProgram() throws {
         let result = try KilnBinary.run(["/usr/bin/readlink", "/proc/self/exe"], options: ["--rootfs", Self.rootfs])
         #expect(result.stdoutText == "/usr/bin/readlink\n", "\(result.stderr)")
+    }
+
+    @Test func procSelfAuxvIsTheGuests() throws {
+        let result = try KilnBinary.run(["/usr/bin/od", "-An", "-tx8", "-w16", "/proc/self/auxv"], options: ["--rootfs", Self.rootfs])
+        let pairs = result.stdoutText.split(separator: "\n").map { $0.split(separator: " ").compactMap { UInt64($0, radix: 16) } }
+        #expect(pairs.contains([6, 4096]), "AT_PAGESZ: \(result.stdoutText) \(result.stderr)")
+        #expect(pairs.contains([16, 3]), "AT_HWCAP = FP|ASIMD")
+        #expect(pairs.contains { $0.count == 2 && $0[0] == 7 && $0[1] != 0 && $0[1] < 0x100_0000_0000 }, "AT_BASE: the interpreter, in the guest range")
+        #expect(pairs.last == [0, 0])
+    }
+
+    @Test func codeRegionsNameTheMappedLibraries() throws {
+        let result = try KilnBinary.run(["/usr/bin/lua5.4", "-e", ""], options: ["--rootfs", Self.rootfs, "--regions"])
+        #expect(result.status == 0)
+        let regions = result.stderr.split(separator: "\n").filter { $0.hasPrefix("kiln: code region") }
+        for file in ["/usr/bin/lua5.4", "/libc.so.6", "/ld-linux-aarch64.so.1"] {
+            #expect(regions.contains { $0.contains(file) && $0.contains("inode") }, "\(file) in \(result.stderr)")
+        }
+        #expect(regions.contains { $0.hasPrefix("kiln: code region 0x5500000000-") && $0.contains("base 0x5500000000") }, "the PIE at its base")
     }
 
     @Test func unameReportsAarch64() throws {

@@ -184,6 +184,19 @@ enum Syscalls {
 
     // MARK: signals (dispositions are recorded; delivery to guest handlers is issue 7)
 
+    /// kill, tkill and tgkill: a guest sending itself a signal whose host handler Kiln keeps
+    /// for its own traps dies of it directly, as the default action says.
+    static func kill(_ p: GuestProcess, _ a: SyscallArguments) -> Int { signalSelf(p, target: a.int(0), a.int(1)) ?? HostSyscall.call(62, a[0], a[1]) }
+    static func tkill(_ p: GuestProcess, _ a: SyscallArguments) -> Int { signalSelf(p, target: a.int(0), a.int(1)) ?? HostSyscall.call(200, a[0], a[1]) }
+    static func tgkill(_ p: GuestProcess, _ a: SyscallArguments) -> Int { signalSelf(p, target: a.int(1), a.int(2)) ?? HostSyscall.call(234, a[0], a[1], a[2]) }
+
+    private static func signalSelf(_ p: GuestProcess, target: Int32, _ signal: Int32) -> Int? {
+        guard CrashReporter.keptHostSignals.contains(signal), target == getpid() || target == 0,
+              p.signalActions[Int(signal)][0] == 0, p.signalMask & (UInt64(1) << UInt64(signal - 1)) == 0 else { return nil }
+        p.strace?.flush()
+        CrashReporter.dieOfSignal(signal)
+    }
+
     static func rtSigaction(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
         let signal = Int(a[0])
         guard signal >= 1, signal <= 64, a[3] == 8 else { return -Int(EINVAL) }
