@@ -37,28 +37,8 @@ enum KilnBinary {
     /// Runs `executable` with `arguments` and `stdin`, collecting output and how it ended.
     static func run(_ executable: String, _ arguments: [String], stdin: Data = Data(),
                     environment: [String: String]? = nil, directory: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = inPipe
-        try process.run()
-        let errData = CollectedOutput()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errData.data = errPipe.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) {
-            inPipe.fileHandleForWriting.write(stdin)
-            try? inPipe.fileHandleForWriting.close()
-        }
-        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                      stdout: outData, stderr: String(decoding: errData.data, as: UTF8.self))
+        let result = try runProcess(executable, arguments, stdin: stdin, environment: environment, currentDirectory: directory)
+        return Result(status: result.status, signaled: result.signaled, stdout: result.stdout, stderr: result.stderrText)
     }
 
     /// `kiln run --interp [options] program args`.
@@ -66,11 +46,6 @@ enum KilnBinary {
                     environment: [String: String]? = nil, directory: String? = nil) throws -> Result {
         try run(path, ["run", "--interp"] + options + arguments, stdin: stdin, environment: environment, directory: directory)
     }
-}
-
-/// Output read on another queue; read only after the group has been waited for.
-private final class CollectedOutput: @unchecked Sendable {
-    var data = Data()
 }
 
 /// A minimal static arm64 ELF executable: one R+X segment at 0x400000 holding `code`.

@@ -61,14 +61,17 @@ public enum TestEnvironment {
 
 /// The result of running a child process to completion.
 public struct ProcessResult: Sendable {
+    /// Exit status, or the signal number when `signaled`.
     public var status: Int32
+    /// True when the process was killed by signal `status`.
+    public var signaled: Bool
     public var stdout: Data
     public var stderr: Data
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
-/// Runs `executable` with `arguments`, feeding `stdin`, and collects its output.
+/// Runs `executable` with `arguments`, feeding `stdin`, and collects its output and how it ended.
 public func runProcess(
     _ executable: String, _ arguments: [String], stdin: Data = Data(),
     environment: [String: String]? = nil, currentDirectory: String? = nil
@@ -83,15 +86,19 @@ public func runProcess(
     process.standardError = errPipe
     process.standardInput = inPipe
     try process.run()
-    // Drain both pipes concurrently so a child that fills one never deadlocks.
+    // stdin is written and stderr drained on other threads, so a child that fills one pipe
+    // while waiting on another never deadlocks.
     final class Collected: @unchecked Sendable { var data = Data() }
     let errData = Collected()
     let group = DispatchGroup()
     DispatchQueue.global().async(group: group) { errData.data = errPipe.fileHandleForReading.readDataToEndOfFile() }
-    inPipe.fileHandleForWriting.write(stdin)
-    try? inPipe.fileHandleForWriting.close()
+    DispatchQueue.global().async(group: group) {
+        inPipe.fileHandleForWriting.write(stdin)
+        try? inPipe.fileHandleForWriting.close()
+    }
     let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus, stdout: outData, stderr: errData.data)
+    return ProcessResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+                         stdout: outData, stderr: errData.data)
 }

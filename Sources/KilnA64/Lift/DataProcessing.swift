@@ -18,6 +18,11 @@ enum DataProcessing {
         let t = sfType(w), isSub = bit(w, 30), setFlags = bit(w, 29)
         let imm = UInt64(bits(w, 21, 10)) << (bit(w, 22) ? 12 : 0)
         let a = l.regOrSP(rn(w), t), b = l.const(t, imm)
+        addSubWritingSP(&l, w, a, b, isSub: isSub, setFlags: setFlags)
+    }
+
+    /// The immediate and extended forms: Rd is SP unless the flags are set (then XZR).
+    private static func addSubWritingSP(_ l: inout A64Lifter, _ w: UInt32, _ a: IRValue, _ b: IRValue, isSub: Bool, setFlags: Bool) {
         let r = l.builder.binary(isSub ? .sub : .add, a, b)
         if setFlags {
             l.setNZCV(l.builder.emit(isSub ? .nzcvSub : .nzcvAdd, .i32, a, b))
@@ -44,13 +49,7 @@ enum DataProcessing {
         guard amount <= 4 else { throw l.unallocated(w) }
         let a = l.regOrSP(rn(w), t)
         let b = l.extendedReg(rm(w), option: bits(w, 15, 13), amount: amount, t)
-        let r = l.builder.binary(isSub ? .sub : .add, a, b)
-        if setFlags {
-            l.setNZCV(l.builder.emit(isSub ? .nzcvSub : .nzcvAdd, .i32, a, b))
-            l.setReg(rd(w), r)
-        } else {
-            l.setRegOrSP(rd(w), r)
-        }
+        addSubWritingSP(&l, w, a, b, isSub: isSub, setFlags: setFlags)
     }
 
     static func addSubCarry(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {

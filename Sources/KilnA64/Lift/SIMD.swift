@@ -38,6 +38,18 @@ extension A64Lifter {
 
 /// Advanced SIMD. Fields: Q bit 30, U bit 29, size bits 23...22, Rm, Rn, Rd.
 enum SIMD {
+    /// FCVTNS/NU, FCVTPS/PU, FCVTMS/MU, FCVTZS/ZU, FCVTAS/AU (two-register forms): the opcode and
+    /// bit 23 select the rounding.
+    static func conversionRounding(opcode: UInt32, high: Bool) -> IRRounding {
+        switch (opcode, high) {
+        case (26, false): return .tiesToEven
+        case (26, true): return .towardPlus
+        case (27, false): return .towardMinus
+        case (27, true): return .towardZero
+        default: return .tiesAway
+        }
+    }
+
     static func floatElement(_ l: A64Lifter, _ w: UInt32, q: Bool) throws(A64LiftError) -> IRElement {
         let double = bit(w, 22)
         guard !(double && !q) else { throw l.unallocated(w) }
@@ -383,14 +395,7 @@ enum SIMD {
             let exact: UInt16 = (u && opcode == 25 && !high) ? 0x1000 : 0
             r = l.vop(.vfround, e, n, aux: mode.rawValue << 8 | exact)
         case (_, 26, _), (_, 27, _), (_, 28, false):
-            let mode: IRRounding
-            switch (opcode, high) {
-            case (26, false): mode = .tiesToEven
-            case (26, true): mode = .towardPlus
-            case (27, false): mode = .towardMinus
-            case (27, true): mode = .towardZero
-            default: mode = .tiesAway
-            }
+            let mode = conversionRounding(opcode: opcode, high: high)
             r = l.vop(u ? .vfloatToUInt : .vfloatToInt, e, n, aux: mode.rawValue << 8)
         case (_, 28, true):
             guard !bit(w, 22) else { throw l.unallocated(w) }
@@ -863,14 +868,7 @@ enum SIMD {
         case (_, 29, false):
             r = l.builder.emit(.intToFloat, t, l.readFloat(rn(w), intT), aux: u ? 16 : 0)
         case (_, 26, _), (_, 27, _), (_, 28, false):
-            let mode: IRRounding
-            switch (opcode, high) {
-            case (26, false): mode = .tiesToEven
-            case (26, true): mode = .towardPlus
-            case (27, false): mode = .towardMinus
-            case (27, true): mode = .towardZero
-            default: mode = .tiesAway
-            }
+            let mode = conversionRounding(opcode: opcode, high: high)
             r = l.builder.emit(.floatToInt, intT, a, aux: mode.rawValue | (u ? 16 : 0))
         case (false, 29, true): r = l.builder.unary(.frecpe, a)
         case (true, 29, true): r = l.builder.unary(.frsqrte, a)
