@@ -11,6 +11,9 @@ enum CrashReporter {
     /// exits, so during a block it is the block's start.
     static var currentPC: UInt64 { process?.state.pc ?? 0 }
     nonisolated(unsafe) static weak var process: GuestProcess?
+    /// Maps a host pc inside translated code to (guest block start, guest instruction); set
+    /// by the JIT tier.
+    nonisolated(unsafe) static var locateHostPC: ((UInt) -> (blockPC: UInt64, pc: UInt64)?)?
 
     static func install(_ process: GuestProcess) {
         self.process = process
@@ -34,8 +37,24 @@ enum CrashReporter {
         }
         for sig in [SIGSEGV, SIGBUS] {
             var action = sigaction()
-            action.__sigaction_handler.sa_sigaction = { signal, info, _ in
+            action.__sigaction_handler.sa_sigaction = { signal, info, context in
                 let address = info.map { UInt64(UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr)) } ?? 0
+                if let context, let locate = CrashReporter.locateHostPC {
+                    let registers = context.assumingMemoryBound(to: ucontext_t.self).pointee.uc_mcontext.gregs
+                    // REG_RIP and REG_ERR (the page-fault error code: bit 1 set for a write).
+                    let rip = UInt(bitPattern: Int(registers.16)), isWrite = registers.19 & 2 != 0
+                    if let located = locate(rip) {
+                        // Translated code accesses memory directly: report as the interpreter
+                        // tier does, with the faulting instruction when outside guest memory.
+                        if address < GuestLayout.minimumAddress || address >= GuestLayout.limit - 16 {
+                            CrashReporter.report(signal: signal, pc: located.pc,
+                                                 detail: "\(isWrite ? "write to" : "read from") \(hex(address)) outside guest memory at")
+                        } else {
+                            CrashReporter.report(signal: signal, pc: located.blockPC, detail: "fault at \(hex(address)) in the block starting at")
+                        }
+                        return
+                    }
+                }
                 guard address < GuestLayout.limit else {
                     writeAll(2, "kiln: internal error: \(CrashReporter.signalName(signal)) at host address \(hex(address)) while running the guest block at \(hex(CrashReporter.currentPC))\n")
                     return

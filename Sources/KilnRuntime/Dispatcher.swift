@@ -55,7 +55,7 @@ final class Dispatcher {
                 if let cached = blocks[pc] {
                     block = cached
                 } else {
-                    block = translate(pc)
+                    block = Dispatcher.translate(pc, process: process, translator: &translator)
                     blocks[pc] = block
                 }
                 recentPCs[slot] = pc
@@ -76,7 +76,7 @@ final class Dispatcher {
             case .syscall:
                 process.syscall()
             case .trap:
-                trap(result)
+                Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
             default:
                 break
             }
@@ -84,7 +84,7 @@ final class Dispatcher {
     }
 
     /// Translates the block at `pc` from the mapping that holds it.
-    private func translate(_ pc: UInt64) -> TranslatedBlock {
+    static func translate(_ pc: UInt64, process: GuestProcess, translator: inout A64Translator) -> TranslatedBlock {
         guard let mapping = process.addressSpace.mapping(containing: pc), mapping.isExecutable else {
             CrashReporter.guestCrash(signal: SIGSEGV, pc: pc, detail: "jump to non-executable address \(hex(pc))")
         }
@@ -99,17 +99,17 @@ final class Dispatcher {
         return TranslatedBlock(ir: translator.block, base: 0)
     }
 
-    private func trap(_ result: IRExecutionResult) -> Never {
-        let pc = result.pc
-        let encoding = String(result.info, radix: 16)
+    /// Ends the process for a trap exit at `pc`: the guest's signal, or Kiln's own limitation.
+    static func trap(pc: UInt64, kind: IRTrapKind, info: UInt32, process: GuestProcess, translator: A64Translator) -> Never {
+        let encoding = String(info, radix: 16)
         let word = String(repeating: "0", count: max(0, 8 - encoding.count)) + encoding
-        switch result.trap {
+        switch kind {
         case .breakpoint:
-            CrashReporter.guestCrash(signal: SIGTRAP, pc: pc, detail: "brk #\(hex(UInt64(result.info)))")
+            CrashReporter.guestCrash(signal: SIGTRAP, pc: pc, detail: "brk #\(hex(UInt64(info)))")
         case .undefined:
             CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "undefined instruction \(word)")
         case .unimplemented, .unallocated:
-            let decoded = translator.decoder.decode(result.info)
+            let decoded = translator.decoder.decode(info)
             // An encoding no arm64 CPU has raises SIGILL there too; a real instruction Kiln
             // cannot run is Kiln's limitation and says so.
             guard decoded.index >= 0 else { CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "unallocated instruction \(word)") }
@@ -140,12 +140,18 @@ func writeAll(_ fd: Int32, _ text: String) {
 }
 
 extension GuestProcess {
-    /// Runs the guest to its end; exits the host process with its status (or its signal).
+    /// Runs the guest to its end on the tier of `options`; exits the host process with its
+    /// status (or its signal). If the JIT's code buffer cannot be mapped, the interpreter runs.
     public func run() -> Never {
+        if options.tier == .jit, let jit = try? JITDispatcher(process: self) {
+            jit.run()
+        }
         Dispatcher(process: self).run()
     }
 
-    /// Runs the guest counting executed guest instructions; `report` gets the count at exit.
+    /// Runs the guest counting executed guest instructions on the interpreter tier (chained
+    /// translated code does not return to a place that could count); `report` gets the count
+    /// at exit.
     public func runCountingInstructions(report: @escaping (UInt64) -> Void) -> Never {
         let dispatcher = Dispatcher(process: self)
         dispatcher.counting = true

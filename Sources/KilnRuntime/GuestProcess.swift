@@ -13,8 +13,10 @@ public struct RunOptions: Sendable {
     public var strace: Bool
     /// Where `--strace` writes (stderr by default).
     public var straceDescriptor: Int32
-    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2) {
-        self.rootfs = rootfs; self.strace = strace; self.straceDescriptor = straceDescriptor
+    /// The engine that runs guest code (execve'd arm64 children inherit it).
+    public var tier: ExecutionTier
+    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit) {
+        self.rootfs = rootfs; self.strace = strace; self.straceDescriptor = straceDescriptor; self.tier = tier
     }
 }
 

@@ -21,8 +21,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Guest root filesystem.", discussion: "Default: $KILN_ROOTFS, else the directory `kiln rootfs fetch` fills."))
     var rootfs: String?
 
-    @Flag(name: .long, help: "Run guest code on the IR interpreter (the only tier until the JIT lands).")
+    @Flag(name: .long, help: "Run guest code on the IR interpreter.")
     var interp = false
+
+    @Flag(name: .long, help: "Run guest code as x86-64 code from the JIT (the default).")
+    var jit = false
 
     @Flag(name: .long, help: "Print each system call with its arguments and result to stderr.")
     var strace = false
@@ -64,7 +67,10 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(127)
         }
 
-        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil)
+        if interp && jit {
+            throw ValidationError("--interp and --jit exclude each other.")
+        }
+        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil, tier: interp ? .interpreter : .jit)
         if let straceFile {
             let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {

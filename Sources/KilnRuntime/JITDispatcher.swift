@@ -1,0 +1,188 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnA64
+import KilnIR
+import KilnX64
+
+/// Which engine runs guest code.
+public enum ExecutionTier: String, Sendable {
+    /// The IR reference interpreter.
+    case interpreter
+    /// x86-64 code from the JIT (blocks the backend cannot lower run on the interpreter).
+    case jit
+}
+
+/// A block in the JIT tier: installed host code, or IR for the interpreter when lowering failed.
+struct JITBlock {
+    /// Host entry of the installed code (nil: run `ir` on the interpreter).
+    var code: UnsafeRawPointer?
+    var ir: IRBlock
+    var base: UInt64
+    var pc: UInt64
+    var guestLength: UInt64
+}
+
+/// Where a unit's code lies and how its host offsets map to guest instructions: the fault
+/// handler's way from a host pc back to the guest pc.
+struct JITUnitExtent {
+    var start: UInt
+    var end: UInt
+    var blockPC: UInt64
+    var base: UInt64
+    var pcMap: [X64PCMapEntry]
+}
+
+/// The JIT tier's main loop: look up host code by guest pc (translating A64 -> IR -> x86-64
+/// on a miss), run it until it returns to the host, and handle the exit as the interpreter
+/// tier does. Direct exits and predicted returns are chained through link slots once their
+/// target is translated, and every block is entered in the inline indirect-branch table, so
+/// hot code stays in translated code. Any invalidation that touches a translated block drops
+/// the whole code buffer (links and predictions point into it).
+final class JITDispatcher {
+    let process: GuestProcess
+    var translator = A64Translator()
+    var lowerer = X64Lowerer(options: .forHost(X64Features.host))
+    let runtime: X64Runtime
+    var interpreter = IRInterpreter()
+    var memory = HostGuestMemory()
+    var blocks: [UInt64: JITBlock] = [:]
+    var recentPCs = [UInt64](repeating: .max, count: Dispatcher.recentCount)
+    var recentBlocks = [JITBlock?](repeating: nil, count: Dispatcher.recentCount)
+    /// Installed units in code-buffer order (ascending host addresses).
+    var extents: [JITUnitExtent] = []
+    /// Number of flushes so far (a link slot is valid only within the generation it came from).
+    var flushes = 0
+
+    /// The running dispatcher, for the fault handler.
+    nonisolated(unsafe) static weak var current: JITDispatcher?
+
+    init(process: GuestProcess) throws(CodeBufferError) {
+        self.process = process
+        let start = monotonicNanoseconds()
+        let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
+        interpreter.environment = environment
+        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
+        translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
+        process.addressSpace.invalidate = { [unowned self] start, end in
+            guard self.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
+            self.flush()
+        }
+        JITDispatcher.current = self
+        CrashReporter.locateHostPC = { rip in JITDispatcher.current?.locate(rip) }
+    }
+
+    /// Drops every translation, installed code, link and prediction.
+    func flush() {
+        runtime.flush()
+        flushes += 1
+        blocks.removeAll(keepingCapacity: true)
+        extents.removeAll(keepingCapacity: true)
+        for i in recentPCs.indices { recentPCs[i] = .max; recentBlocks[i] = nil }
+    }
+
+    /// Runs the guest until it exits; never returns.
+    func run() -> Never {
+        let state = process.state
+        while true {
+            let pc = state.pc
+            let slot = Int(truncatingIfNeeded: pc >> 2) & (Dispatcher.recentCount - 1)
+            let block: JITBlock
+            if recentPCs[slot] == pc, let recent = recentBlocks[slot] {
+                block = recent
+            } else {
+                if let cached = blocks[pc] {
+                    block = cached
+                } else {
+                    block = translate(pc)
+                }
+                recentPCs[slot] = pc
+                recentBlocks[slot] = block
+            }
+            guard let code = block.code else {
+                interpret(block)
+                continue
+            }
+            let exit = runtime.run(code, state: state)
+            switch exit.kind {
+            case .syscall:
+                process.syscall()
+            case .trap:
+                Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
+            default:
+                if let linkSlot = exit.slot { chain(linkSlot, to: state.pc) }
+            }
+        }
+    }
+
+    /// Points the link slot at `target`'s host code, translating it first.
+    private func chain(_ linkSlot: UInt, to target: UInt64) {
+        let generation = flushes
+        let next = blocks[target] ?? translate(target)
+        // Translating `target` may have flushed the buffer that held the slot.
+        guard generation == flushes, let code = next.code, let p = UnsafeMutablePointer<UInt64>(bitPattern: linkSlot) else { return }
+        p.pointee = UInt64(UInt(bitPattern: code))
+    }
+
+    /// Runs an unlowerable block on the interpreter and handles its exit.
+    private func interpret(_ block: JITBlock) {
+        let result: IRExecutionResult
+        do {
+            result = try interpreter.run(block.ir, state: process.state, memory: &memory, regionBase: block.base)
+        } catch {
+            switch error {
+            case let .memoryFault(fault, faultPC):
+                CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
+                                         detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+            }
+        }
+        switch result.kind {
+        case .syscall: process.syscall()
+        case .trap: Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
+        default: break
+        }
+    }
+
+    /// Translates and installs the block at `pc` (flushing the buffer when it is full) and
+    /// records it.
+    private func translate(_ pc: UInt64) -> JITBlock {
+        let translated = Dispatcher.translate(pc, process: process, translator: &translator)
+        let guestLength = UInt64(translated.ir.guestLength)
+        var block = JITBlock(code: nil, ir: translated.ir, base: translated.base, pc: pc, guestLength: guestLength)
+        if let translation = try? lowerer.lower(translated.ir) {
+            var unit = try? runtime.install(translation, regionBase: translated.base)
+            if unit == nil {
+                flush()
+                unit = try? runtime.install(translation, regionBase: translated.base)
+            }
+            if let unit {
+                block.code = unit.code
+                let start = UInt(bitPattern: unit.code)
+                extents.append(JITUnitExtent(start: start, end: start + UInt(translation.code.count), blockPC: pc,
+                                             base: translated.base, pcMap: translation.pcMap))
+                runtime.register(pc: pc, code: unit.code)
+            }
+        }
+        blocks[pc] = block
+        return block
+    }
+
+    /// The guest block and instruction whose translated code holds host address `rip`.
+    func locate(_ rip: UInt) -> (blockPC: UInt64, pc: UInt64)? {
+        var lo = 0, hi = extents.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if extents[mid].end <= rip { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < extents.count, extents[lo].start <= rip else { return nil }
+        let extent = extents[lo]
+        let offset = UInt32(truncatingIfNeeded: rip - extent.start)
+        var guestOffset: UInt64?
+        for entry in extent.pcMap {
+            guard entry.hostOffset <= offset else { break }
+            guestOffset = entry.guestOffset
+        }
+        let pc = guestOffset.map { extent.base &+ $0 } ?? extent.blockPC
+        return (extent.blockPC, pc)
+    }
+}
