@@ -143,7 +143,7 @@ extension GuestProcess {
     /// Runs the guest to its end on the tier of `options`; exits the host process with its
     /// status (or its signal). If the JIT's code buffer cannot be mapped, the interpreter runs.
     public func run() -> Never {
-        if options.tier == .jit, let jit = try? JITDispatcher(process: self) {
+        if options.tier == .jit, let jit = try? JITDispatcher(process: self, options: JITOptions(lockstep: options.lockstep)) {
             jit.run()
         }
         Dispatcher(process: self).run()

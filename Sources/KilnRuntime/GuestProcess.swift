@@ -15,8 +15,11 @@ public struct RunOptions: Sendable {
     public var straceDescriptor: Int32
     /// The engine that runs guest code (execve'd arm64 children inherit it).
     public var tier: ExecutionTier
-    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit) {
+    /// JIT tier only: run every block on the interpreter too and stop at the first difference.
+    public var lockstep: Bool
+    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit, lockstep: Bool = false) {
         self.rootfs = rootfs; self.strace = strace; self.straceDescriptor = straceDescriptor; self.tier = tier
+        self.lockstep = lockstep
     }
 }
 

@@ -13,6 +13,12 @@ public enum ExecutionTier: String, Sendable {
     case jit
 }
 
+/// How the JIT tier runs.
+struct JITOptions {
+    /// Compare every block with the interpreter (`--lockstep`).
+    var lockstep = false
+}
+
 /// A block in the JIT tier: installed host code, or IR for the interpreter when lowering failed.
 struct JITBlock {
     /// Host entry of the installed code (nil: run `ir` on the interpreter).
@@ -51,17 +57,20 @@ final class JITDispatcher {
     var recentBlocks = [JITBlock?](repeating: nil, count: Dispatcher.recentCount)
     /// Installed units in code-buffer order (ascending host addresses).
     var extents: [JITUnitExtent] = []
+    /// Set for `--lockstep` (blocks then never chain, so each one returns here).
+    var lockstep: Lockstep?
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
 
     /// The running dispatcher, for the fault handler.
     nonisolated(unsafe) static weak var current: JITDispatcher?
 
-    init(process: GuestProcess) throws(CodeBufferError) {
+    init(process: GuestProcess, options: JITOptions = JITOptions()) throws(CodeBufferError) {
         self.process = process
         let start = monotonicNanoseconds()
         let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         interpreter.environment = environment
+        lockstep = options.lockstep ? Lockstep(environment: environment) : nil
         runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
         process.addressSpace.invalidate = { [unowned self] start, end in
@@ -103,16 +112,29 @@ final class JITDispatcher {
                 interpret(block)
                 continue
             }
-            let exit = runtime.run(code, state: state)
+            let exit = lockstep == nil ? runtime.run(code, state: state) : runInLockstep(block, code: code)
             switch exit.kind {
             case .syscall:
                 process.syscall()
             case .trap:
                 Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
             default:
-                if let linkSlot = exit.slot { chain(linkSlot, to: state.pc) }
+                if let linkSlot = exit.slot, lockstep == nil { chain(linkSlot, to: state.pc) }
             }
         }
+    }
+
+    /// Runs `block` on the interpreter, then on the JIT from the same state; stops the run at
+    /// the first difference.
+    private func runInLockstep(_ block: JITBlock, code: UnsafeRawPointer) -> X64Exit {
+        let state = process.state
+        let compared = lockstep?.runInterpreter(block, state: state) ?? false
+        let exit = runtime.run(code, state: state)
+        if compared, let differences = lockstep?.differences(state: state, exit: exit), !differences.isEmpty {
+            let extent = extents.first { $0.start == UInt(bitPattern: code) }
+            Lockstep.report(block, extent: extent, differences: differences, translator: translator, process: process)
+        }
+        return exit
     }
 
     /// Points the link slot at `target`'s host code, translating it first.
@@ -160,7 +182,7 @@ final class JITDispatcher {
                 let start = UInt(bitPattern: unit.code)
                 extents.append(JITUnitExtent(start: start, end: start + UInt(translation.code.count), blockPC: pc,
                                              base: translated.base, pcMap: translation.pcMap))
-                runtime.register(pc: pc, code: unit.code)
+                if lockstep == nil { runtime.register(pc: pc, code: unit.code) }
             }
         }
         blocks[pc] = block

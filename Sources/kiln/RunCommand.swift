@@ -27,6 +27,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Run guest code as x86-64 code from the JIT (the default).")
     var jit = false
 
+    @Flag(name: .long, help: "Run every block on the interpreter and on the JIT from the same state; stop at the first difference (exit status 120).")
+    var lockstep = false
+
     @Flag(name: .long, help: "Print each system call with its arguments and result to stderr.")
     var strace = false
 
@@ -67,10 +70,10 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(127)
         }
 
-        if interp && jit {
-            throw ValidationError("--interp and --jit exclude each other.")
+        if interp && (jit || lockstep) {
+            throw ValidationError("--interp excludes --jit and --lockstep.")
         }
-        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil, tier: interp ? .interpreter : .jit)
+        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil, tier: interp ? .interpreter : .jit, lockstep: lockstep)
         if let straceFile {
             let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {

@@ -41,11 +41,18 @@ enum KilnBinary {
         return Result(status: result.status, signaled: result.signaled, stdout: result.stdout, stderr: result.stderrText)
     }
 
-    /// `kiln run --interp [options] program args`.
-    static func run(_ arguments: [String], options: [String] = [], stdin: Data = Data(),
+    /// `kiln run --interp|--jit [options] program args`.
+    static func run(_ arguments: [String], tier: Tier, options: [String] = [], stdin: Data = Data(),
                     environment: [String: String]? = nil, directory: String? = nil) throws -> Result {
-        try run(path, ["run", "--interp"] + options + arguments, stdin: stdin, environment: environment, directory: directory)
+        try run(path, ["run", tier.flag] + options + arguments, stdin: stdin, environment: environment, directory: directory)
     }
+}
+
+/// The engine a test runs guest code on: every `kiln run` test runs under both.
+enum Tier: String, CaseIterable, CustomStringConvertible, Sendable {
+    case interp, jit
+    var flag: String { "--" + rawValue }
+    var description: String { rawValue }
 }
 
 /// A minimal static arm64 ELF executable: one R+X segment at 0x400000 holding `code`.

@@ -38,7 +38,7 @@ struct DebianRun: CustomStringConvertible, Sendable {
     ]
 }
 
-/// Debian's arm64 programs under `kiln run --interp` against qemu-aarch64 -L on the same
+/// Debian's arm64 programs under `kiln run` on both tiers against qemu-aarch64 -L on the same
 /// command: same stdout, same exit status. Required in CI (KILN_REQUIRE_ROOTFS=1).
 @Suite(.enabled(if: TestEnvironment.rootfsTestsEnabled)) struct RootfsProgramTests {
     static var rootfs: String { TestEnvironment.rootfsPath }
@@ -55,43 +55,46 @@ struct DebianRun: CustomStringConvertible, Sendable {
                            "PYTHONPYCACHEPREFIX": NSTemporaryDirectory() + "kiln-test-pycache"]
         let stdin = Data(run.stdin.utf8)
         let expected = try KilnBinary.run(qemu, ["-L", Self.rootfs] + command, stdin: stdin, environment: environment)
-        let actual = try KilnBinary.run(command, options: ["--rootfs", Self.rootfs], stdin: stdin, environment: environment)
-        #expect(actual.status == expected.status && actual.signaled == expected.signaled, "\(actual.stderr)")
-        #expect(actual.stdout == expected.stdout, "kiln: \(actual.stdoutText)\nqemu: \(expected.stdoutText)\n\(actual.stderr)")
+        // Both tiers against one qemu run (the slow cases are slow under qemu too).
+        for tier in Tier.allCases {
+            let actual = try KilnBinary.run(command, tier: tier, options: ["--rootfs", Self.rootfs], stdin: stdin, environment: environment)
+            #expect(actual.status == expected.status && actual.signaled == expected.signaled, "\(tier): \(actual.stderr)")
+            #expect(actual.stdout == expected.stdout, "kiln \(tier): \(actual.stdoutText)\nqemu: \(expected.stdoutText)\n\(actual.stderr)")
+        }
     }
 
-    @Test(arguments: [["/usr/bin/xz", "-c", "-1"], ["/bin/busybox", "gzip", "-c"]])
-    func compressionRoundTrip(compress: [String]) throws {
+    @Test(arguments: [["/usr/bin/xz", "-c", "-1"], ["/bin/busybox", "gzip", "-c"]], Tier.allCases)
+    func compressionRoundTrip(compress: [String], tier: Tier) throws {
         let input = Data((0..<2000).map { "line \($0)\n" }.joined().utf8)
-        let compressed = try KilnBinary.run(compress, options: ["--rootfs", Self.rootfs], stdin: input)
+        let compressed = try KilnBinary.run(compress, tier: tier, options: ["--rootfs", Self.rootfs], stdin: input)
         #expect(compressed.status == 0 && compressed.stdout.count < input.count, "\(compressed.stderr)")
         let decompress = compress[0].hasSuffix("xz") ? ["/usr/bin/xz", "-d", "-c"] : ["/bin/busybox", "gunzip", "-c"]
-        let restored = try KilnBinary.run(decompress, options: ["--rootfs", Self.rootfs], stdin: compressed.stdout)
+        let restored = try KilnBinary.run(decompress, tier: tier, options: ["--rootfs", Self.rootfs], stdin: compressed.stdout)
         #expect(restored.status == 0 && restored.stdout == input, "\(restored.stderr)")
     }
 
-    @Test func shellPipelineExecsArm64ChildrenUnderKiln() throws {
+    @Test(arguments: Tier.allCases) func shellPipelineExecsArm64ChildrenUnderKiln(tier: Tier) throws {
         let script = "busybox gzip -c | busybox gunzip -c; uname -m; /usr/bin/lua5.4 -e 'print(6*7)'; exit 3"
-        let result = try KilnBinary.run(["/bin/busybox", "sh", "-c", script], options: ["--rootfs", Self.rootfs],
+        let result = try KilnBinary.run(["/bin/busybox", "sh", "-c", script], tier: tier, options: ["--rootfs", Self.rootfs],
                                         stdin: Data("through gzip\n".utf8), environment: ["PATH": "/usr/bin:/bin"])
         #expect(result.stdoutText == "through gzip\naarch64\n42\n", "\(result.stderr)")
         #expect(result.status == 3)
     }
 
-    @Test func shebangScriptRunsItsInterpreter() throws {
-        let path = try temporaryExecutable(Array("#!/bin/busybox sh\necho \"script $0 $1\"\n".utf8), name: "script.sh")
+    @Test(arguments: Tier.allCases) func shebangScriptRunsItsInterpreter(tier: Tier) throws {
+        let path = try temporaryExecutable(Array("#!/bin/busybox sh\necho \"script $0 $1\"\n".utf8), name: "script-\(tier).sh")
         defer { unlink(path) }
-        let result = try KilnBinary.run([path, "arg"], options: ["--rootfs", Self.rootfs])
+        let result = try KilnBinary.run([path, "arg"], tier: tier, options: ["--rootfs", Self.rootfs])
         #expect(result.stdoutText == "script \(path) arg\n", "\(result.stderr)")
     }
 
-    @Test func procSelfExeIsTheGuestProgram() throws {
-        let result = try KilnBinary.run(["/usr/bin/readlink", "/proc/self/exe"], options: ["--rootfs", Self.rootfs])
+    @Test(arguments: Tier.allCases) func procSelfExeIsTheGuestProgram(tier: Tier) throws {
+        let result = try KilnBinary.run(["/usr/bin/readlink", "/proc/self/exe"], tier: tier, options: ["--rootfs", Self.rootfs])
         #expect(result.stdoutText == "/usr/bin/readlink\n", "\(result.stderr)")
     }
 
-    @Test func procSelfAuxvIsTheGuests() throws {
-        let result = try KilnBinary.run(["/usr/bin/od", "-An", "-tx8", "-w16", "/proc/self/auxv"], options: ["--rootfs", Self.rootfs])
+    @Test(arguments: Tier.allCases) func procSelfAuxvIsTheGuests(tier: Tier) throws {
+        let result = try KilnBinary.run(["/usr/bin/od", "-An", "-tx8", "-w16", "/proc/self/auxv"], tier: tier, options: ["--rootfs", Self.rootfs])
         let pairs = result.stdoutText.split(separator: "\n").map { $0.split(separator: " ").compactMap { UInt64($0, radix: 16) } }
         #expect(pairs.contains([6, 4096]), "AT_PAGESZ: \(result.stdoutText) \(result.stderr)")
         #expect(pairs.contains([16, 3]), "AT_HWCAP = FP|ASIMD")
@@ -99,8 +102,8 @@ struct DebianRun: CustomStringConvertible, Sendable {
         #expect(pairs.last == [0, 0])
     }
 
-    @Test func codeRegionsNameTheMappedLibraries() throws {
-        let result = try KilnBinary.run(["/usr/bin/lua5.4", "-e", ""], options: ["--rootfs", Self.rootfs, "--regions"])
+    @Test(arguments: Tier.allCases) func codeRegionsNameTheMappedLibraries(tier: Tier) throws {
+        let result = try KilnBinary.run(["/usr/bin/lua5.4", "-e", ""], tier: tier, options: ["--rootfs", Self.rootfs, "--regions"])
         #expect(result.status == 0)
         let regions = result.stderr.split(separator: "\n").filter { $0.hasPrefix("kiln: code region") }
         for file in ["/usr/bin/lua5.4", "/libc.so.6", "/ld-linux-aarch64.so.1"] {
@@ -109,8 +112,8 @@ struct DebianRun: CustomStringConvertible, Sendable {
         #expect(regions.contains { $0.hasPrefix("kiln: code region 0x5500000000-") && $0.contains("base 0x5500000000") }, "the PIE at its base")
     }
 
-    @Test func unameReportsAarch64() throws {
-        let result = try KilnBinary.run(["/usr/bin/uname", "-m"], options: ["--rootfs", Self.rootfs])
+    @Test(arguments: Tier.allCases) func unameReportsAarch64(tier: Tier) throws {
+        let result = try KilnBinary.run(["/usr/bin/uname", "-m"], tier: tier, options: ["--rootfs", Self.rootfs])
         #expect(result.stdoutText == "aarch64\n", "\(result.stderr)")
     }
 }
