@@ -62,6 +62,12 @@ final class JITDispatcher {
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
 
+    /// Units installed before the buffer is flushed. Each unit's code pages (read+execute) and
+    /// table pages (read+write) are two kernel mappings, and a process may hold only
+    /// vm.max_map_count (65530 by default) of them, guest mappings included: past that the
+    /// guest's own mmap calls fail with ENOMEM.
+    static let maximumUnits = 20_000
+
     /// The running dispatcher, for the fault handler.
     nonisolated(unsafe) static weak var current: JITDispatcher?
 
@@ -172,6 +178,7 @@ final class JITDispatcher {
         let guestLength = UInt64(translated.ir.guestLength)
         var block = JITBlock(code: nil, ir: translated.ir, base: translated.base, pc: pc, guestLength: guestLength)
         if let translation = try? lowerer.lower(translated.ir) {
+            if extents.count >= Self.maximumUnits { flush() }
             var unit = try? runtime.install(translation, regionBase: translated.base)
             if unit == nil {
                 flush()
