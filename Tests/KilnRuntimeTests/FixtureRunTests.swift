@@ -36,6 +36,15 @@ struct RunCase: CustomStringConvertible, Sendable {
         #expect(result.stdoutText == String(decoding: expected, as: UTF8.self))
     }
 
+    /// Every block of every fixture on both tiers from the same state: no difference.
+    @Test(arguments: RunCase.selected)
+    func fixtureAgreesInLockstep(fixture: RunCase) throws {
+        let program = TestEnvironment.fixturesBinDirectory.appendingPathComponent(fixture.program).path
+        let result = try KilnBinary.run([program] + fixture.arguments, tier: .jit, options: ["--lockstep"],
+                                        environment: ["KILN_FIXTURE_GREETING": "hi"])
+        #expect(result.status == fixture.status && !result.signaled, "\(result.stderr)")
+    }
+
     @Test(arguments: Tier.allCases) func exitStatusPassesThrough(tier: Tier) throws {
         // mov x0, #42; mov x8, #93 (exit); svc #0
         let path = try temporaryExecutable(makeTinyELF([0xD280_0540, 0xD280_0BA8, 0xD400_0001]), name: "exit-\(tier)")
