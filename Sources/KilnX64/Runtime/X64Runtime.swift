@@ -5,7 +5,7 @@ public struct X64Exit: Equatable {
     public var kind: IRExitKind
     public var trap: IRTrapKind
     public var info: UInt32
-    /// Host address of the link slot a direct exit went through (nil for other exits).
+    /// Writable address of the link slot a direct exit went through (nil for other exits).
     public var slot: UInt?
 }
 
@@ -136,7 +136,8 @@ public final class X64Runtime {
         let trap = IRTrapKind(rawValue: context.load(fromByteOffset: X64ABI.Context.exitTrap, as: UInt8.self)) ?? .undefined
         let info = context.load(fromByteOffset: X64ABI.Context.exitInfo, as: UInt32.self)
         let rawSlot = context.load(fromByteOffset: X64ABI.Context.exitSlot, as: UInt.self)
-        let slot: UInt? = rawSlot == 0 ? nil : rawSlot
+        // The stub names the slot in the executable mapping; callers write through the alias.
+        let slot: UInt? = rawSlot == 0 ? nil : codeBuffer.writableAddress(of: rawSlot)
         return X64Exit(kind: kind, trap: trap, info: info, slot: slot)
     }
 
