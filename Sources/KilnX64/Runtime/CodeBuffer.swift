@@ -26,13 +26,8 @@ public final class CodeBuffer {
 
     public init(capacity requested: Int) throws(CodeBufferError) {
         let size = (requested + Self.pageSize - 1) & ~(Self.pageSize - 1)
-        // memfd_create(2) is not in Swift's Glibc module: found at run time.
-        guard let symbol = dlsym(nil, "memfd_create") else { throw .mapFailed(errno: ENOSYS) }
-        let memfdCreate = unsafeBitCast(symbol, to: (@convention(c) (UnsafePointer<CChar>, UInt32) -> Int32).self)
-        let fd = memfdCreate("kiln-code", 1 /* MFD_CLOEXEC */)
-        guard fd >= 0 else { throw .mapFailed(errno: errno) }
+        let fd = try Self.sharedMemory(size: size)
         defer { close(fd) }
-        guard ftruncate(fd, off_t(size)) == 0 else { throw .mapFailed(errno: errno) }
         guard let x = mmap(nil, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE, fd, 0), x != MAP_FAILED else {
             throw .mapFailed(errno: errno)
         }
@@ -44,6 +39,41 @@ public final class CodeBuffer {
         base = x
         writable = w
         capacity = size
+    }
+
+    /// A new memfd of `size` bytes.
+    static func sharedMemory(size: Int) throws(CodeBufferError) -> Int32 {
+        // memfd_create(2) is not in Swift's Glibc module: found at run time.
+        guard let symbol = dlsym(nil, "memfd_create") else { throw .mapFailed(errno: ENOSYS) }
+        let memfdCreate = unsafeBitCast(symbol, to: (@convention(c) (UnsafePointer<CChar>, UInt32) -> Int32).self)
+        let fd = memfdCreate("kiln-code", 1 /* MFD_CLOEXEC */)
+        guard fd >= 0 else { throw .mapFailed(errno: errno) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let error = errno
+            close(fd)
+            throw .mapFailed(errno: error)
+        }
+        return fd
+    }
+
+    /// Gives this process its own buffer at the same addresses, keeping the code before
+    /// `mark` (which no process changes any more) and dropping the rest. A forked child must
+    /// call it before installing anything: the shared mappings would otherwise let parent and
+    /// child overwrite each other's code and links. (Copying the units too would race with
+    /// the parent, which may be linking them.)
+    public func separate(keeping mark: Int) throws(CodeBufferError) {
+        let fd = try Self.sharedMemory(size: capacity)
+        defer { close(fd) }
+        guard let copy = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0), copy != MAP_FAILED else {
+            throw .mapFailed(errno: errno)
+        }
+        copy.copyMemory(from: writable, byteCount: min(mark, used))
+        munmap(copy, capacity)
+        guard let x = mmap(base, capacity, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, 0), x == base,
+              let w = mmap(writable, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, 0), w == writable else {
+            throw .mapFailed(errno: errno)
+        }
+        used = min(mark, used)
     }
 
     /// The writable alias of `address` in the executable mapping (e.g. a link slot that an

@@ -111,6 +111,13 @@ public final class X64Runtime {
         clearReturnPredictions()
     }
 
+    /// In a forked child: a code buffer of its own holding only the trampoline, and every
+    /// unit dropped as by `flush`.
+    public func separateAfterFork() throws(CodeBufferError) {
+        try codeBuffer.separate(keeping: firstUnit)
+        flush()
+    }
+
     /// Forgets every predicted return (needed whenever a unit whose link slots they name goes
     /// away, e.g. on invalidation).
     public func clearReturnPredictions() {
