@@ -46,6 +46,8 @@ public final class GuestProcess {
     var clearChildTID: UInt64 = 0
     var robustList: UInt64 = 0
     var warnedSyscalls = Set<UInt64>()
+    /// Run in a forked child before it continues (the JIT tier gives it its own code buffer).
+    var afterForkInChild: () -> Void = {}
     /// Host descriptors Kiln itself uses (the strace file); the guest may not close them.
     var reservedDescriptors = Set<Int32>()
     let strace: Strace?

@@ -62,12 +62,6 @@ final class JITDispatcher {
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
 
-    /// Units installed before the buffer is flushed. Each unit's code pages (read+execute) and
-    /// table pages (read+write) are two kernel mappings, and a process may hold only
-    /// vm.max_map_count (65530 by default) of them, guest mappings included: past that the
-    /// guest's own mmap calls fail with ENOMEM.
-    static let maximumUnits = 20_000
-
     /// The running dispatcher, for the fault handler.
     nonisolated(unsafe) static weak var current: JITDispatcher?
 
@@ -82,6 +76,15 @@ final class JITDispatcher {
         process.addressSpace.invalidate = { [unowned self] start, end in
             guard self.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
             self.flush()
+        }
+        process.afterForkInChild = { [unowned self] in
+            do {
+                try self.runtime.separateAfterFork()
+                self.flush()
+            } catch {
+                writeAll(2, "kiln: cannot copy the JIT code buffer into the forked child: \(error)\n")
+                exit(RuntimeError.unsupportedInstruction("").exitStatus)
+            }
         }
         JITDispatcher.current = self
         CrashReporter.locateHostPC = { rip in JITDispatcher.current?.locate(rip) }
@@ -178,7 +181,6 @@ final class JITDispatcher {
         let guestLength = UInt64(translated.ir.guestLength)
         var block = JITBlock(code: nil, ir: translated.ir, base: translated.base, pc: pc, guestLength: guestLength)
         if let translation = try? lowerer.lower(translated.ir) {
-            if extents.count >= Self.maximumUnits { flush() }
             var unit = try? runtime.install(translation, regionBase: translated.base)
             if unit == nil {
                 flush()

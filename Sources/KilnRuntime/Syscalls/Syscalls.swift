@@ -176,6 +176,7 @@ enum Syscalls {
         let hostFlags = flags & (0xff | cloneChildSetTID | cloneChildClearTID | cloneParentSetTID)
         let r = HostSyscall.call(HostNumber.clone, hostFlags, 0, a[2], a[4], 0)
         if r == 0 {
+            p.afterForkInChild()
             if flags & cloneSetTLS != 0 { p.state.tpidr = a[3] }
             if a[1] != 0 { p.state.sp = a[1] }
         }
