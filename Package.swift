@@ -39,7 +39,7 @@ let package = Package(
         ),
 
         // Shared by test targets only: locating the rootfs, fixtures and tools.
-        .target(name: "KilnTestSupport", path: "Tests/KilnTestSupport"),
+        .target(name: "KilnTestSupport", dependencies: ["KilnIR"], path: "Tests/KilnTestSupport"),
         .testTarget(name: "KilnELFTests", dependencies: ["KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR", "KilnTestSupport"]),
         .testTarget(

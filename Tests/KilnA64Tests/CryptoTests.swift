@@ -1,5 +1,6 @@
 import Testing
 import KilnIR
+import KilnTestSupport
 import KilnA64
 
 /// AES and SHA instructions against unicorn: results recorded by running each encoding (from
@@ -63,7 +64,7 @@ struct CryptoTests {
             state.setV(1, c.v1)
             state.setV(2, c.v2)
             state.setV(3, c.v3)
-            var memory = VectorMemory(bytes: [:])
+            var memory = SparseMemory(bytes: [:])
             _ = try interpreter.run(translator.block, state: state, memory: &memory, regionBase: 0)
             #expect(state.v(1) == c.expected, "\(String(c.word, radix: 16))")
         }

@@ -1,5 +1,6 @@
 import Testing
 import KilnIR
+import KilnTestSupport
 import KilnA64
 
 /// Advanced SIMD forms the vector files have no classes for (scalar saturating and narrowing
@@ -210,7 +211,7 @@ struct ExtraSIMDTests {
             state.setV(1, c.v1)
             state.setV(2, c.v2)
             state.setV(3, c.v3)
-            var memory = VectorMemory(bytes: [:])
+            var memory = SparseMemory(bytes: [:])
             _ = try interpreter.run(translator.block, state: state, memory: &memory, regionBase: 0)
             #expect(state.v(1) == c.expected, "\(hex)")
             #expect(state.fpsr == c.fpsr, "\(hex) fpsr")

@@ -1,28 +1,8 @@
 import Foundation
 import Testing
 import KilnIR
+import KilnTestSupport
 @testable import KilnA64
-
-/// Memory for one vector: exactly the bytes the vector lists; any other access is a failure.
-struct VectorMemory: GuestMemory {
-    var bytes: [UInt64: UInt8]
-
-    mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
-        var v: UInt64 = 0
-        for i in 0..<size {
-            guard let b = bytes[address &+ UInt64(i)] else { throw GuestMemoryFault(address: address, size: size, isWrite: false) }
-            v |= UInt64(b) << UInt64(i * 8)
-        }
-        return v
-    }
-
-    mutating func write(_ address: UInt64, size: Int, _ value: UInt64) throws(GuestMemoryFault) {
-        for i in 0..<size where bytes[address &+ UInt64(i)] == nil {
-            throw GuestMemoryFault(address: address, size: size, isWrite: true)
-        }
-        for i in 0..<size { bytes[address &+ UInt64(i)] = UInt8(truncatingIfNeeded: value >> UInt64(i * 8)) }
-    }
-}
 
 /// Runs one vector through decode -> lift -> IR interpreter. The instruction sits in a region
 /// whose base is the vector pc's 64 KiB boundary, so position-independent lifting is exercised.
@@ -50,7 +30,7 @@ func runVector(_ v: A64Vector, ignoring ignored: Set<String>, translator: inout 
     state.fpcr = v.before.fpcr
     state.fpsr = v.before.fpsr
     for i in 0..<32 { state.setV(i, V128(lo: v.before.vLo[i], hi: v.before.vHi[i])) }
-    var memory = VectorMemory(bytes: v.before.memory)
+    var memory = SparseMemory(bytes: v.before.memory)
     do {
         _ = try interpreter.run(block, state: state, memory: &memory, regionBase: base)
     } catch {
@@ -144,7 +124,7 @@ struct VectorTests {
         let state = GuestCPUState()
         state.setX(2, c.operand)
         state.setX(23, 0x1000)
-        var memory = VectorMemory(bytes: [:])
+        var memory = SparseMemory(bytes: [:])
         for (i, b) in c.memory.enumerated() { memory.bytes[0x1000 + UInt64(i)] = b }
         _ = try interpreter.run(translator.block, state: state, memory: &memory, regionBase: 0)
         #expect(state.x(9) == c.expectedOld, "\(String(c.word, radix: 16))")

@@ -1,5 +1,6 @@
 import Testing
 @testable import KilnIR
+import KilnTestSupport
 
 /// Builds a block with `body`, verifies it and runs it on a fresh state.
 private func run(_ state: GuestCPUState = GuestCPUState(), memory: inout SparseMemory, base: UInt64 = 0x40_0000,

@@ -1,10 +1,13 @@
 import KilnIR
 
-/// Sparse byte memory for interpreter tests: only listed bytes exist.
-struct SparseMemory: GuestMemory {
-    var bytes: [UInt64: UInt8] = [:]
+/// Sparse byte memory for interpreter tests: only the listed bytes exist, and any other access
+/// is a fault (which a test reports as a failure).
+public struct SparseMemory: GuestMemory {
+    public var bytes: [UInt64: UInt8]
 
-    mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
+    public init(bytes: [UInt64: UInt8] = [:]) { self.bytes = bytes }
+
+    public mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
         var v: UInt64 = 0
         for i in 0..<size {
             guard let b = bytes[address &+ UInt64(i)] else { throw GuestMemoryFault(address: address, size: size, isWrite: false) }
@@ -13,7 +16,7 @@ struct SparseMemory: GuestMemory {
         return v
     }
 
-    mutating func write(_ address: UInt64, size: Int, _ value: UInt64) throws(GuestMemoryFault) {
+    public mutating func write(_ address: UInt64, size: Int, _ value: UInt64) throws(GuestMemoryFault) {
         for i in 0..<size where bytes[address &+ UInt64(i)] == nil {
             throw GuestMemoryFault(address: address, size: size, isWrite: true)
         }
