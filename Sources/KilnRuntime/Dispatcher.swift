@@ -18,11 +18,7 @@ final class Dispatcher {
     var interpreter = IRInterpreter()
     var memory = HostGuestMemory()
     /// Blocks by guest pc. Dropped when their memory is unmapped or re-protected.
-    var blocks: [UInt64: TranslatedBlock] = [:]
-    /// A direct-mapped cache in front of `blocks` (hashing dominates a dictionary hit).
-    var recentPCs = [UInt64](repeating: .max, count: Dispatcher.recentCount)
-    var recentBlocks = [TranslatedBlock?](repeating: nil, count: Dispatcher.recentCount)
-    static let recentCount = 4096
+    var blocks = BlockCache<TranslatedBlock>()
     /// Guest instructions executed (blocks' lengths summed; counted only when `counting`).
     var instructions: UInt64 = 0
     var counting = false
@@ -33,12 +29,7 @@ final class Dispatcher {
         interpreter.environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         translator.lifter.zeroBlockSize = UInt64(interpreter.environment.zeroBlockSize)
         process.addressSpace.invalidate = { [unowned self] start, end in
-            guard !self.blocks.isEmpty else { return }
-            self.blocks = self.blocks.filter { $0.key < start || $0.key >= end }
-            for i in self.recentPCs.indices where self.recentPCs[i] >= start && self.recentPCs[i] < end {
-                self.recentPCs[i] = .max
-                self.recentBlocks[i] = nil
-            }
+            self.blocks.removeBlocks(startingIn: start, end)
         }
     }
 
@@ -47,19 +38,12 @@ final class Dispatcher {
         let state = process.state
         while true {
             let pc = state.pc
-            let slot = Int(truncatingIfNeeded: pc >> 2) & (Dispatcher.recentCount - 1)
             let block: TranslatedBlock
-            if recentPCs[slot] == pc, let recent = recentBlocks[slot] {
-                block = recent
+            if let cached = blocks.lookup(pc) {
+                block = cached
             } else {
-                if let cached = blocks[pc] {
-                    block = cached
-                } else {
-                    block = Dispatcher.translate(pc, process: process, translator: &translator)
-                    blocks[pc] = block
-                }
-                recentPCs[slot] = pc
-                recentBlocks[slot] = block
+                block = Dispatcher.translate(pc, process: process, translator: &translator)
+                blocks.insert(block, at: pc)
             }
             if counting { instructions &+= UInt64(block.ir.guestLength / 4) }
             let result: IRExecutionResult

@@ -52,9 +52,7 @@ final class JITDispatcher {
     let runtime: X64Runtime
     var interpreter = IRInterpreter()
     var memory = HostGuestMemory()
-    var blocks: [UInt64: JITBlock] = [:]
-    var recentPCs = [UInt64](repeating: .max, count: Dispatcher.recentCount)
-    var recentBlocks = [JITBlock?](repeating: nil, count: Dispatcher.recentCount)
+    var blocks = BlockCache<JITBlock>()
     /// Installed units in code-buffer order (ascending host addresses).
     var extents: [JITUnitExtent] = []
     /// Set for `--lockstep` (blocks then never chain, so each one returns here).
@@ -74,7 +72,7 @@ final class JITDispatcher {
         runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
         process.addressSpace.invalidate = { [unowned self] start, end in
-            guard self.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
+            guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
             self.flush()
         }
         process.afterForkInChild = { [unowned self] in
@@ -94,9 +92,8 @@ final class JITDispatcher {
     func flush() {
         runtime.flush()
         flushes += 1
-        blocks.removeAll(keepingCapacity: true)
+        blocks.removeAll()
         extents.removeAll(keepingCapacity: true)
-        for i in recentPCs.indices { recentPCs[i] = .max; recentBlocks[i] = nil }
     }
 
     /// Runs the guest until it exits; never returns.
@@ -104,19 +101,7 @@ final class JITDispatcher {
         let state = process.state
         while true {
             let pc = state.pc
-            let slot = Int(truncatingIfNeeded: pc >> 2) & (Dispatcher.recentCount - 1)
-            let block: JITBlock
-            if recentPCs[slot] == pc, let recent = recentBlocks[slot] {
-                block = recent
-            } else {
-                if let cached = blocks[pc] {
-                    block = cached
-                } else {
-                    block = translate(pc)
-                }
-                recentPCs[slot] = pc
-                recentBlocks[slot] = block
-            }
+            let block = blocks.lookup(pc) ?? translate(pc)
             guard let code = block.code else {
                 interpret(block)
                 continue
@@ -194,7 +179,7 @@ final class JITDispatcher {
                 if lockstep == nil { runtime.register(pc: pc, code: unit.code) }
             }
         }
-        blocks[pc] = block
+        blocks.insert(block, at: pc)
         return block
     }
 
