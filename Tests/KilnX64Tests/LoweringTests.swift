@@ -323,19 +323,28 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(throws: X64LoweringError.self) { try lowerer.lower(b.block) }
     }
 
-    @Test func codeBufferReportsFullAndResets() throws {
-        let buffer = try CodeBuffer(capacity: 3 * CodeBuffer.pageSize)
+    @Test func codeBufferPacksUnitsReportsFullAndResets() throws {
+        let buffer = try CodeBuffer(capacity: CodeBuffer.pageSize)
         var b = IRBuilder()
         b.guestInstruction(offset: 0, encoding: 0)
         b.finish(.jump(4), guestLength: 4)
         var lowerer = X64Lowerer(options: testOptions)
         let t = try lowerer.lower(b.block)
-        _ = try buffer.install(t, regionBase: 0)
+        let unitBytes = (t.code.count + 15) / 16 * 16 + t.tableEntries * 8
+        var units: [X64InstalledUnit] = []
+        while let unit = try? buffer.install(t, regionBase: 0) { units.append(unit) }
+        // Densely packed: as many units as fit in one page, code 16-aligned and contiguous.
+        #expect(units.count == CodeBuffer.pageSize / unitBytes)
+        #expect(units.count > 1)
+        for (n, unit) in units.enumerated() {
+            #expect(unit.code == UnsafeRawPointer(buffer.base + n * ((t.code.count + 15) / 16 * 16)))
+        }
         #expect(throws: CodeBufferError.full) { _ = try buffer.install(t, regionBase: 0) }
-        buffer.reset(to: 0)
+        let empty = CodeBuffer.Mark(code: 0, tables: 0)
+        buffer.reset(to: empty)
         #expect(buffer.used == 0)
         _ = try buffer.install(t, regionBase: 0)
-        #expect(buffer.used == 2 * CodeBuffer.pageSize)
+        #expect(buffer.used == unitBytes)
     }
 
     @Test func codePagesAreNeverWritableAndExecutable() throws {

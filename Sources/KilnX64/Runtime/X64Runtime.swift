@@ -43,7 +43,7 @@ public final class X64Runtime {
     public static let lookupEntries = 4096
     private let enter: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void
     /// Mark in the code buffer after the trampoline: `flush` returns there.
-    private let firstUnit: Int
+    private let firstUnit: CodeBuffer.Mark
 
     // Helper state: the guest state of the running block and a reusable interpreter.
     var state: GuestCPUState?
@@ -62,7 +62,7 @@ public final class X64Runtime {
         let (code, exitOffset) = Self.trampoline()
         let entry = try codeBuffer.install(code: code)
         enter = unsafeBitCast(entry, to: (@convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void).self)
-        firstUnit = codeBuffer.used
+        firstUnit = codeBuffer.mark
         context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
         context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
         context.storeBytes(of: UInt64(Self.lookupEntries - 1), toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
