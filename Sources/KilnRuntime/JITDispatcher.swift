@@ -179,6 +179,16 @@ final class JITDispatcher {
                 if lockstep == nil { runtime.register(pc: pc, code: unit.code) }
             }
         }
+        // The IR is needed only to interpret the block or to compare with it; kept, it must not
+        // hold on to the translator's reserved capacity (kilobytes per block).
+        if block.code != nil && lockstep == nil {
+            block.ir.instructions = []
+        } else {
+            let instructions = block.ir.instructions
+            block.ir.instructions = [IRInst](unsafeUninitializedCapacity: instructions.count) { buffer, count in
+                count = buffer.initialize(fromContentsOf: instructions)
+            }
+        }
         blocks.insert(block, at: pc)
         return block
     }
