@@ -101,12 +101,24 @@ final class JITDispatcher {
         let state = process.state
         while true {
             let pc = state.pc
-            let block = blocks.lookup(pc) ?? translate(pc)
-            guard let code = block.code else {
-                interpret(block)
-                continue
+            let exit: X64Exit
+            if lockstep == nil, let code = runtime.registeredCode(pc: pc) {
+                exit = runtime.run(code, state: state)
+            } else {
+                let block = blocks.lookup(pc) ?? translate(pc)
+                guard let code = block.code else {
+                    interpret(block)
+                    continue
+                }
+                if lockstep == nil {
+                    // The inline lookup entry may have been taken by another pc since this
+                    // block was translated: it is made this pc's again.
+                    runtime.register(pc: pc, code: code)
+                    exit = runtime.run(code, state: state)
+                } else {
+                    exit = runInLockstep(block, code: code)
+                }
             }
-            let exit = lockstep == nil ? runtime.run(code, state: state) : runInLockstep(block, code: code)
             switch exit.kind {
             case .syscall:
                 process.syscall()

@@ -40,7 +40,7 @@ public final class X64Runtime {
     public let codeBuffer: CodeBuffer
     /// Indirect-branch lookup: `lookupEntries` pairs of (guest pc, host code).
     public let lookupTable: UnsafeMutablePointer<UInt64>
-    public static let lookupEntries = 4096
+    public static let lookupEntries = 1 << 16
     private let enter: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void
     /// Mark in the code buffer after the trampoline: `flush` returns there.
     private let firstUnit: CodeBuffer.Mark
@@ -132,6 +132,14 @@ public final class X64Runtime {
         let n = Int((pc >> 2) & UInt64(Self.lookupEntries - 1))
         lookupTable[2 * n] = pc
         lookupTable[2 * n + 1] = UInt64(UInt(bitPattern: code))
+    }
+
+    /// The host code registered for guest `pc` in the indirect-branch table, if its entry
+    /// still holds `pc`.
+    @inline(__always) public func registeredCode(pc: UInt64) -> UnsafeRawPointer? {
+        let n = Int((pc >> 2) & UInt64(Self.lookupEntries - 1))
+        guard lookupTable[2 * n] == pc else { return nil }
+        return UnsafeRawPointer(bitPattern: UInt(lookupTable[2 * n + 1]))
     }
 
     /// Runs translated code from `code` on `state` until it returns to the host.
