@@ -57,6 +57,8 @@ final class JITDispatcher {
     var extents: [JITUnitExtent] = []
     /// Set for `--lockstep` (blocks then never chain, so each one returns here).
     var lockstep: Lockstep?
+    /// CNTVCT_EL0 (held still per block under `--lockstep`).
+    let counter: GuestCounter
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
 
@@ -65,11 +67,12 @@ final class JITDispatcher {
 
     init(process: GuestProcess, options: JITOptions = JITOptions()) throws(CodeBufferError) {
         self.process = process
-        let start = monotonicNanoseconds()
-        let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
+        let counter = GuestCounter()
+        self.counter = counter
+        let environment = IRSystemEnvironment(counter: { counter.read() })
         interpreter.environment = environment
         lockstep = options.lockstep ? Lockstep(environment: environment) : nil
-        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
+        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment, guestLimit: GuestLayout.limit - 16)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
         process.addressSpace.invalidate = { [unowned self] start, end in
             guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
@@ -123,6 +126,10 @@ final class JITDispatcher {
             case .syscall:
                 process.syscall()
             case .trap:
+                if let fault = exit.fault {
+                    CrashReporter.guestCrash(signal: SIGSEGV, pc: state.pc,
+                                             detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                }
                 Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
             default:
                 if let linkSlot = exit.slot, lockstep == nil { chain(linkSlot, to: state.pc) }
@@ -134,6 +141,8 @@ final class JITDispatcher {
     /// the first difference.
     private func runInLockstep(_ block: JITBlock, code: UnsafeRawPointer) -> X64Exit {
         let state = process.state
+        counter.hold()
+        defer { counter.release() }
         let compared = lockstep?.runInterpreter(block, state: state) ?? false
         let exit = runtime.run(code, state: state)
         if compared, let differences = lockstep?.differences(state: state, exit: exit), !differences.isEmpty {

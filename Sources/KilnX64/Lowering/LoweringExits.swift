@@ -28,6 +28,7 @@ extension X64Lowerer {
             emitLinkedJump(to: exit.next, kind: .branch)
             emitStubs()
             emitFloatSlowPaths()
+            emitBoundsFaults()
             return
         }
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
@@ -69,6 +70,7 @@ extension X64Lowerer {
         }
         emitStubs()
         emitFloatSlowPaths()
+        emitBoundsFaults()
     }
 
     /// Stores every deferred guest register write.

@@ -51,12 +51,21 @@ public enum X64ABI {
         /// (16 bytes each) around a helper call.
         public static let gprSaveArea = 256
         public static let xmmSaveArea = 320
+        /// Guest accesses must be below this address (u64, set by the runtime).
+        public static let guestLimit = 544
+        /// The address of the access that failed its bounds check (u64).
+        public static let faultAddress = 552
         /// Return prediction: entries of (guest return address, address of the link slot
         /// that continues there), pushed by calls and checked by returns.
         public static let returnStack = 576
         public static let returnStackEntries = 64
         public static let size = returnStack + 16 * returnStackEntries
     }
+
+    /// Trap kinds (beyond `IRTrapKind`) of an exit through a failed bounds check; the address
+    /// is at `Context.faultAddress`, the guest pc in the state.
+    public static let readFaultTrap: UInt8 = 0xF0
+    public static let writeFaultTrap: UInt8 = 0xF1
 
     /// Entries of the writable table that sits beside a translation unit's code.
     public enum UnitTable {

@@ -7,6 +7,14 @@ public struct X64Exit: Equatable {
     public var info: UInt32
     /// Writable address of the link slot a direct exit went through (nil for other exits).
     public var slot: UInt?
+    /// For a trap exit from a failed bounds check: the guest address and whether it was a
+    /// write (the guest pc is in the state).
+    public var fault: (address: UInt64, isWrite: Bool)?
+
+    public static func == (l: X64Exit, r: X64Exit) -> Bool {
+        l.kind == r.kind && l.trap == r.trap && l.info == r.info && l.slot == r.slot
+            && l.fault?.address == r.fault?.address && l.fault?.isWrite == r.fault?.isWrite
+    }
 }
 
 /// Guest memory seen by helpers: host memory at the guest address. Compare-and-swap is the
@@ -50,7 +58,10 @@ public final class X64Runtime {
     var interpreter = IRInterpreter()
     var builder = IRBuilder()
 
-    public init(codeCapacity: Int = 64 << 20, environment: IRSystemEnvironment = IRSystemEnvironment()) throws(CodeBufferError) {
+    /// `guestLimit`: translated code faults on guest accesses at or above it (the default
+    /// checks nothing).
+    public init(codeCapacity: Int = 64 << 20, environment: IRSystemEnvironment = IRSystemEnvironment(),
+                guestLimit: UInt64 = .max) throws(CodeBufferError) {
         codeBuffer = try CodeBuffer(capacity: codeCapacity)
         context = UnsafeMutableRawPointer.allocate(byteCount: X64ABI.Context.size, alignment: 64)
         context.initializeMemory(as: UInt8.self, repeating: 0, count: X64ABI.Context.size)
@@ -66,6 +77,7 @@ public final class X64Runtime {
         context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
         context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
         context.storeBytes(of: UInt64(Self.lookupEntries - 1), toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+        context.storeBytes(of: guestLimit, toByteOffset: X64ABI.Context.guestLimit, as: UInt64.self)
         clearReturnPredictions()
         context.storeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()), toByteOffset: X64ABI.Context.runtime, as: UInt.self)
         let helper: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void = { context, _ in
@@ -148,12 +160,15 @@ public final class X64Runtime {
         defer { self.state = nil }
         enter(state.base, context, code)
         let kind = IRExitKind(rawValue: context.load(fromByteOffset: X64ABI.Context.exitKind, as: UInt8.self)) ?? .trap
-        let trap = IRTrapKind(rawValue: context.load(fromByteOffset: X64ABI.Context.exitTrap, as: UInt8.self)) ?? .undefined
+        let rawTrap = context.load(fromByteOffset: X64ABI.Context.exitTrap, as: UInt8.self)
+        let trap = IRTrapKind(rawValue: rawTrap) ?? .undefined
+        let fault: (UInt64, Bool)? = kind == .trap && (rawTrap == X64ABI.readFaultTrap || rawTrap == X64ABI.writeFaultTrap)
+            ? (context.load(fromByteOffset: X64ABI.Context.faultAddress, as: UInt64.self), rawTrap == X64ABI.writeFaultTrap) : nil
         let info = context.load(fromByteOffset: X64ABI.Context.exitInfo, as: UInt32.self)
         let rawSlot = context.load(fromByteOffset: X64ABI.Context.exitSlot, as: UInt.self)
         // The stub names the slot in the executable mapping; callers write through the alias.
         let slot: UInt? = rawSlot == 0 ? nil : codeBuffer.writableAddress(of: rawSlot)
-        return X64Exit(kind: kind, trap: trap, info: info, slot: slot)
+        return X64Exit(kind: kind, trap: trap, info: info, slot: slot, fault: fault)
     }
 
     /// The interpreter helper: rebuilds the instruction described in the argument block with
