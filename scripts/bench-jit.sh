@@ -6,8 +6,8 @@
 #   json     python3.11: json.dumps/json.loads of a small document in a loop
 #   xz       xz -6 of a 20 MB text file to stdout
 #   startup  python3.11 -c pass (start-up and translation cost)
-# Each is run N times per engine; the table gives the median wall time, kiln/native and the
-# speed-up qemu/kiln (the issue's goal: >= 2 on each workload, >= 1 on start-up). Outputs of
+# Each is run N times per engine; two tables (wall time, and user + system CPU time) give the
+# medians, kiln/native and the speed-up qemu/kiln (the issue's goal: >= 2 on each workload, >= 1 on start-up). Outputs of
 # every run are compared with native's (a wrong answer fails the benchmark).
 #
 # Usage: scripts/bench-jit.sh [-n RUNS] [-k KILN] [WORKLOAD...]
@@ -94,49 +94,60 @@ command_of() {
 }
 stdin_of() { if [ "$1" = sqlite ]; then echo "$work/sqlite.sql"; else echo /dev/null; fi; }
 
-# run ENGINE WORKLOAD: prints the wall time in seconds; the output's digest goes to $work/out.
+# run ENGINE WORKLOAD: prints "wall cpu" in seconds (cpu = user + system, which the other
+# processes of a loaded machine disturb less); the output's digest goes to $work/out.
 run() {
-    local engine=$1 workload=$2 start end
+    local engine=$1 workload=$2
     command_of "$workload"
     case $engine in
         native) set -- "${cmd[@]}" ;;
         qemu) set -- qemu-aarch64 -L "$rootfs" "$rootfs${cmd[0]}" "${cmd[@]:1}" ;;
         kiln) set -- "$kiln" run --rootfs "$rootfs" "${cmd[@]}" ;;
     esac
-    start=$(date +%s%N)
-    if ! "$@" < "$(stdin_of "$workload")" 2> "$work/err" | md5sum > "$work/out"; then
+    if ! /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" < "$(stdin_of "$workload")" 2> "$work/err" | md5sum > "$work/out"; then
         echo "$engine $workload failed: $(head -c 500 "$work/err")" >&2
         exit 1
     fi
-    end=$(date +%s%N)
-    awk -v ns=$((end - start)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'
+    awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$work/time"
 }
 
 median() { tr ' ' '\n' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-table="| workload | native (s) | qemu-aarch64 (s) | kiln (s) | kiln / native | qemu / kiln |
+header="| workload | native (s) | qemu-aarch64 (s) | kiln (s) | kiln / native | qemu / kiln |
 |---|---:|---:|---:|---:|---:|"
+wall_table=$header
+cpu_table=$header
 for workload in "${workloads[@]}"; do
     command_of "$workload"
-    declare -A times=()
+    declare -A wall=() cpu=()
     expected=
     for engine in native qemu kiln; do
-        list=
+        walls= cpus=
         for _ in $(seq "$runs"); do
-            t=$(run "$engine" "$workload")
-            list="$list $t"
+            read -r w c <<< "$(run "$engine" "$workload")"
+            walls="$walls $w"
+            cpus="$cpus $c"
             digest=$(cat "$work/out")
             if [ -z "$expected" ]; then expected=$digest
             elif [ "$digest" != "$expected" ]; then echo "$engine $workload: output differs from native" >&2; exit 1; fi
         done
-        times[$engine]=$(echo $list | median)
-        echo "$workload $engine:$list (median ${times[$engine]})" >&2
+        wall[$engine]=$(echo $walls | median)
+        cpu[$engine]=$(echo $cpus | median)
+        echo "$workload $engine: wall$walls; cpu$cpus" >&2
     done
-    table="$table
-| $workload | ${times[native]} | ${times[qemu]} | ${times[kiln]} | $(ratio "${times[kiln]}" "${times[native]}") | $(ratio "${times[qemu]}" "${times[kiln]}") |"
-    unset times
+    wall_table="$wall_table
+| $workload | ${wall[native]} | ${wall[qemu]} | ${wall[kiln]} | $(ratio "${wall[kiln]}" "${wall[native]}") | $(ratio "${wall[qemu]}" "${wall[kiln]}") |"
+    cpu_table="$cpu_table
+| $workload | ${cpu[native]} | ${cpu[qemu]} | ${cpu[kiln]} | $(ratio "${cpu[kiln]}" "${cpu[native]}") | $(ratio "${cpu[qemu]}" "${cpu[kiln]}") |"
+    unset wall cpu
 done
-echo "Medians of $runs runs; kiln $("$kiln" --version 2>/dev/null || echo "$kiln"), $(nproc) cores, $(uname -r)."
+echo "Medians of $runs runs; kiln $("$kiln" --version 2>/dev/null || echo "$kiln"), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "$table"
+echo "Wall time:"
+echo
+echo "$wall_table"
+echo
+echo "CPU time (user + system):"
+echo
+echo "$cpu_table"
