@@ -73,6 +73,7 @@ final class JITDispatcher {
         interpreter.environment = environment
         lockstep = options.lockstep ? Lockstep(environment: environment) : nil
         runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment, guestLimit: GuestLayout.limit - 16)
+        X64Runtime.reserveGuard(above: GuestLayout.limit - 16)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
         process.addressSpace.invalidate = { [unowned self] start, end in
             guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }

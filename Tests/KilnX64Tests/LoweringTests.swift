@@ -272,6 +272,44 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .syscall && s.x(0) == 99)
     }
 
+    /// An access at or above the guest limit leaves with a memory-fault trap naming the address
+    /// and the guest instruction, whether or not the host maps that address; below the limit
+    /// the same code reads.
+    @Test func accessesBeyondTheGuestLimitFault() throws {
+        // Host memory above the limit is mapped (the buffer has 32 bytes) and must still fault.
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 4)
+        defer { words.deallocate() }
+        words.initialize(repeating: 0, count: 4)
+        words[0] = 0x1234_5678
+        let address = UInt64(UInt(bitPattern: words))
+        let limited = try X64Runtime(codeCapacity: 1 << 20, guestLimit: address + 16)
+        var b = IRBuilder(startOffset: 0x100)
+        b.guestInstruction(offset: 0x100, encoding: 0)
+        b.writeReg(.x(2), b.const(.i64, 7))
+        b.guestInstruction(offset: 0x104, encoding: 0)
+        b.writeReg(.x(0), b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3)))
+        b.guestInstruction(offset: 0x108, encoding: 0)
+        b.store(b.binary(.add, b.readReg(.x(1)), b.const(.i64, 16)), b.const(.i64, 5), IRMemoryAccess(sizeLog2: 3))
+        b.finish(.jump(0x10c), guestLength: 12)
+        var lowerer = X64Lowerer(options: testOptions)
+        let unit = try limited.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
+        let s = GuestCPUState()
+
+        s.setX(1, address - 8)
+        var exit = limited.run(unit.code, state: s)
+        #expect(exit.kind == .jump && exit.fault == nil && s.x(0) == 0x1234_5678 && words[1] == 5)
+
+        s.setX(1, address)
+        exit = limited.run(unit.code, state: s)
+        #expect(exit.kind == .trap && s.pc == 0x40_0108)
+        #expect(exit.fault?.address == address + 16 && exit.fault?.isWrite == true && words[2] == 0)
+
+        s.setX(1, address + 8)
+        exit = limited.run(unit.code, state: s)
+        #expect(exit.kind == .trap && s.pc == 0x40_0104)
+        #expect(exit.fault?.address == address + 16 && exit.fault?.isWrite == false)
+    }
+
     /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
     /// depend on the load address, and lowering is a pure function of the IR.
     @Test func codeIsPositionIndependentAndDeterministic() throws {

@@ -1,11 +1,18 @@
 import KilnIR
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Guest memory is host memory, and the guest owns only addresses below its limit (the low
 // terabyte): a guest pointer above it could land in Kiln's own memory and must fault as it
-// does under the interpreter. Each access compares its address with the limit held in the
-// context block (no constant in the code) and leaves through an out-of-line path that records
-// the address and the guest pc and returns to the dispatcher as a memory-fault trap. Addresses
-// below the guest's first page fault in hardware (nothing is mapped there).
+// does under the interpreter. The check compares the access's base register with the limit
+// held in the context block (no constant in the code) once per base value and block: blocks
+// are straight-line and a failed check leaves, so later accesses through the same value need
+// none. The displacement (at most 2 GiB either way) is covered by a guard reservation above
+// the limit (`X64Runtime` maps it PROT_NONE), where an access faults in hardware and the
+// fault handler reports it; below the guest's first page nothing is mapped either. A failed
+// check leaves through an out-of-line path that records the address and the guest pc and
+// returns to the dispatcher as a memory-fault trap.
 extension X64Lowerer {
     /// An access whose bounds check failed: where its path starts and how to rebuild the
     /// address.
@@ -18,17 +25,14 @@ extension X64Lowerer {
         var isWrite: Bool
     }
 
-    /// Branches out of line when `base + disp` is not below the guest limit. The compare
-    /// clobbers EFLAGS: parked guest flags are restored from their register when next needed.
-    mutating func checkBounds(_ base: UInt8, disp: Int32 = 0, write: Bool) {
-        guard options.checkGuestBounds else { return }
+    /// Branches out of line when base value `value` (in register `base`) is not below the
+    /// guest limit, unless this block checked that value already. The compare clobbers
+    /// EFLAGS: parked guest flags are restored from their register when next needed.
+    mutating func checkBounds(_ value: Int32, _ base: UInt8, disp: Int32 = 0, write: Bool) {
+        guard options.checkGuestBounds, value >= 0, !boundsChecked[Int(value)] else { return }
+        boundsChecked[Int(value)] = true
         let entry = asm.newLabel()
-        if disp == 0 {
-            asm.emit(.cmp64rm, reg: base, rm: context(X64ABI.Context.guestLimit))
-        } else {
-            asm.emit(.lea64rm, reg: GPR.rax.number, rm: .mem(X64Memory(base: GPR(base), disp: disp)))
-            asm.emit(.cmp64rm, reg: GPR.rax.number, rm: context(X64ABI.Context.guestLimit))
-        }
+        asm.emit(.cmp64rm, reg: base, rm: context(X64ABI.Context.guestLimit))
         asm.jump(.ae, to: entry)
         flagsValue = -1
         boundsFaults.append(BoundsFault(entry: entry, base: base, disp: disp, guestOffset: pcMap.last?.guestOffset ?? block.startOffset,

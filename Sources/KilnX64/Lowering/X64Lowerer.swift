@@ -87,6 +87,8 @@ public struct X64Lowerer {
     var pendingStubKinds: [IRExitKind] = []
     var floatSlowPaths: [FloatSlowPath] = []
     var boundsFaults: [BoundsFault] = []
+    /// Base values whose bounds this block has checked.
+    var boundsChecked: [Bool] = []
     var mxcsrState = MXCSRState.unknown
 
     public init(options: X64LoweringOptions) {
@@ -168,6 +170,7 @@ public struct X64Lowerer {
         Self.fill(&packedFloat, n, -1)
         Self.fill(&useCount, n, 0)
         Self.fill(&truncatedLoad, n, false)
+        Self.fill(&boundsChecked, n, false)
         Self.fill(&used, n, false)
         Self.fill(&otherUse, n, false)
         Self.fill(&cache, IRGuestRegister.count, -1)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnIR
 
 /// How translated code left: the guest pc is in the state already.
@@ -58,8 +61,8 @@ public final class X64Runtime {
     var interpreter = IRInterpreter()
     var builder = IRBuilder()
 
-    /// `guestLimit`: translated code faults on guest accesses at or above it (the default
-    /// checks nothing).
+    /// `guestLimit`: translated code faults on guest accesses whose base is at or above it
+    /// (the default checks nothing); see `reserveGuard(above:)` for the displacement.
     public init(codeCapacity: Int = 64 << 20, environment: IRSystemEnvironment = IRSystemEnvironment(),
                 guestLimit: UInt64 = .max) throws(CodeBufferError) {
         codeBuffer = try CodeBuffer(capacity: codeCapacity)
@@ -86,6 +89,21 @@ public final class X64Runtime {
         }
         context.storeBytes(of: unsafeBitCast(helper, to: UInt.self),
                            toByteOffset: X64ABI.Context.helpers + 8 * X64Helper.interpretInstruction.rawValue, as: UInt.self)
+    }
+
+    /// Bytes above the guest limit kept inaccessible: a checked base plus any 32-bit
+    /// displacement and a 16-byte access stays inside.
+    public static let guardSize = (1 << 31) + 2 * CodeBuffer.pageSize
+
+    /// Maps `guardSize` bytes from the page at or above `limit` PROT_NONE, so that an access
+    /// through a checked base with a displacement faults in hardware rather than reaching
+    /// whatever the host maps there. Once per process, before running code whose runtime
+    /// has that `guestLimit` (a second call finds the range taken and changes nothing).
+    public static func reserveGuard(above limit: UInt64) {
+        let start = (limit + UInt64(CodeBuffer.pageSize) - 1) & ~UInt64(CodeBuffer.pageSize - 1)
+        guard let hint = UnsafeMutableRawPointer(bitPattern: UInt(start)) else { return }
+        let fixedNoReplace: Int32 = 0x10_0000 // MAP_FIXED_NOREPLACE (Linux 4.17)
+        _ = mmap(hint, guardSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixedNoReplace, -1, 0)
     }
 
     deinit {
