@@ -33,8 +33,8 @@ public enum X64ABI {
         public static let exitInfo = 12
         /// Address of the link slot the exit went through (0 for exits that cannot chain).
         public static let exitSlot = 16
-        /// Indirect-branch lookup table: base address and index mask (entries of 16 bytes:
-        /// guest pc, host code).
+        /// Indirect-branch lookup table: base address and byte-offset mask, (entries - 1) << 4
+        /// (entries of 16 bytes: guest pc, host code; the entry of pc is at (pc << 2) & mask).
         public static let lookupTable = 24
         public static let lookupMask = 32
         /// Opaque pointer to the runtime object that helpers use.

@@ -79,7 +79,7 @@ public final class X64Runtime {
         firstUnit = codeBuffer.mark
         context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
         context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
-        context.storeBytes(of: UInt64(Self.lookupEntries - 1), toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+        context.storeBytes(of: UInt64(Self.lookupEntries - 1) << 4, toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
         context.storeBytes(of: guestLimit, toByteOffset: X64ABI.Context.guestLimit, as: UInt64.self)
         clearReturnPredictions()
         context.storeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()), toByteOffset: X64ABI.Context.runtime, as: UInt.self)
