@@ -61,6 +61,8 @@ final class JITDispatcher {
     var extents: [JITUnitExtent] = []
     /// Set for `--lockstep` (blocks then never chain, so each one returns here).
     var lockstep: Lockstep?
+    /// CNTVCT_EL0 (held still per block under `--lockstep`).
+    let counter: GuestCounter
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
 
@@ -69,11 +71,13 @@ final class JITDispatcher {
 
     init(process: GuestProcess, options: JITOptions = JITOptions()) throws(CodeBufferError) {
         self.process = process
-        let start = monotonicNanoseconds()
-        let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
+        let counter = GuestCounter()
+        self.counter = counter
+        let environment = IRSystemEnvironment(counter: { counter.read() })
         interpreter.environment = environment
         lockstep = options.lockstep ? Lockstep(environment: environment) : nil
-        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
+        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment, guestLimit: GuestLayout.limit - 16)
+        X64Runtime.reserveGuard(above: GuestLayout.limit - 16)
         cache = options.lockstep ? nil : CacheAttach.shared
         process.addressSpace.invalidate = { [unowned self] start, end in
             self.cache?.invalidate(start, end)
@@ -106,16 +110,32 @@ final class JITDispatcher {
         let state = process.state
         while true {
             let pc = state.pc
-            let block = blocks.lookup(pc) ?? translate(pc)
-            guard let code = block.code else {
-                interpret(block)
-                continue
+            let exit: X64Exit
+            if lockstep == nil, let code = runtime.registeredCode(pc: pc) {
+                exit = runtime.run(code, state: state)
+            } else {
+                let block = blocks.lookup(pc) ?? translate(pc)
+                guard let code = block.code else {
+                    interpret(block)
+                    continue
+                }
+                if lockstep == nil {
+                    // The inline lookup entry may have been taken by another pc since this
+                    // block was translated: it is made this pc's again.
+                    runtime.register(pc: pc, code: code)
+                    exit = runtime.run(code, state: state)
+                } else {
+                    exit = runInLockstep(block, code: code)
+                }
             }
-            let exit = lockstep == nil ? runtime.run(code, state: state) : runInLockstep(block, code: code)
             switch exit.kind {
             case .syscall:
                 process.syscall()
             case .trap:
+                if let fault = exit.fault {
+                    CrashReporter.guestCrash(signal: SIGSEGV, pc: state.pc,
+                                             detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                }
                 Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
             default:
                 if let linkSlot = exit.slot, lockstep == nil { chain(linkSlot, to: state.pc) }
@@ -127,6 +147,8 @@ final class JITDispatcher {
     /// the first difference.
     private func runInLockstep(_ block: JITBlock, code: UnsafeRawPointer) -> X64Exit {
         let state = process.state
+        counter.hold()
+        defer { counter.release() }
         let compared = lockstep?.runInterpreter(block, state: state) ?? false
         let exit = runtime.run(code, state: state)
         if compared, let differences = lockstep?.differences(state: state, exit: exit), !differences.isEmpty {
@@ -188,6 +210,16 @@ final class JITDispatcher {
                 extents.append(JITUnitExtent(start: start, end: start + UInt(translation.code.count), blockPC: pc,
                                              base: translated.base, pcMap: translation.pcMap))
                 if lockstep == nil { runtime.register(pc: pc, code: unit.code) }
+            }
+        }
+        // The IR is needed only to interpret the block or to compare with it; kept, it must not
+        // hold on to the translator's reserved capacity (kilobytes per block).
+        if block.code != nil && lockstep == nil {
+            block.ir.instructions = []
+        } else {
+            let instructions = block.ir.instructions
+            block.ir.instructions = [IRInst](unsafeUninitializedCapacity: instructions.count) { buffer, count in
+                count = buffer.initialize(fromContentsOf: instructions)
             }
         }
         blocks.insert(block, at: pc)

@@ -36,7 +36,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("strace-file"), help: "Write --strace output to this file instead (implies --strace).")
     var straceFile: String?
 
-    @Flag(name: .customLong("count-instructions"), help: "Print the number of guest instructions executed to stderr at exit.")
+    @Flag(name: .customLong("count-instructions"), help: "Print the number of guest instructions executed to stderr at exit (runs the interpreter tier: translated code does not count).")
     var countInstructions = false
 
     @Flag(name: .customLong("regions"), help: "Print the guest's code regions (file-backed executable mappings) to stderr at exit.")

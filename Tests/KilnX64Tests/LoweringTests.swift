@@ -272,6 +272,50 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .syscall && s.x(0) == 99)
     }
 
+    /// An access whose base is at or above the guest limit leaves with a memory-fault trap
+    /// naming the address and the guest instruction, although the host maps that address;
+    /// one check per base value covers the block's accesses through it (displacements land
+    /// in the guard that `X64Runtime.reserveGuard` maps above the real limit).
+    @Test func accessesBeyondTheGuestLimitFault() throws {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 4)
+        defer { words.deallocate() }
+        words.initialize(repeating: 0, count: 4)
+        words[1] = 0x1234_5678
+        let address = UInt64(UInt(bitPattern: words))
+        let limited = try X64Runtime(codeCapacity: 1 << 20, guestLimit: address + 8)
+        var lowerer = X64Lowerer(options: testOptions)
+
+        var b = IRBuilder(startOffset: 0x100)
+        b.guestInstruction(offset: 0x100, encoding: 0)
+        b.writeReg(.x(2), b.const(.i64, 7))
+        b.guestInstruction(offset: 0x104, encoding: 0)
+        b.writeReg(.x(0), b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3)))
+        b.guestInstruction(offset: 0x108, encoding: 0)
+        b.store(b.binary(.add, b.readReg(.x(1)), b.const(.i64, 16)), b.const(.i64, 5), IRMemoryAccess(sizeLog2: 3))
+        b.finish(.jump(0x10c), guestLength: 12)
+        let translation = try lowerer.lower(b.block)
+        #expect(translation.code.count < 200)
+        let load = try limited.install(translation, regionBase: 0x40_0000)
+        let s = GuestCPUState()
+        s.setX(1, address)
+        var exit = limited.run(load.code, state: s)
+        #expect(exit.kind == .jump && exit.fault == nil && s.x(0) == 0x1234_5678 && words[2] == 5)
+
+        s.setX(1, address + 8)
+        exit = limited.run(load.code, state: s)
+        #expect(exit.kind == .trap && s.pc == 0x40_0104)
+        #expect(exit.fault?.address == address + 16 && exit.fault?.isWrite == false)
+
+        var w = IRBuilder(startOffset: 0x200)
+        w.guestInstruction(offset: 0x200, encoding: 0)
+        w.store(w.readReg(.x(1)), w.const(.i64, 9), IRMemoryAccess(sizeLog2: 3))
+        w.finish(.jump(0x204), guestLength: 4)
+        let store = try limited.install(try lowerer.lower(w.block), regionBase: 0x40_0000)
+        exit = limited.run(store.code, state: s)
+        #expect(exit.kind == .trap && s.pc == 0x40_0200 && words[1] == 0x1234_5678)
+        #expect(exit.fault?.address == address + 8 && exit.fault?.isWrite == true)
+    }
+
     /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
     /// depend on the load address, and lowering is a pure function of the IR.
     @Test func codeIsPositionIndependentAndDeterministic() throws {
@@ -323,19 +367,28 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(throws: X64LoweringError.self) { try lowerer.lower(b.block) }
     }
 
-    @Test func codeBufferReportsFullAndResets() throws {
-        let buffer = try CodeBuffer(capacity: 3 * CodeBuffer.pageSize)
+    @Test func codeBufferPacksUnitsReportsFullAndResets() throws {
+        let buffer = try CodeBuffer(capacity: CodeBuffer.pageSize)
         var b = IRBuilder()
         b.guestInstruction(offset: 0, encoding: 0)
         b.finish(.jump(4), guestLength: 4)
         var lowerer = X64Lowerer(options: testOptions)
         let t = try lowerer.lower(b.block)
-        _ = try buffer.install(t, regionBase: 0)
+        let unitBytes = (t.code.count + 15) / 16 * 16 + t.tableEntries * 8
+        var units: [X64InstalledUnit] = []
+        while let unit = try? buffer.install(t, regionBase: 0) { units.append(unit) }
+        // Densely packed: as many units as fit in one page, code 16-aligned and contiguous.
+        #expect(units.count == CodeBuffer.pageSize / unitBytes)
+        #expect(units.count > 1)
+        for (n, unit) in units.enumerated() {
+            #expect(unit.code == UnsafeRawPointer(buffer.base + n * ((t.code.count + 15) / 16 * 16)))
+        }
         #expect(throws: CodeBufferError.full) { _ = try buffer.install(t, regionBase: 0) }
-        buffer.reset(to: 0)
+        let empty = CodeBuffer.Mark(code: 0, tables: 0)
+        buffer.reset(to: empty)
         #expect(buffer.used == 0)
         _ = try buffer.install(t, regionBase: 0)
-        #expect(buffer.used == 2 * CodeBuffer.pageSize)
+        #expect(buffer.used == unitBytes)
     }
 
     @Test func codePagesAreNeverWritableAndExecutable() throws {

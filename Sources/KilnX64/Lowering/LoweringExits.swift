@@ -28,6 +28,7 @@ extension X64Lowerer {
             emitLinkedJump(to: exit.next, kind: .branch)
             emitStubs()
             emitFloatSlowPaths()
+            emitBoundsFaults()
             return
         }
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
@@ -69,6 +70,7 @@ extension X64Lowerer {
         }
         emitStubs()
         emitFloatSlowPaths()
+        emitBoundsFaults()
     }
 
     /// Stores every deferred guest register write.
@@ -177,21 +179,21 @@ extension X64Lowerer {
         asm.emit(.jmpm, rm: context(X64ABI.Context.exitToHost))
     }
 
-    /// Inline lookup: entry = table[(pc >> 2) & mask]; jump to its code if its pc matches.
+    /// Inline lookup: entry = table[(pc >> 2) & (entries - 1)], at byte offset
+    /// (pc << 2) & lookupMask; jump to its code if its pc matches. The guest pc is stored
+    /// only when leaving for the dispatcher (translated code never reads it).
     mutating func emitIndirect(_ target: UInt8, kind: IRExitKind) {
-        let rax = GPR.rax.number, rcx = GPR.rcx.number
-        asm.emit(.mov64mr, reg: target, rm: state(GuestCPUState.pcOffset))
-        asm.emit(.mov64rm, reg: rax, rm: .reg(target))
-        asm.emit(.mov64rm, reg: rcx, rm: .reg(target))
-        asm.emit(.shr64mi, rm: .reg(rcx), imm: 2)
+        let rcx = GPR.rcx.number
+        asm.emit(.mov32rm, reg: rcx, rm: .reg(target))
+        asm.emit(.shl32mi, rm: .reg(rcx), imm: 2)
         asm.emit(.and64rm, reg: rcx, rm: context(X64ABI.Context.lookupMask))
-        asm.emit(.shl64mi, rm: .reg(rcx), imm: 4)
         asm.emit(.add64rm, reg: rcx, rm: context(X64ABI.Context.lookupTable))
         let miss = asm.newLabel()
-        asm.emit(.cmp64rm, reg: rax, rm: .mem(X64Memory(base: .rcx)))
+        asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: .rcx)))
         asm.shortJump(.ne, to: miss)
         asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx, disp: 8)))
         asm.bind(miss)
+        asm.emit(.mov64mr, reg: target, rm: state(GuestCPUState.pcOffset))
         emitReturnToHost(kind: kind, trap: 0, info: 0)
     }
 }

@@ -87,6 +87,9 @@ extension X64Lowerer {
                 asm.emit(w ? .lzcnt64rm : .lzcnt32rm, reg: d, rm: .reg(GPR.rax.number))
                 asm.emit(.sub32mi8, rm: .reg(d), imm: 1)
             }
+        case .rbit:
+            guard inst.type == .i32 || inst.type == .i64 else { return lowerViaHelper(i) }
+            lowerBitReverse(i, inst)
         case .popcount:
             guard inst.type.isInteger && options.features.contains(.popcnt) else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
@@ -151,6 +154,8 @@ extension X64Lowerer {
              .vzip1, .vzip2, .vsplat, .vmul, .vneg, .vnot, .vorn, .vabs, .vsmax, .vsmin, .vumax, .vumin,
              .vshlImm, .vushrImm, .vsshrImm:
             lowerVector(i, inst)
+        case .vbsl, .vcmhs, .vcmge, .vcmhi, .vcmtst, .vxtn, .vaddp, .vumaxp, .vuminp, .vtblStep:
+            if !lowerCompositeVector(i, inst) { lowerViaHelper(i) }
         default:
             lowerViaHelper(i)
         }
@@ -420,6 +425,29 @@ extension X64Lowerer {
         case (true, true): asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
         case (false, true): asm.emit(to == .f32 ? .movd_x_r32 : .movq_x_r64, reg: d, rm: .reg(a))
         case (true, false): asm.emit(from == .f32 ? .movd_r32_x : .movq_r64_x, reg: a, rm: .reg(d))
+        }
+    }
+}
+
+extension X64Lowerer {
+    /// RBIT: BSWAP reverses the bytes, then three mask-and-shift steps swap nibbles, bit
+    /// pairs and bits (rax, rcx scratch).
+    static let bitReverseSteps: [(shift: Int64, mask: UInt64)] = [(4, 0x0f0f_0f0f_0f0f_0f0f), (2, 0x3333_3333_3333_3333), (1, 0x5555_5555_5555_5555)]
+
+    mutating func lowerBitReverse(_ i: Int, _ inst: IRInst) {
+        let a = use(inst.a), d = define(i, reusing: inst.a)
+        let w = inst.type == .i64
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        copy(d, a, wide: w)
+        asm.emit(w ? .bswap64o : .bswap32o, reg: d)
+        for (shift, mask) in Self.bitReverseSteps {
+            movImmediate(rcx, w ? mask : mask & 0xffff_ffff)
+            asm.emit(w ? .mov64rm : .mov32rm, reg: rax, rm: .reg(d))
+            asm.emit(w ? .shr64mi : .shr32mi, rm: .reg(rax), imm: shift)
+            asm.emit(w ? .and64rm : .and32rm, reg: rax, rm: .reg(rcx))
+            asm.emit(w ? .and64rm : .and32rm, reg: d, rm: .reg(rcx))
+            asm.emit(w ? .shl64mi : .shl32mi, rm: .reg(d), imm: shift)
+            asm.emit(w ? .or64rm : .or32rm, reg: d, rm: .reg(rax))
         }
     }
 }

@@ -1,7 +1,7 @@
 import KilnIR
 
 // Guest memory is host memory (guest address == host address): loads and stores are plain
-// x86 accesses. x86 is TSO, so acquire loads and plain stores need nothing extra; release
+// x86 accesses after a bounds check (LoweringBounds.swift). x86 is TSO, so acquire loads and plain stores need nothing extra; release
 // stores use XCHG (a full barrier) so that a later acquire load cannot pass them (RCsc).
 extension X64Lowerer {
     mutating func lowerMemory(_ i: Int, _ inst: IRInst) {
@@ -10,10 +10,12 @@ extension X64Lowerer {
         case .load:
             guard access.sizeLog2 <= 4 else { return lowerViaHelper(i) }
             let a = use(IRValue(Int(addressBase[i]))), d = define(i)
+            checkBounds(addressBase[i], a, disp: addressDisp[i], write: false)
             emitLoad(d, X64Memory(base: GPR(a), disp: addressDisp[i]), access: access, type: inst.type)
         case .store:
             guard access.sizeLog2 <= 4 else { return lowerViaHelper(i) }
             let a = use(IRValue(Int(addressBase[i]))), b = use(inst.b)
+            checkBounds(addressBase[i], a, disp: addressDisp[i], write: true)
             let mem = X64RM.mem(X64Memory(base: GPR(a), disp: addressDisp[i]))
             if Self.isVectorClass(type(inst.b)) {
                 switch access.size {
@@ -36,6 +38,7 @@ extension X64Lowerer {
         case .loadExclusive:
             guard access.size <= 8, !Self.isVectorClass(inst.type) else { return lowerViaHelper(i) }
             let a = use(inst.a), d = define(i)
+            checkBounds(resolved(inst.a), a, write: false)
             emitLoad(d, X64Memory(base: GPR(a)), access: IRMemoryAccess(sizeLog2: access.sizeLog2), type: .i64)
             asm.emit(.mov64mr, reg: a, rm: state(GuestCPUState.exclusiveAddressOffset))
             asm.emit(.mov64mr, reg: d, rm: state(GuestCPUState.exclusiveValueOffset))
@@ -44,6 +47,7 @@ extension X64Lowerer {
         case .storeExclusive:
             guard access.size <= 8, !Self.isVectorClass(type(inst.b)) else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), d = define(i)
+            checkBounds(resolved(inst.a), a, write: true)
             let fail = asm.newLabel()
             asm.emit(.mov32oi, reg: d, imm: 1)
             asm.emit(.cmp32mi8, rm: state(GuestCPUState.exclusiveSizeOffset), imm: Int64(access.size))
@@ -66,6 +70,7 @@ extension X64Lowerer {
             }
             guard access.size <= 8 else { return lowerViaHelper(i) }
             let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i)
+            checkBounds(resolved(inst.a), a, write: true)
             let rax = GPR.rax.number
             zeroExtend(rax, from: b, bytes: access.size)
             asm.emit(pick(access.sizeLog2, .lockCmpxchg8, .lockCmpxchg16, .lockCmpxchg32, .lockCmpxchg64), reg: c, rm: .mem(X64Memory(base: GPR(a))))
@@ -75,6 +80,7 @@ extension X64Lowerer {
         case .zeroBlock:
             guard inst.imm >= 8, inst.imm <= 256, inst.imm & (inst.imm - 1) == 0 else { return lowerViaHelper(i) }
             let a = use(inst.a)
+            checkBounds(resolved(inst.a), a, write: true)
             let rax = GPR.rax.number
             asm.emit(.mov64rm, reg: rax, rm: .reg(a))
             asm.emit(.and64mi8, rm: .reg(rax), imm: -Int64(inst.imm))
@@ -148,6 +154,7 @@ extension X64Lowerer {
     mutating func lowerAtomic(_ i: Int, _ inst: IRInst, _ access: IRMemoryAccess) {
         guard access.size <= 8 else { return lowerViaHelper(i) }
         let a = use(inst.a), b = use(inst.b), d = define(i)
+        checkBounds(resolved(inst.a), a, write: true)
         let mem = X64RM.mem(X64Memory(base: GPR(a)))
         let size = access.size
         switch access.atomic {
@@ -209,6 +216,7 @@ extension X64Lowerer {
     mutating func lowerCompareAndSwapPair(_ i: Int, _ inst: IRInst) {
         guard options.features.contains(.sse41) else { return lowerViaHelper(i) }
         let a = use(inst.a), b = use(inst.b), c = use(inst.c), d = define(i)
+        checkBounds(resolved(inst.a), a, write: true)
         let rax = GPR.rax.number, rbx = GPR.rbx.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number, rsi = GPR.rsi.number
         let args = X64ABI.Context.helperArguments
         asm.emit(.mov64mr, reg: rbx, rm: context(args))

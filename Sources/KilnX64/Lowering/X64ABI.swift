@@ -33,8 +33,8 @@ public enum X64ABI {
         public static let exitInfo = 12
         /// Address of the link slot the exit went through (0 for exits that cannot chain).
         public static let exitSlot = 16
-        /// Indirect-branch lookup table: base address and index mask (entries of 16 bytes:
-        /// guest pc, host code).
+        /// Indirect-branch lookup table: base address and byte-offset mask, (entries - 1) << 4
+        /// (entries of 16 bytes: guest pc, host code; the entry of pc is at (pc << 2) & mask).
         public static let lookupTable = 24
         public static let lookupMask = 32
         /// Opaque pointer to the runtime object that helpers use.
@@ -51,12 +51,21 @@ public enum X64ABI {
         /// (16 bytes each) around a helper call.
         public static let gprSaveArea = 256
         public static let xmmSaveArea = 320
+        /// Guest accesses must be below this address (u64, set by the runtime).
+        public static let guestLimit = 544
+        /// The address of the access that failed its bounds check (u64).
+        public static let faultAddress = 552
         /// Return prediction: entries of (guest return address, address of the link slot
         /// that continues there), pushed by calls and checked by returns.
         public static let returnStack = 576
         public static let returnStackEntries = 64
         public static let size = returnStack + 16 * returnStackEntries
     }
+
+    /// Trap kinds (beyond `IRTrapKind`) of an exit through a failed bounds check; the address
+    /// is at `Context.faultAddress`, the guest pc in the state.
+    public static let readFaultTrap: UInt8 = 0xF0
+    public static let writeFaultTrap: UInt8 = 0xF1
 
     /// Entries of the writable table that sits beside a translation unit's code.
     public enum UnitTable {

@@ -8,10 +8,14 @@ public struct X64LoweringOptions: Hashable, Sendable {
     /// Store guest general registers, SP, NZCV and TPIDR_EL0 once at the exit (fast) rather
     /// than at each write (guest state exact at every instruction, for precise faults).
     public var deferRegisterWrites: Bool
+    /// Compare every guest access with the guest's address limit (context block) so that an
+    /// address beyond it faults instead of reaching the host's memory.
+    public var checkGuestBounds: Bool
 
-    public init(features: X64Features, deferRegisterWrites: Bool = true) {
+    public init(features: X64Features, deferRegisterWrites: Bool = true, checkGuestBounds: Bool = true) {
         self.features = features
         self.deferRegisterWrites = deferRegisterWrites
+        self.checkGuestBounds = checkGuestBounds
     }
 
     /// The features this backend knows how to use, restricted to `host`.
@@ -82,6 +86,9 @@ public struct X64Lowerer {
     var failure: X64LoweringError?
     var pendingStubKinds: [IRExitKind] = []
     var floatSlowPaths: [FloatSlowPath] = []
+    var boundsFaults: [BoundsFault] = []
+    /// Base values whose bounds this block has checked.
+    var boundsChecked: [Bool] = []
     var mxcsrState = MXCSRState.unknown
 
     public init(options: X64LoweringOptions) {
@@ -115,6 +122,7 @@ public struct X64Lowerer {
         flagsValue = -1
         mxcsrState = .unknown
         floatSlowPaths.removeAll(keepingCapacity: true)
+        boundsFaults.removeAll(keepingCapacity: true)
         for i in insts.indices {
             if insts[i].op == .guestInstruction {
                 pcMap.append(X64PCMapEntry(hostOffset: UInt32(asm.offset), guestOffset: insts[i].imm))
@@ -162,6 +170,7 @@ public struct X64Lowerer {
         Self.fill(&packedFloat, n, -1)
         Self.fill(&useCount, n, 0)
         Self.fill(&truncatedLoad, n, false)
+        Self.fill(&boundsChecked, n, false)
         Self.fill(&used, n, false)
         Self.fill(&otherUse, n, false)
         Self.fill(&cache, IRGuestRegister.count, -1)

@@ -11,21 +11,38 @@ public enum CodeBufferError: Error, Equatable, Sendable {
 
 /// Executable memory with W^X: one shared memory object mapped twice, read+execute where code
 /// runs and read+write where the runtime writes code and tables; no mapping is ever writable
-/// and executable. Each unit gets its code pages followed by its table pages, so RIP-relative
-/// table references resolve to a layout-fixed distance. Two whole-buffer mappings (rather than
-/// per-unit protections) keep installing free of system calls and keep the process's count of
-/// kernel mappings constant however many units are installed.
+/// and executable. Units are packed densely: code grows up from the start of the buffer
+/// (16-byte aligned units), unit tables grow down from its end, and each RIP-relative table
+/// reference is resolved at install to the distance between the two. Keeping tables (written
+/// by chaining) off the code pages means a link never stores to a page that holds code, and
+/// packing means a small block costs its bytes rather than two pages. Two whole-buffer mappings
+/// (rather than per-unit protections) keep installing free of system calls and keep the
+/// process's count of kernel mappings constant however many units are installed.
 public final class CodeBuffer {
     public static let pageSize = 4096
+    /// Alignment of each unit's code (a fetch block of the host's decoders).
+    public static let codeAlignment = 16
     /// Where code runs (read+execute).
     public let base: UnsafeMutableRawPointer
     /// The same bytes, read+write: code and tables are written here.
     public let writable: UnsafeMutableRawPointer
     public let capacity: Int
-    public private(set) var used = 0
+    /// Bytes of code from the start of the buffer, bytes of tables from its end.
+    public private(set) var mark = Mark(code: 0, tables: 0)
+    /// Bytes in use (code and tables).
+    public var used: Int { mark.code + mark.tables }
 
+    /// A fill level of the buffer, to return to with `reset(to:)`.
+    public struct Mark: Equatable, Sendable {
+        public var code: Int
+        public var tables: Int
+    }
+
+    /// Maps `requested` bytes (rounded up to pages). Table displacements are 32-bit, so the
+    /// capacity is at most 2 GiB.
     public init(capacity requested: Int) throws(CodeBufferError) {
         let size = (requested + Self.pageSize - 1) & ~(Self.pageSize - 1)
+        guard size > 0, size <= Int(Int32.max) else { throw .mapFailed(errno: EINVAL) }
         let fd = try Self.sharedMemory(size: size)
         defer { close(fd) }
         guard let x = mmap(nil, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE, fd, 0), x != MAP_FAILED else {
@@ -56,24 +73,26 @@ public final class CodeBuffer {
         return fd
     }
 
-    /// Gives this process its own buffer at the same addresses, keeping the code before
-    /// `mark` (which no process changes any more) and dropping the rest. A forked child must
-    /// call it before installing anything: the shared mappings would otherwise let parent and
-    /// child overwrite each other's code and links. (Copying the units too would race with
+    /// Gives this process its own buffer at the same addresses, keeping what was installed
+    /// before `kept` (which no process changes any more) and dropping the rest. A forked child
+    /// must call it before installing anything: the shared mappings would otherwise let parent
+    /// and child overwrite each other's code and links. (Copying the units too would race with
     /// the parent, which may be linking them.)
-    public func separate(keeping mark: Int) throws(CodeBufferError) {
+    public func separate(keeping kept: Mark) throws(CodeBufferError) {
         let fd = try Self.sharedMemory(size: capacity)
         defer { close(fd) }
         guard let copy = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0), copy != MAP_FAILED else {
             throw .mapFailed(errno: errno)
         }
-        copy.copyMemory(from: writable, byteCount: min(mark, used))
+        let code = min(kept.code, mark.code), tables = min(kept.tables, mark.tables)
+        copy.copyMemory(from: writable, byteCount: code)
+        (copy + capacity - tables).copyMemory(from: writable + capacity - tables, byteCount: tables)
         munmap(copy, capacity)
         guard let x = mmap(base, capacity, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, 0), x == base,
               let w = mmap(writable, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, 0), w == writable else {
             throw .mapFailed(errno: errno)
         }
-        used = min(mark, used)
+        mark = Mark(code: code, tables: tables)
     }
 
     /// The writable alias of `address` in the executable mapping (e.g. a link slot that an
@@ -86,47 +105,51 @@ public final class CodeBuffer {
 
     @inline(__always) static func pages(_ n: Int) -> Int { (n + pageSize - 1) & ~(pageSize - 1) }
 
-    /// Offset of the unit table from the start of a unit whose code is `codeSize` bytes.
-    public static func tableDistance(codeSize: Int) -> Int { pages(max(codeSize, 1)) }
+    /// Bytes the code of a unit takes in the code area (its size rounded up to the alignment).
+    @inline(__always) static func codeExtent(_ size: Int) -> Int { (size + codeAlignment - 1) & ~(codeAlignment - 1) }
 
     /// Copies `translation` in, resolves its table relocations and returns the installed
     /// unit. The table starts with `regionBase`; every link slot points at its own stub
     /// (unlinked).
     public func install(_ translation: X64Translation, regionBase: UInt64) throws(CodeBufferError) -> X64InstalledUnit {
-        let codePages = Self.tableDistance(codeSize: translation.code.count)
-        let tablePages = Self.pages(max(translation.tableEntries, 1) * 8)
-        guard used + codePages + tablePages <= capacity else { throw .full }
-        let start = base + used, target = writable + used
+        let codeSize = Self.codeExtent(translation.code.count)
+        let tableSize = max(translation.tableEntries, 1) * 8
+        guard used + codeSize + tableSize <= capacity else { throw .full }
+        let codeOffset = mark.code, tableOffset = capacity - mark.tables - tableSize
+        let start = base + codeOffset, target = writable + codeOffset
         translation.code.withUnsafeBytes { target.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         for r in translation.relocations {
-            let displacement = Int32(truncatingIfNeeded: codePages + Int(r.tableEntry) * 8 - Int(r.instructionEnd))
+            let displacement = Int32(truncatingIfNeeded: tableOffset + Int(r.tableEntry) * 8 - codeOffset - Int(r.instructionEnd))
             target.storeBytes(of: displacement.littleEndian, toByteOffset: Int(r.fieldOffset), as: Int32.self)
         }
-        let table = (target + codePages).bindMemory(to: UInt64.self, capacity: tablePages / 8)
+        let table = (writable + tableOffset).bindMemory(to: UInt64.self, capacity: tableSize / 8)
         table[X64ABI.UnitTable.regionBase] = regionBase
         for slot in translation.linkSlots {
             table[Int(slot.tableEntry)] = UInt64(UInt(bitPattern: start + Int(slot.stubOffset)))
         }
-        used += codePages + tablePages
+        mark.code += codeSize
+        mark.tables += tableSize
         return X64InstalledUnit(code: UnsafeRawPointer(start), table: table, linkSlots: translation.linkSlots)
     }
 
     /// Installs raw position-dependent host code with no table (the entry trampoline).
     public func install(code: [UInt8]) throws(CodeBufferError) -> UnsafeRawPointer {
-        let size = Self.pages(code.count)
+        let size = Self.codeExtent(code.count)
         guard used + size <= capacity else { throw .full }
-        let start = base + used
-        code.withUnsafeBytes { (writable + used).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        used += size
+        let start = base + mark.code
+        code.withUnsafeBytes { (writable + mark.code).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        mark.code += size
         return UnsafeRawPointer(start)
     }
 
-    /// Drops every unit installed after `mark` (a value of `used`); their pages are released
-    /// (they read as zeros until reused).
-    public func reset(to mark: Int) {
-        guard mark < used else { return }
-        madvise(writable + mark, used - mark, MADV_REMOVE)
-        used = mark
+    /// Drops every unit installed after `kept` (an earlier `mark`); their whole pages are
+    /// released (they read as zeros until reused).
+    public func reset(to kept: Mark) {
+        let codeFrom = Self.pages(kept.code), codeTo = Self.pages(mark.code)
+        if codeFrom < codeTo { madvise(writable + codeFrom, codeTo - codeFrom, MADV_REMOVE) }
+        let tablesFrom = capacity - Self.pages(mark.tables), tablesTo = capacity - Self.pages(kept.tables)
+        if tablesFrom < tablesTo { madvise(writable + tablesFrom, tablesTo - tablesFrom, MADV_REMOVE) }
+        mark = Mark(code: min(kept.code, mark.code), tables: min(kept.tables, mark.tables))
     }
 }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnIR
 
 /// How translated code left: the guest pc is in the state already.
@@ -7,6 +10,14 @@ public struct X64Exit: Equatable {
     public var info: UInt32
     /// Writable address of the link slot a direct exit went through (nil for other exits).
     public var slot: UInt?
+    /// For a trap exit from a failed bounds check: the guest address and whether it was a
+    /// write (the guest pc is in the state).
+    public var fault: (address: UInt64, isWrite: Bool)?
+
+    public static func == (l: X64Exit, r: X64Exit) -> Bool {
+        l.kind == r.kind && l.trap == r.trap && l.info == r.info && l.slot == r.slot
+            && l.fault?.address == r.fault?.address && l.fault?.isWrite == r.fault?.isWrite
+    }
 }
 
 /// Guest memory seen by helpers: host memory at the guest address. Compare-and-swap is the
@@ -40,17 +51,20 @@ public final class X64Runtime {
     public let codeBuffer: CodeBuffer
     /// Indirect-branch lookup: `lookupEntries` pairs of (guest pc, host code).
     public let lookupTable: UnsafeMutablePointer<UInt64>
-    public static let lookupEntries = 4096
+    public static let lookupEntries = 1 << 16
     private let enter: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void
     /// Mark in the code buffer after the trampoline: `flush` returns there.
-    private let firstUnit: Int
+    private let firstUnit: CodeBuffer.Mark
 
     // Helper state: the guest state of the running block and a reusable interpreter.
     var state: GuestCPUState?
     var interpreter = IRInterpreter()
     var builder = IRBuilder()
 
-    public init(codeCapacity: Int = 64 << 20, environment: IRSystemEnvironment = IRSystemEnvironment()) throws(CodeBufferError) {
+    /// `guestLimit`: translated code faults on guest accesses whose base is at or above it
+    /// (the default checks nothing); see `reserveGuard(above:)` for the displacement.
+    public init(codeCapacity: Int = 64 << 20, environment: IRSystemEnvironment = IRSystemEnvironment(),
+                guestLimit: UInt64 = .max) throws(CodeBufferError) {
         codeBuffer = try CodeBuffer(capacity: codeCapacity)
         context = UnsafeMutableRawPointer.allocate(byteCount: X64ABI.Context.size, alignment: 64)
         context.initializeMemory(as: UInt8.self, repeating: 0, count: X64ABI.Context.size)
@@ -62,10 +76,11 @@ public final class X64Runtime {
         let (code, exitOffset) = Self.trampoline()
         let entry = try codeBuffer.install(code: code)
         enter = unsafeBitCast(entry, to: (@convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void).self)
-        firstUnit = codeBuffer.used
+        firstUnit = codeBuffer.mark
         context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
         context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
-        context.storeBytes(of: UInt64(Self.lookupEntries - 1), toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+        context.storeBytes(of: UInt64(Self.lookupEntries - 1) << 4, toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+        context.storeBytes(of: guestLimit, toByteOffset: X64ABI.Context.guestLimit, as: UInt64.self)
         clearReturnPredictions()
         context.storeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()), toByteOffset: X64ABI.Context.runtime, as: UInt.self)
         let helper: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void = { context, _ in
@@ -74,6 +89,21 @@ public final class X64Runtime {
         }
         context.storeBytes(of: unsafeBitCast(helper, to: UInt.self),
                            toByteOffset: X64ABI.Context.helpers + 8 * X64Helper.interpretInstruction.rawValue, as: UInt.self)
+    }
+
+    /// Bytes above the guest limit kept inaccessible: a checked base plus any 32-bit
+    /// displacement and a 16-byte access stays inside.
+    public static let guardSize = (1 << 31) + 2 * CodeBuffer.pageSize
+
+    /// Maps `guardSize` bytes from the page at or above `limit` PROT_NONE, so that an access
+    /// through a checked base with a displacement faults in hardware rather than reaching
+    /// whatever the host maps there. Once per process, before running code whose runtime
+    /// has that `guestLimit` (a second call finds the range taken and changes nothing).
+    public static func reserveGuard(above limit: UInt64) {
+        let start = (limit + UInt64(CodeBuffer.pageSize) - 1) & ~UInt64(CodeBuffer.pageSize - 1)
+        guard let hint = UnsafeMutableRawPointer(bitPattern: UInt(start)) else { return }
+        let fixedNoReplace: Int32 = 0x10_0000 // MAP_FIXED_NOREPLACE (Linux 4.17)
+        _ = mmap(hint, guardSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixedNoReplace, -1, 0)
     }
 
     deinit {
@@ -134,18 +164,29 @@ public final class X64Runtime {
         lookupTable[2 * n + 1] = UInt64(UInt(bitPattern: code))
     }
 
+    /// The host code registered for guest `pc` in the indirect-branch table, if its entry
+    /// still holds `pc`.
+    @inline(__always) public func registeredCode(pc: UInt64) -> UnsafeRawPointer? {
+        let n = Int((pc >> 2) & UInt64(Self.lookupEntries - 1))
+        guard lookupTable[2 * n] == pc else { return nil }
+        return UnsafeRawPointer(bitPattern: UInt(lookupTable[2 * n + 1]))
+    }
+
     /// Runs translated code from `code` on `state` until it returns to the host.
     public func run(_ code: UnsafeRawPointer, state: GuestCPUState) -> X64Exit {
         self.state = state
         defer { self.state = nil }
         enter(state.base, context, code)
         let kind = IRExitKind(rawValue: context.load(fromByteOffset: X64ABI.Context.exitKind, as: UInt8.self)) ?? .trap
-        let trap = IRTrapKind(rawValue: context.load(fromByteOffset: X64ABI.Context.exitTrap, as: UInt8.self)) ?? .undefined
+        let rawTrap = context.load(fromByteOffset: X64ABI.Context.exitTrap, as: UInt8.self)
+        let trap = IRTrapKind(rawValue: rawTrap) ?? .undefined
+        let fault: (UInt64, Bool)? = kind == .trap && (rawTrap == X64ABI.readFaultTrap || rawTrap == X64ABI.writeFaultTrap)
+            ? (context.load(fromByteOffset: X64ABI.Context.faultAddress, as: UInt64.self), rawTrap == X64ABI.writeFaultTrap) : nil
         let info = context.load(fromByteOffset: X64ABI.Context.exitInfo, as: UInt32.self)
         let rawSlot = context.load(fromByteOffset: X64ABI.Context.exitSlot, as: UInt.self)
         // The stub names the slot in the executable mapping; callers write through the alias.
         let slot: UInt? = rawSlot == 0 ? nil : codeBuffer.writableAddress(of: rawSlot)
-        return X64Exit(kind: kind, trap: trap, info: info, slot: slot)
+        return X64Exit(kind: kind, trap: trap, info: info, slot: slot, fault: fault)
     }
 
     /// The interpreter helper: rebuilds the instruction described in the argument block with

@@ -1,0 +1,66 @@
+import KilnIR
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Guest memory is host memory, and the guest owns only addresses below its limit (the low
+// terabyte): a guest pointer above it could land in Kiln's own memory and must fault as it
+// does under the interpreter. The check compares the access's base register with the limit
+// held in the context block (no constant in the code) once per base value and block: blocks
+// are straight-line and a failed check leaves, so later accesses through the same value need
+// none. The displacement (at most 2 GiB either way) is covered by a guard reservation above
+// the limit (`X64Runtime` maps it PROT_NONE), where an access faults in hardware and the
+// fault handler reports it; below the guest's first page nothing is mapped either. A failed
+// check leaves through an out-of-line path that records the address and the guest pc and
+// returns to the dispatcher as a memory-fault trap.
+extension X64Lowerer {
+    /// An access whose bounds check failed: where its path starts and how to rebuild the
+    /// address.
+    struct BoundsFault {
+        var entry: X64Label
+        var base: UInt8
+        var disp: Int32
+        /// Region offset of the guest instruction.
+        var guestOffset: UInt64
+        var isWrite: Bool
+    }
+
+    /// Branches out of line when base value `value` (in register `base`) is not below the
+    /// guest limit, unless this block checked that value already. The compare clobbers
+    /// EFLAGS: parked guest flags are restored from their register when next needed.
+    mutating func checkBounds(_ value: Int32, _ base: UInt8, disp: Int32 = 0, write: Bool) {
+        guard options.checkGuestBounds, value >= 0, !boundsChecked[Int(value)] else { return }
+        boundsChecked[Int(value)] = true
+        let entry = asm.newLabel()
+        asm.emit(.cmp64rm, reg: base, rm: context(X64ABI.Context.guestLimit))
+        asm.jump(.ae, to: entry)
+        flagsValue = -1
+        boundsFaults.append(BoundsFault(entry: entry, base: base, disp: disp, guestOffset: pcMap.last?.guestOffset ?? block.startOffset,
+                                        isWrite: write))
+    }
+
+    /// The out-of-line paths: per access the address (rax) and the guest offset (rcx), then
+    /// one shared tail per direction that stores them and exits.
+    mutating func emitBoundsFaults() {
+        guard !boundsFaults.isEmpty else { return }
+        let tails = (read: asm.newLabel(), write: asm.newLabel())
+        var used = (read: false, write: false)
+        for f in boundsFaults {
+            asm.bind(f.entry)
+            asm.emit(.lea64rm, reg: GPR.rax.number, rm: .mem(X64Memory(base: GPR(f.base), disp: f.disp)))
+            movImmediate(GPR.rcx.number, f.guestOffset)
+            asm.jump(nil, to: f.isWrite ? tails.write : tails.read)
+            if f.isWrite { used.write = true } else { used.read = true }
+        }
+        for (tail, isWrite, needed) in [(tails.read, false, used.read), (tails.write, true, used.write)] where needed {
+            asm.bind(tail)
+            asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.faultAddress))
+            asm.emit(.mov64rm, reg: GPR.rax.number, rm: tableOperand())
+            noteTableReference(X64ABI.UnitTable.regionBase)
+            asm.emit(.add64rm, reg: GPR.rax.number, rm: .reg(GPR.rcx.number))
+            asm.emit(.mov64mr, reg: GPR.rax.number, rm: state(GuestCPUState.pcOffset))
+            emitReturnToHost(kind: .trap, trap: isWrite ? X64ABI.writeFaultTrap : X64ABI.readFaultTrap, info: 0)
+        }
+        boundsFaults.removeAll(keepingCapacity: true)
+    }
+}
