@@ -22,7 +22,7 @@ let package = Package(
         // x86-64 assembler (table-driven encodings), IR -> x86-64 lowering, register allocation.
         .target(name: "KilnX64", dependencies: ["KilnIR"]),
         // The guest Linux process: loader, memory map, syscalls, dispatcher and execution tiers.
-        .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64"]),
+        .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64", "KilnCache"]),
         // The offline compiler: seeding, dependency closure, cache baking.
         .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache"]),
         // Translation cache storage: content identity, keys, file format, codemaps.

@@ -39,10 +39,15 @@ enum CrashReporter {
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = { signal, info, context in
                 let address = info.map { UInt64(UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr)) } ?? 0
+                // REG_ERR: the page-fault error code, bit 1 set for a write.
+                let faultIsWrite = context.map { $0.assumingMemoryBound(to: ucontext_t.self).pointee.uc_mcontext.gregs.19 & 2 != 0 } ?? false
+                if signal == SIGSEGV, CodeWriteTracker.handleSegmentationFault(address: address, isWrite: faultIsWrite) { return }
+                // Returning re-runs the access: with the default action, the process dies of it.
+                defer { Glibc.signal(signal, SIG_DFL) }
                 if let context, let locate = CrashReporter.locateHostPC {
                     let registers = context.assumingMemoryBound(to: ucontext_t.self).pointee.uc_mcontext.gregs
-                    // REG_RIP and REG_ERR (the page-fault error code: bit 1 set for a write).
-                    let rip = UInt(bitPattern: Int(registers.16)), isWrite = registers.19 & 2 != 0
+                    // REG_RIP.
+                    let rip = UInt(bitPattern: Int(registers.16)), isWrite = faultIsWrite
                     if let located = locate(rip) {
                         // Translated code accesses memory directly: report as the interpreter
                         // tier does, with the faulting instruction when outside guest memory.
@@ -61,10 +66,8 @@ enum CrashReporter {
                 }
                 CrashReporter.report(signal: signal, pc: CrashReporter.currentPC,
                                      detail: "fault at \(hex(address)) in the block starting at")
-                // SA_RESETHAND restored the default action: returning re-runs the access and
-                // the process dies of the same signal.
             }
-            action.sa_flags = Int32(SA_SIGINFO) | Int32(bitPattern: UInt32(SA_RESETHAND)) | Int32(SA_NODEFER)
+            action.sa_flags = Int32(SA_SIGINFO) | Int32(SA_NODEFER)
             sigemptyset(&action.sa_mask)
             sigaction(sig, &action, nil)
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnA64
+import KilnCache
 import KilnIR
 
 /// A translated block and the region base its IR is relative to.
@@ -29,7 +30,7 @@ final class Dispatcher {
         interpreter.environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         translator.lifter.zeroBlockSize = UInt64(interpreter.environment.zeroBlockSize)
         process.addressSpace.invalidate = { [unowned self] start, end in
-            self.blocks.removeBlocks(startingIn: start, end)
+            _ = self.blocks.removeBlocks(overlapping: start, end)
         }
     }
 
@@ -43,7 +44,7 @@ final class Dispatcher {
                 block = cached
             } else {
                 block = Dispatcher.translate(pc, process: process, translator: &translator)
-                blocks.insert(block, at: pc)
+                blocks.insert(block, at: pc, length: UInt64(block.ir.guestLength))
             }
             if counting { instructions &+= UInt64(block.ir.guestLength / 4) }
             let result: IRExecutionResult
@@ -59,6 +60,12 @@ final class Dispatcher {
             switch result.kind {
             case .syscall:
                 process.syscall()
+            case .trap where result.trap == .instructionCacheMaintenance:
+                if process.options.smc != .none {
+                    let range = instructionCacheMaintenanceRange(encoding: result.info, state: state, cacheType: interpreter.environment.cacheType)
+                    process.addressSpace.invalidateCode(range.start, range.end)
+                }
+                state.pc = result.pc &+ 4
             case .trap:
                 Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
             default:
@@ -92,7 +99,7 @@ final class Dispatcher {
             CrashReporter.guestCrash(signal: SIGTRAP, pc: pc, detail: "brk #\(hex(UInt64(info)))")
         case .undefined:
             CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "undefined instruction \(word)")
-        case .unimplemented, .unallocated:
+        case .unimplemented, .unallocated, .instructionCacheMaintenance:
             let decoded = translator.decoder.decode(info)
             // An encoding no arm64 CPU has raises SIGILL there too; a real instruction Kiln
             // cannot run is Kiln's limitation and says so.
@@ -127,7 +134,7 @@ extension GuestProcess {
     /// Runs the guest to its end on the tier of `options`; exits the host process with its
     /// status (or its signal). If the JIT's code buffer cannot be mapped, the interpreter runs.
     public func run() -> Never {
-        if options.tier == .jit, let jit = try? JITDispatcher(process: self, options: JITOptions(lockstep: options.lockstep)) {
+        if options.tier == .jit, let jit = try? JITDispatcher(process: self, options: JITOptions(lockstep: options.lockstep, smc: options.smc)) {
             jit.run()
         }
         Dispatcher(process: self).run()

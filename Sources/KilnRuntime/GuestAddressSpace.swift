@@ -16,6 +16,8 @@ public struct GuestMapping: Equatable, Sendable {
     public var fileOffset: UInt64
     /// Load bias of the file (see `CodeRegion.base`), 0 for anonymous memory.
     public var base: UInt64
+    /// MAP_SHARED: writes through any other shared mapping of the same file bytes show here.
+    public var isShared = false
 
     public var isExecutable: Bool { protection & PROT_EXEC != 0 }
 }
@@ -35,8 +37,12 @@ public final class GuestAddressSpace {
     /// Start of the program break area and the current break.
     public private(set) var brkStart: UInt64 = 0
     public private(set) var brkCurrent: UInt64 = 0
-    /// Called with `[start, end)` whenever code there may have changed or gone away.
+    /// Called with `[start, end)` whenever code there may have changed or gone away (once per
+    /// alias: see `invalidateCode`).
     var invalidate: (UInt64, UInt64) -> Void = { _, _ in }
+    /// Called with `[start, end)` after every successful mprotect there (the host protection
+    /// of those pages is the guest's again).
+    var protectionChanged: (UInt64, UInt64) -> Void = { _, _ in }
 
     public init() {}
 
@@ -58,6 +64,34 @@ public final class GuestAddressSpace {
         }
         guard lo < mappings.count, mappings[lo].start <= address else { return nil }
         return mappings[lo]
+    }
+
+    // MARK: invalidation
+
+    /// Reports that the guest bytes at `[start, end)` may have changed or gone away, and with
+    /// them the same file bytes seen through every other shared mapping (a memfd or MAP_SHARED
+    /// file mapped once writable and once executable: a JIT writes one view, runs the other).
+    func invalidateCode(_ start: UInt64, _ end: UInt64) {
+        guard start < end else { return }
+        invalidate(start, end)
+        for alias in aliases(of: start, end) { invalidate(alias.start, alias.end) }
+    }
+
+    /// Guest ranges outside `[start, end)` that show the same bytes as some shared file mapping
+    /// inside it.
+    func aliases(of start: UInt64, _ end: UInt64) -> [(start: UInt64, end: UInt64)] {
+        var result: [(start: UInt64, end: UInt64)] = []
+        for m in mappings where m.isShared && m.start < end && m.end > start {
+            guard let file = m.file else { continue }
+            let s = max(m.start, start), e = min(m.end, end)
+            let fileStart = m.fileOffset + (s - m.start), fileEnd = fileStart + (e - s)
+            for other in mappings where other.isShared && other.file == file && (other.end <= start || other.start >= end) {
+                let otherFileEnd = other.fileOffset + (other.end - other.start)
+                let lo = max(fileStart, other.fileOffset), hi = min(fileEnd, otherFileEnd)
+                if lo < hi { result.append((other.start + (lo - other.fileOffset), other.start + (hi - other.fileOffset))) }
+            }
+        }
+        return result
     }
 
     // MARK: bookkeeping
@@ -157,8 +191,9 @@ public final class GuestAddressSpace {
         }
         guard result >= 0 else { return result }
         let start = UInt64(result)
-        invalidate(start, start + size)
+        invalidateCode(start, start + size)
         var mapping = GuestMapping(start: start, end: start + size, protection: protection, file: nil, fileOffset: offset, base: 0)
+        mapping.isShared = flags & MAP_SHARED != 0 && !anonymous
         if !anonymous { describeFile(&mapping, fd: fd) }
         record(mapping)
         return result
@@ -182,7 +217,7 @@ public final class GuestAddressSpace {
 
     /// Records a mapping the loader made itself.
     func recordLoaded(_ mapping: GuestMapping) {
-        invalidate(mapping.start, mapping.end)
+        invalidateCode(mapping.start, mapping.end)
         record(mapping)
     }
 
@@ -193,8 +228,8 @@ public final class GuestAddressSpace {
         guard GuestLayout.contains(address, size) else { return -Int(EINVAL) }
         let r = HostSyscall.call(HostNumber.munmap, address, size)
         guard r == 0 else { return r }
+        invalidateCode(address, address + size)
         carve(address, address + size)
-        invalidate(address, address + size)
         return 0
     }
 
@@ -208,6 +243,9 @@ public final class GuestAddressSpace {
         let r = HostSyscall.call(HostNumber.mprotect, address, size, UInt64(UInt32(bitPattern: protection)))
         guard r == 0 else { return r }
         let affected = mappings.filter { $0.start < address + size && $0.end > address }
+        // Translations stay valid while their bytes stay executable and no new writer appears.
+        let addsWrite = protection & PROT_WRITE != 0 && affected.contains { $0.protection & PROT_WRITE == 0 }
+        let removesExec = protection & PROT_EXEC == 0 && affected.contains { $0.isExecutable }
         for var m in affected {
             let cutStart = max(m.start, address), cutEnd = min(m.end, address + size)
             m.fileOffset += cutStart - m.start
@@ -215,7 +253,8 @@ public final class GuestAddressSpace {
             m.protection = protection
             record(m)
         }
-        invalidate(address, address + size)
+        if addsWrite || removesExec { invalidateCode(address, address + size) }
+        protectionChanged(address, address + size)
         return 0
     }
 
@@ -239,13 +278,13 @@ public final class GuestAddressSpace {
         let hostFlags = moving ? (mremapMayMove | mremapFixed) : 0
         let r = HostSyscall.call(HostNumber.mremap, address, oldSize, newSize, UInt64(hostFlags), target)
         guard r >= 0 else { return r }
+        invalidateCode(address, address + oldSize)
         carve(address, address + oldSize)
-        invalidate(address, address + oldSize)
         var moved = original
         moved.fileOffset = original.fileOffset + (address - original.start)
         moved.start = UInt64(r); moved.end = UInt64(r) + newSize
         if moved.file != nil { moved.base = original.base &+ (moved.start &- address) }
-        invalidate(moved.start, moved.end)
+        invalidateCode(moved.start, moved.end)
         record(moved)
         return r
     }

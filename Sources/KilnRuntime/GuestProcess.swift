@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnA64
+import KilnCache
 import KilnELF
 import KilnIR
 
@@ -17,9 +18,12 @@ public struct RunOptions: Sendable {
     public var tier: ExecutionTier
     /// JIT tier only: run every block on the interpreter too and stop at the first difference.
     public var lockstep: Bool
-    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit, lockstep: Bool = false) {
+    /// How changed guest code is noticed (`--smc`, `KILN_SMC`).
+    public var smc: SMCMode
+    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit, lockstep: Bool = false,
+                smc: SMCMode = .icache) {
         self.rootfs = rootfs; self.strace = strace; self.straceDescriptor = straceDescriptor; self.tier = tier
-        self.lockstep = lockstep
+        self.lockstep = lockstep; self.smc = smc
     }
 }
 

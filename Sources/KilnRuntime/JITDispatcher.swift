@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnA64
+import KilnCache
 import KilnIR
 import KilnX64
 
@@ -17,6 +18,8 @@ public enum ExecutionTier: String, Sendable {
 struct JITOptions {
     /// Compare every block with the interpreter (`--lockstep`).
     var lockstep = false
+    /// How changed guest code is noticed.
+    var smc = SMCMode.icache
 }
 
 /// A block in the JIT tier: installed host code, or IR for the interpreter when lowering failed.
@@ -27,6 +30,8 @@ struct JITBlock {
     var base: UInt64
     var pc: UInt64
     var guestLength: UInt64
+    /// `--smc full`: the guest bytes it was translated from, compared before each run.
+    var guestBytes: [UInt8] = []
 }
 
 /// Where a unit's code lies and how its host offsets map to guest instructions: the fault
@@ -43,8 +48,8 @@ struct JITUnitExtent {
 /// on a miss), run it until it returns to the host, and handle the exit as the interpreter
 /// tier does. Direct exits and predicted returns are chained through link slots once their
 /// target is translated, and every block is entered in the inline indirect-branch table, so
-/// hot code stays in translated code. Any invalidation that touches a translated block drops
-/// the whole code buffer (links and predictions point into it).
+/// hot code stays in translated code. Invalidation is per block (see CodeInvalidation.swift):
+/// the code buffer is flushed only when it is full.
 final class JITDispatcher {
     let process: GuestProcess
     var translator = A64Translator()
@@ -59,6 +64,20 @@ final class JITDispatcher {
     var lockstep: Lockstep?
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
+    let smc: SMCMode
+    /// Whether exits are chained and blocks entered in the lookup table (not under
+    /// `--lockstep` or `--smc full`, where every block must return here).
+    let chaining: Bool
+    /// Block pc -> the link slots chained to it.
+    var incoming: [UInt64: [IncomingLink]] = [:]
+    /// Invalidations other threads posted here.
+    let inbox = CodeInvalidationInbox()
+    /// Newest invalidation epoch applied here.
+    var appliedEpoch: UInt64 = 0
+    /// Translations dropped by invalidation so far.
+    var invalidatedBlocks = 0
+    /// `--smc mtrack`'s page tracker.
+    var mtrack: CodeWriteTracker?
 
     /// The running dispatcher, for the fault handler.
     nonisolated(unsafe) static weak var current: JITDispatcher?
@@ -69,11 +88,25 @@ final class JITDispatcher {
         let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         interpreter.environment = environment
         lockstep = options.lockstep ? Lockstep(environment: environment) : nil
+        smc = options.smc
+        chaining = !options.lockstep && options.smc != .full
         runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
         process.addressSpace.invalidate = { [unowned self] start, end in
-            guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
-            self.flush()
+            self.mtrack?.forget(start, end)
+            self.issueInvalidation(start, end)
+        }
+        if smc == .mtrack {
+            let tracker = CodeWriteTracker(addressSpace: process.addressSpace) { [unowned self] start, end in
+                self.process.addressSpace.invalidateCode(start, end)
+            }
+            mtrack = tracker
+            CodeWriteTracker.current = tracker
+            // Any mprotect resets the host protection of its pages to the guest's.
+            process.addressSpace.protectionChanged = { [unowned self] start, end in
+                self.mtrack?.forget(start, end)
+                self.issueInvalidation(start, end)
+            }
         }
         process.afterForkInChild = { [unowned self] in
             do {
@@ -93,6 +126,7 @@ final class JITDispatcher {
         runtime.flush()
         flushes += 1
         blocks.removeAll()
+        incoming.removeAll()
         extents.removeAll(keepingCapacity: true)
     }
 
@@ -100,8 +134,13 @@ final class JITDispatcher {
     func run() -> Never {
         let state = process.state
         while true {
+            applyPostedInvalidations()
             let pc = state.pc
-            let block = blocks.lookup(pc) ?? translate(pc)
+            var block = blocks.lookup(pc) ?? translate(pc)
+            if smc == .full, !block.guestBytes.isEmpty, !hasGuestBytes(of: block) {
+                issueInvalidation(pc, pc &+ block.guestLength)
+                block = translate(pc)
+            }
             guard let code = block.code else {
                 interpret(block)
                 continue
@@ -109,11 +148,17 @@ final class JITDispatcher {
             let exit = lockstep == nil ? runtime.run(code, state: state) : runInLockstep(block, code: code)
             switch exit.kind {
             case .syscall:
-                process.syscall()
+                if let mtrack, !mtrack.protectedPages.isEmpty {
+                    syscallReleasingTrackedPages(mtrack)
+                } else {
+                    process.syscall()
+                }
+            case .trap where exit.trap == .instructionCacheMaintenance:
+                instructionCacheMaintenance(exit.info)
             case .trap:
                 Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
             default:
-                if let linkSlot = exit.slot, lockstep == nil { chain(linkSlot, to: state.pc) }
+                if let linkSlot = exit.slot, chaining { chain(linkSlot, to: state.pc) }
             }
         }
     }
@@ -137,6 +182,7 @@ final class JITDispatcher {
         let next = blocks[target] ?? translate(target)
         // Translating `target` may have flushed the buffer that held the slot.
         guard generation == flushes, let code = next.code, let p = UnsafeMutablePointer<UInt64>(bitPattern: linkSlot) else { return }
+        recordLink(slot: linkSlot, stub: p.pointee, to: target)
         p.pointee = UInt64(UInt(bitPattern: code))
     }
 
@@ -154,17 +200,28 @@ final class JITDispatcher {
         }
         switch result.kind {
         case .syscall: process.syscall()
+        case .trap where result.trap == .instructionCacheMaintenance: instructionCacheMaintenance(result.info)
         case .trap: Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
         default: break
         }
     }
 
     /// Translates and installs the block at `pc` (flushing the buffer when it is full) and
-    /// records it.
+    /// records it. A translation overlapped by an invalidation issued after it started (it
+    /// may have read bytes from before the write) is never installed: it starts again.
     private func translate(_ pc: UInt64) -> JITBlock {
-        let translated = Dispatcher.translate(pc, process: process, translator: &translator)
+        var epoch: UInt64
+        var translated: TranslatedBlock
+        repeat {
+            epoch = CodeInvalidationEpoch.current
+            translated = Dispatcher.translate(pc, process: process, translator: &translator)
+        } while applyPostedInvalidations().contains { $0.epoch > epoch && $0.overlaps(pc, length: UInt64(translated.ir.guestLength)) }
         let guestLength = UInt64(translated.ir.guestLength)
         var block = JITBlock(code: nil, ir: translated.ir, base: translated.base, pc: pc, guestLength: guestLength)
+        if smc == .full {
+            block.guestBytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(pc)), count: Int(guestLength)))
+        }
+        mtrack?.track(pc, pc &+ max(guestLength, 4))
         if let translation = try? lowerer.lower(translated.ir) {
             var unit = try? runtime.install(translation, regionBase: translated.base)
             if unit == nil {
@@ -176,10 +233,10 @@ final class JITDispatcher {
                 let start = UInt(bitPattern: unit.code)
                 extents.append(JITUnitExtent(start: start, end: start + UInt(translation.code.count), blockPC: pc,
                                              base: translated.base, pcMap: translation.pcMap))
-                if lockstep == nil { runtime.register(pc: pc, code: unit.code) }
+                if chaining { runtime.register(pc: pc, code: unit.code) }
             }
         }
-        blocks.insert(block, at: pc)
+        blocks.insert(block, at: pc, length: guestLength)
         return block
     }
 

@@ -30,6 +30,7 @@ extension Syscalls {
             var options = ["run", "--rootfs", p.options.rootfs.isEmpty ? "/" : p.options.rootfs]
             options.append(p.options.tier == .jit ? "--jit" : "--interp")
             if p.options.lockstep { options.append("--lockstep") }
+            options += ["--smc", p.options.smc.name]
             if p.options.strace && p.options.straceDescriptor == 2 { options.append("--strace") }
             if let first = argv.first { options += ["--argv0", first] }
             // The new Kiln must see the guest's program, not itself, behind /proc/self/exe.
