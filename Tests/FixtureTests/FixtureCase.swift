@@ -7,6 +7,8 @@ struct FixtureCase: CustomStringConvertible, Sendable {
     var program: String
     var exitStatus: Int32
     var arguments: [String]
+    /// smc-cases.tsv only: the row's tags (see there).
+    var tags: [String] = []
 
     /// The environment every fixture run gets, and nothing else.
     static let environment = ["KILN_FIXTURE_GREETING": "hi"]
@@ -22,18 +24,27 @@ struct FixtureCase: CustomStringConvertible, Sendable {
     }
 
     /// Every case in fixtures/cases.tsv.
-    static let all: [FixtureCase] = {
-        let url = TestEnvironment.repositoryRoot.appendingPathComponent("fixtures/cases.tsv")
+    static let all = table("cases.tsv")
+
+    /// The self-modifying-code cases (fixtures/smc-cases.tsv).
+    static let selfModifying = table("smc-cases.tsv")
+
+    /// The self-modifying-code cases qemu-aarch64 runs correctly.
+    static var selfModifyingForQemu: [FixtureCase] { selfModifying.filter { $0.tags.contains("qemu") } }
+
+    static func table(_ name: String) -> [FixtureCase] {
+        let url = TestEnvironment.repositoryRoot.appendingPathComponent("fixtures/" + name)
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard !line.hasPrefix("#") else { return nil }
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 3, let status = Int32(fields[2]) else { return nil }
             let arguments = fields.count > 3 ? fields[3].split(separator: " ").map(String.init) : []
-            return FixtureCase(name: fields[0], program: fields[1], exitStatus: status, arguments: arguments)
+            let tags = fields.count > 5 ? fields[5].split(separator: ",").map(String.init) : []
+            return FixtureCase(name: fields[0], program: fields[1], exitStatus: status, arguments: arguments, tags: tags)
         }
-    }()
+    }
 
     /// The programs fixtures/build.sh produces.
-    static var programs: [String] { Array(Set(all.map(\.program))).sorted() }
+    static var programs: [String] { Array(Set((all + selfModifying).map(\.program))).sorted() }
 }
