@@ -50,21 +50,24 @@ struct SMCRun: CustomStringConvertible, Sendable {
     func fixtureRunsOnTheJIT(run: SMCRun) throws {
         let result = try run.run(tier: .jit, options: ["--smc", run.mode])
         #expect(result.status == run.status && !result.signaled, "\(result.stderr)")
-        #expect(result.stdoutText == (try run.expected))
+        let expected = try run.expected
+        #expect(result.stdoutText == expected)
     }
 
     @Test(arguments: SMCRun.firstModes)
     func fixtureAgreesInLockstep(run: SMCRun) throws {
         let result = try run.run(tier: .jit, options: ["--lockstep", "--smc", run.mode])
         #expect(result.status == run.status && !result.signaled, "\(result.stderr)")
-        #expect(result.stdoutText == (try run.expected))
+        let expected = try run.expected
+        #expect(result.stdoutText == expected)
     }
 
     @Test(arguments: SMCRun.firstModes.filter { $0.mode == "icache" })
     func fixtureRunsOnTheInterpreter(run: SMCRun) throws {
         let result = try run.run(tier: .interp)
         #expect(result.status == run.status && !result.signaled, "\(result.stderr)")
-        #expect(result.stdoutText == (try run.expected))
+        let expected = try run.expected
+        #expect(result.stdoutText == expected)
     }
 
     /// KILN_SMC chooses the mode when --smc is absent: the run that skips cache maintenance
@@ -72,7 +75,8 @@ struct SMCRun: CustomStringConvertible, Sendable {
     @Test func environmentChoosesTheMode() throws {
         let run = try #require(SMCRun.all.first { $0.name == "smc-rwx-nosync" })
         let result = try run.run(tier: .jit, environment: ["KILN_SMC": "mtrack"])
-        #expect(result.status == 0 && result.stdoutText == (try run.expected), "\(result.stderr)")
+        let expected = try run.expected
+        #expect(result.status == 0 && result.stdoutText == expected, "\(result.stderr)")
     }
 
     @Test func unknownModeIsRefused() throws {
