@@ -10,9 +10,9 @@ import Testing
     static let environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": NSTemporaryDirectory(),
                               "PYTHONPYCACHEPREFIX": NSTemporaryDirectory() + "kiln-test-pycache"]
 
-    /// Writes `text` to a new temporary file and returns its path.
+    /// Writes `text` to a new temporary file (unique: tests run in parallel) and returns its path.
     static func temporaryFile(_ name: String, _ text: String) throws -> String {
-        let path = NSTemporaryDirectory() + "kiln-smc-\(getpid())-\(name)"
+        let path = NSTemporaryDirectory() + "kiln-smc-\(getpid())-\(UUID().uuidString)-\(name)"
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
