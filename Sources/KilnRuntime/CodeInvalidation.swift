@@ -89,7 +89,6 @@ extension JITDispatcher {
     /// predictions forgotten. Its code stays in the buffer (unreachable) until the next flush,
     /// so a thread still inside it finishes its block safely and leaves at its next exit.
     func apply(_ invalidation: CodeInvalidation) {
-        appliedEpoch = max(appliedEpoch, invalidation.epoch)
         let removed = blocks.removeBlocks(overlapping: invalidation.start, invalidation.end)
         guard !removed.isEmpty else { return }
         for (pc, block) in removed {
@@ -101,7 +100,6 @@ extension JITDispatcher {
             if let code = block.code { runtime.unregister(pc: pc, code: code) }
         }
         runtime.clearReturnPredictions()
-        invalidatedBlocks += removed.count
     }
 
     /// Applies what other threads posted; returns it (a translation in progress checks it).

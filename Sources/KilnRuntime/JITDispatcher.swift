@@ -72,10 +72,6 @@ final class JITDispatcher {
     var incoming: [UInt64: [IncomingLink]] = [:]
     /// Invalidations other threads posted here.
     let inbox = CodeInvalidationInbox()
-    /// Newest invalidation epoch applied here.
-    var appliedEpoch: UInt64 = 0
-    /// Translations dropped by invalidation so far.
-    var invalidatedBlocks = 0
     /// `--smc mtrack`'s page tracker.
     var mtrack: CodeWriteTracker?
 
@@ -210,6 +206,8 @@ final class JITDispatcher {
     /// records it. A translation overlapped by an invalidation issued after it started (it
     /// may have read bytes from before the write) is never installed: it starts again.
     private func translate(_ pc: UInt64) -> JITBlock {
+        // mtrack: protect before reading, so a write after the read always faults.
+        mtrack?.track(pc, pc &+ 4)
         var epoch: UInt64
         var translated: TranslatedBlock
         repeat {
@@ -221,7 +219,7 @@ final class JITDispatcher {
         if smc == .full {
             block.guestBytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(pc)), count: Int(guestLength)))
         }
-        mtrack?.track(pc, pc &+ max(guestLength, 4))
+        mtrack?.track(pc &+ 4, pc &+ max(guestLength, 4))
         if let translation = try? lowerer.lower(translated.ir) {
             var unit = try? runtime.install(translation, regionBase: translated.base)
             if unit == nil {
