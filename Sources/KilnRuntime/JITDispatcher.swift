@@ -60,22 +60,24 @@ final class JITDispatcher {
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
 
-    /// The running dispatcher, for the fault handler.
-    nonisolated(unsafe) static weak var current: JITDispatcher?
+    /// The guest thread this dispatcher runs (each guest thread has its own dispatcher).
+    let thread: GuestThread
 
-    init(process: GuestProcess, options: JITOptions = JITOptions()) throws(CodeBufferError) {
+    init(process: GuestProcess, thread: GuestThread, options: JITOptions = JITOptions(), codeCapacity: Int = 256 << 20) throws(CodeBufferError) {
         self.process = process
+        self.thread = thread
         let start = monotonicNanoseconds()
         let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         interpreter.environment = environment
         lockstep = options.lockstep ? Lockstep(environment: environment) : nil
-        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
+        runtime = try X64Runtime(codeCapacity: codeCapacity, environment: environment)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
-        process.addressSpace.invalidate = { [unowned self] start, end in
+        thread.useInterruptWord((runtime.context + X64ABI.Context.interrupt).assumingMemoryBound(to: UInt32.self))
+        thread.invalidateTranslations = { [unowned self] start, end in
             guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
             self.flush()
         }
-        process.afterForkInChild = { [unowned self] in
+        thread.afterFork = { [unowned self] in
             do {
                 try self.runtime.separateAfterFork()
                 self.flush()
@@ -84,8 +86,8 @@ final class JITDispatcher {
                 exit(RuntimeError.unsupportedInstruction("").exitStatus)
             }
         }
-        JITDispatcher.current = self
-        CrashReporter.locateHostPC = { rip in JITDispatcher.current?.locate(rip) }
+        thread.locateHostPC = { [unowned self] rip in self.locate(rip) }
+        thread.faultExit = (runtime.exitToHost, UInt(bitPattern: runtime.context))
     }
 
     /// Drops every translation, installed code, link and prediction.
@@ -96,10 +98,13 @@ final class JITDispatcher {
         extents.removeAll(keepingCapacity: true)
     }
 
-    /// Runs the guest until it exits; never returns.
-    func run() -> Never {
-        let state = process.state
+    /// Runs the guest thread until it exits.
+    func run() {
+        let state = thread.state
+        defer { thread.locateHostPC = nil; thread.faultExit = nil }
         while true {
+            if thread.isInterrupted { process.serviceInterrupts(thread) }
+            if thread.hasExited { return }
             let pc = state.pc
             let block = blocks.lookup(pc) ?? translate(pc)
             guard let code = block.code else {
@@ -107,10 +112,17 @@ final class JITDispatcher {
                 continue
             }
             let exit = lockstep == nil ? runtime.run(code, state: state) : runInLockstep(block, code: code)
+            if let fault = thread.pendingFault {
+                thread.pendingFault = nil
+                replayFault(fault)
+                continue
+            }
             switch exit.kind {
             case .syscall:
                 process.syscall()
+                if thread.hasExited { return }
             case .trap:
+                if process.deliverTrap(pc: state.pc, kind: exit.trap, info: exit.info, translator: translator) { continue }
                 Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
             default:
                 if let linkSlot = exit.slot, lockstep == nil { chain(linkSlot, to: state.pc) }
@@ -141,22 +153,45 @@ final class JITDispatcher {
     }
 
     /// Runs an unlowerable block on the interpreter and handles its exit.
-    private func interpret(_ block: JITBlock) {
+    private func interpret(_ block: JITBlock, checked: Bool = false) {
         let result: IRExecutionResult
         do {
-            result = try interpreter.run(block.ir, state: process.state, memory: &memory, regionBase: block.base)
+            if checked || process.guestCatchesFaults {
+                var memory = CheckedGuestMemory(addressSpace: process.addressSpace)
+                result = try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+            } else {
+                result = try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+            }
         } catch {
             switch error {
             case let .memoryFault(fault, faultPC):
-                CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
-                                         detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                thread.state.pc = faultPC
+                process.deliverMemoryFault(fault)
+                return
             }
         }
         switch result.kind {
         case .syscall: process.syscall()
-        case .trap: Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
+        case .trap:
+            if process.deliverTrap(pc: result.pc, kind: result.trap, info: result.info, translator: translator) { return }
+            Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
         default: break
         }
+    }
+
+    /// Translated code faulted on guest memory the guest handles faults for. Its registers
+    /// live in host registers, so the block runs again from its start on the interpreter with
+    /// checked memory, which stops at the faulting instruction with the exact guest state and
+    /// delivers the signal from there. (The state holds the block's entry values: translated
+    /// code writes guest registers back only at exits.)
+    private func replayFault(_ fault: HostFault) {
+        guard let block = blocks[fault.blockPC] else {
+            thread.state.pc = fault.pc
+            process.deliverFault(fault.signal, code: fault.code, address: fault.address, detail: "fault at \(hex(fault.address))")
+            return
+        }
+        thread.state.pc = fault.blockPC
+        interpret(block, checked: true)
     }
 
     /// Translates and installs the block at `pc` (flushing the buffer when it is full) and
