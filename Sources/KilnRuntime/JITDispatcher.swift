@@ -133,7 +133,11 @@ final class JITDispatcher {
     /// Runs `block` on the interpreter, then on the JIT from the same state; stops the run at
     /// the first difference.
     private func runInLockstep(_ block: JITBlock, code: UnsafeRawPointer) -> X64Exit {
-        let state = process.state
+        // The interpreter's writes are undone before the JIT runs: no other guest thread may
+        // run a block in between, so lockstep runs one block at a time process-wide.
+        Lockstep.serial.lock()
+        defer { Lockstep.serial.unlock() }
+        let state = thread.state
         let compared = lockstep?.runInterpreter(block, state: state) ?? false
         let exit = runtime.run(code, state: state)
         if compared, let differences = lockstep?.differences(state: state, exit: exit), !differences.isEmpty {

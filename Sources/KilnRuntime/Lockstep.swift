@@ -38,6 +38,8 @@ struct Lockstep {
     var memory = RecordingGuestMemory()
     var expectedWrites: [(address: UInt64, size: Int, value: UInt64)] = []
     var expectedResult: IRExecutionResult?
+    /// Held around each compared block (see `JITDispatcher.runInLockstep`).
+    static let serial = HostMutex()
     /// Status Kiln exits with at the first difference.
     static let differenceStatus: Int32 = 120
     /// The guest state compared: everything up to the exclusive monitor (whose bookkeeping

@@ -7,6 +7,8 @@ struct FixtureCase: CustomStringConvertible, Sendable {
     var program: String
     var exitStatus: Int32
     var arguments: [String]
+    /// False for cases qemu-user cannot run (fifth column "kernel" in cases.tsv).
+    var qemuIsOracle = true
 
     /// The environment every fixture run gets, and nothing else.
     static let environment = ["KILN_FIXTURE_GREETING": "hi"]
@@ -30,7 +32,8 @@ struct FixtureCase: CustomStringConvertible, Sendable {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 3, let status = Int32(fields[2]) else { return nil }
             let arguments = fields.count > 3 ? fields[3].split(separator: " ").map(String.init) : []
-            return FixtureCase(name: fields[0], program: fields[1], exitStatus: status, arguments: arguments)
+            return FixtureCase(name: fields[0], program: fields[1], exitStatus: status, arguments: arguments,
+                               qemuIsOracle: fields.count <= 4 || fields[4] != "kernel")
         }
     }()
 
