@@ -69,7 +69,7 @@ final class JITDispatcher {
         let start = monotonicNanoseconds()
         let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         interpreter.environment = environment
-        lockstep = options.lockstep ? Lockstep(environment: environment) : nil
+        lockstep = options.lockstep ? Lockstep(environment: environment, addressSpace: process.addressSpace) : nil
         runtime = try X64Runtime(codeCapacity: codeCapacity, environment: environment)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
         thread.useInterruptWord((runtime.context + X64ABI.Context.interrupt).assumingMemoryBound(to: UInt32.self))
@@ -158,28 +158,34 @@ final class JITDispatcher {
 
     /// Runs an unlowerable block on the interpreter and handles its exit.
     private func interpret(_ block: JITBlock, checked: Bool = false) {
-        let result: IRExecutionResult
-        do {
-            if checked || process.guestCatchesFaults {
-                var memory = CheckedGuestMemory(addressSpace: process.addressSpace)
-                result = try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
-            } else {
-                result = try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
-            }
-        } catch {
-            switch error {
-            case let .memoryFault(fault, faultPC):
-                thread.state.pc = faultPC
-                process.deliverMemoryFault(fault)
-                return
-            }
-        }
+        guard let result = runOnInterpreter(block, checked: checked) else { return }
         switch result.kind {
         case .syscall: process.syscall()
         case .trap:
             if process.deliverTrap(pc: result.pc, kind: result.trap, info: result.info, translator: translator) { return }
             Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
         default: break
+        }
+    }
+
+    /// Runs `block` on the interpreter; nil when it faulted (the fault is delivered).
+    private func runOnInterpreter(_ block: JITBlock, checked: Bool) -> IRExecutionResult? {
+        // Under --lockstep, blocks run one at a time process-wide (see `runInLockstep`).
+        if lockstep != nil { Lockstep.serial.lock() }
+        defer { if lockstep != nil { Lockstep.serial.unlock() } }
+        do {
+            if checked || process.guestCatchesFaults {
+                var memory = CheckedGuestMemory(addressSpace: process.addressSpace)
+                return try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+            }
+            return try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+        } catch {
+            switch error {
+            case let .memoryFault(fault, faultPC):
+                thread.state.pc = faultPC
+                process.deliverMemoryFault(fault)
+                return nil
+            }
         }
     }
 
