@@ -53,6 +53,8 @@ public final class GuestProcess {
     /// Guest address of the rt_sigreturn trampoline (mapped at the first signal delivery).
     var signalReturnTrampoline: UInt64 = 0
     var warnedSyscalls = Set<UInt64>()
+    /// Guards `warnedSyscalls` (threads' calls run concurrently).
+    let warningLock = HostMutex()
     /// Host descriptors Kiln itself uses (the strace file); the guest may not close them.
     var reservedDescriptors = Set<Int32>()
     let strace: Strace?

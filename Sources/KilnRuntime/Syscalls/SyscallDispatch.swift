@@ -39,7 +39,7 @@ extension GuestProcess {
         case .absent?:
             result = -Int(ENOSYS)
         case .unsupported?, nil:
-            if warnedSyscalls.insert(number).inserted {
+            if warningLock.withLock({ warnedSyscalls.insert(number).inserted }) {
                 writeAll(2, "kiln: warning: unsupported syscall \(entry?.name ?? "#\(number)") (\(number)) returns ENOSYS\n")
             }
             result = -Int(ENOSYS)

@@ -71,10 +71,15 @@ private final class ThreadStart {
     let process: GuestProcess
     let thread: GuestThread
     let flags: UInt64, parentTID: UInt64, childTID: UInt64
-    var started = sem_t()
+    /// Posted by the new thread once its tid words are written.
+    let started = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
     init(process: GuestProcess, thread: GuestThread, flags: UInt64, parentTID: UInt64, childTID: UInt64) {
         self.process = process; self.thread = thread; self.flags = flags; self.parentTID = parentTID; self.childTID = childTID
-        sem_init(&started, 0, 0)
+        sem_init(started, 0, 0)
+    }
+    deinit {
+        sem_destroy(started)
+        started.deallocate()
     }
 }
 
@@ -107,7 +112,7 @@ extension GuestProcess {
             start.process.applySignalMaskToHost(thread.signalMask)
             if start.flags & CloneFlags.parentSetTID != 0, let p = pointer(start.parentTID) { p.storeBytes(of: thread.tid, as: Int32.self) }
             if start.flags & CloneFlags.childSetTID != 0, let p = pointer(start.childTID) { p.storeBytes(of: thread.tid, as: Int32.self) }
-            sem_post(&start.started)
+            sem_post(start.started)
             start.process.runDispatcher(on: thread)
             return nil
         }, context)
@@ -117,7 +122,7 @@ extension GuestProcess {
             _ = threads.removeUnlessLast(child)
             return -Int(EAGAIN)
         }
-        while sem_wait(&start.started) != 0 {}
+        while sem_wait(start.started) != 0 {}
         return Int(child.tid)
     }
 
