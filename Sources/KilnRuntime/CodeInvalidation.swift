@@ -6,8 +6,9 @@ import KilnX64
 import Synchronization
 
 /// A guest range whose translations must go (its bytes may have changed or gone away),
-/// stamped with the process-wide epoch it was issued at. A value, so it can be posted to
-/// another thread's dispatcher.
+/// stamped with the process-wide epoch it was issued at. A value: the process posts it to
+/// every thread's dispatcher (`ThreadRegistry.postToEveryThread`), each applies it to its own
+/// translations.
 struct CodeInvalidation: Equatable, Sendable {
     var start: UInt64
     var end: UInt64
@@ -18,7 +19,7 @@ struct CodeInvalidation: Equatable, Sendable {
 
 /// The process-wide invalidation count. Issuing an invalidation advances it after the guest's
 /// writes are visible; a translation remembers the epoch it started at and is not installed if
-/// an invalidation issued after that overlaps it (it may have read bytes from before the write).
+/// the epoch moved meanwhile (it may have read bytes from before the write).
 enum CodeInvalidationEpoch {
     private static let counter = Atomic<UInt64>(0)
 
@@ -26,35 +27,6 @@ enum CodeInvalidationEpoch {
 
     /// A new epoch for an invalidation being issued now.
     static func advance() -> UInt64 { counter.add(1, ordering: .sequentiallyConsistent).newValue }
-}
-
-/// Invalidations posted to one dispatcher by other threads: a locked list and an atomic flag
-/// the owner checks cheaply on each return to its loop.
-final class CodeInvalidationInbox: @unchecked Sendable {
-    private let pending = Mutex<[CodeInvalidation]>([])
-    private let hasPending = Atomic<Bool>(false)
-
-    /// Queues `invalidation` for the owning dispatcher (any thread).
-    func post(_ invalidation: CodeInvalidation) {
-        pending.withLock { $0.append(invalidation) }
-        hasPending.store(true, ordering: .releasing)
-    }
-
-    /// Removes and returns everything posted so far (owner thread).
-    @inline(__always) func drain() -> [CodeInvalidation] {
-        guard hasPending.load(ordering: .acquiring) else { return [] }
-        hasPending.store(false, ordering: .releasing)
-        return pending.withLock { list in
-            defer { list.removeAll(keepingCapacity: true) }
-            return list
-        }
-    }
-}
-
-/// Where a process-wide invalidation goes besides the issuing thread's own dispatcher: the
-/// thread registry sets this to post the request to every other live dispatcher.
-enum CodeInvalidationBroadcast {
-    nonisolated(unsafe) static var toOtherThreads: (CodeInvalidation) -> Void = { _ in }
 }
 
 /// The guest range an `IC` instruction names: one instruction-cache line (CTR_EL0.IminLine)
@@ -76,15 +48,7 @@ struct IncomingLink {
 }
 
 extension JITDispatcher {
-    /// Issues an invalidation of `start ..< end` for the whole process: this dispatcher drops
-    /// its translations at once, every other thread's dispatcher gets it posted.
-    func issueInvalidation(_ start: UInt64, _ end: UInt64) {
-        let invalidation = CodeInvalidation(start: start, end: end, epoch: CodeInvalidationEpoch.advance())
-        apply(invalidation)
-        CodeInvalidationBroadcast.toOtherThreads(invalidation)
-    }
-
-    /// Drops every translation overlapping the range: out of the block cache, every link slot
+    /// Drops this thread's translations overlapping the range: out of the block cache, every link slot
     /// chained into it back to its stub, its lookup-table entry cleared and the return
     /// predictions forgotten. Its code stays in the buffer (unreachable) until the next flush,
     /// so a thread still inside it finishes its block safely and leaves at its next exit.
@@ -102,18 +66,10 @@ extension JITDispatcher {
         runtime.clearReturnPredictions()
     }
 
-    /// Applies what other threads posted; returns it (a translation in progress checks it).
-    @discardableResult
-    func applyPostedInvalidations() -> [CodeInvalidation] {
-        let posted = inbox.drain()
-        for invalidation in posted { apply(invalidation) }
-        return posted
-    }
-
     /// IC IVAU / IC IALLU at `state.pc` (`encoding`): drops the translations of the line (and
     /// of its shared-mapping aliases) unless `--smc none`, and continues after it.
     func instructionCacheMaintenance(_ encoding: UInt32) {
-        let state = process.state
+        let state = thread.state
         if smc != .none {
             let range = instructionCacheMaintenanceRange(encoding: encoding, state: state, cacheType: interpreter.environment.cacheType)
             process.addressSpace.invalidateCode(range.start, range.end)
@@ -132,11 +88,11 @@ extension JITDispatcher {
     /// write into one with EFAULT (no fault to catch), so on EFAULT every page is released and
     /// the call runs again from the same registers.
     func syscallReleasingTrackedPages(_ tracker: CodeWriteTracker) {
-        let state = process.state
+        let state = thread.state
         let arguments = (0...8).map { state.x($0) }
         let pc = state.pc
         process.syscall()
-        guard state.x(0) == UInt64(bitPattern: -Int64(EFAULT)), state.pc == pc else { return }
+        guard !thread.hasExited, state.x(0) == UInt64(bitPattern: -Int64(EFAULT)), state.pc == pc else { return }
         tracker.releaseAll()
         for (n, value) in arguments.enumerated() { state.setX(n, value) }
         process.syscall()
@@ -155,5 +111,31 @@ extension X64Runtime {
         guard lookupTable[2 * n] == pc, lookupTable[2 * n + 1] == UInt64(UInt(bitPattern: code)) else { return }
         lookupTable[2 * n] = ~0
         lookupTable[2 * n + 1] = 0
+    }
+}
+
+extension GuestProcess {
+    /// Issues an invalidation of `start ..< end` (the address space's hook): stamped with a new
+    /// epoch, applied at once on the calling thread and posted to every other thread.
+    func issueInvalidation(_ start: UInt64, _ end: UInt64) {
+        codeWrites?.forget(start, end)
+        let invalidation = CodeInvalidation(start: start, end: end, epoch: CodeInvalidationEpoch.advance())
+        threads.postToEveryThread { $0.invalidateTranslations(invalidation) }
+    }
+
+    /// The process's `--smc mtrack` page tracker (one for all threads: pages are shared),
+    /// created by the first JIT dispatcher that asks.
+    func codeWriteTracker() -> CodeWriteTracker {
+        codeWritesLock.withLock {
+            if let tracker = codeWrites { return tracker }
+            let tracker = CodeWriteTracker(addressSpace: addressSpace) { [unowned self] start, end in
+                self.addressSpace.invalidateCode(start, end)
+            }
+            // Any mprotect resets the host protection of its pages to the guest's.
+            addressSpace.protectionChanged = { [unowned self] start, end in self.addressSpace.invalidateCode(start, end) }
+            codeWrites = tracker
+            CodeWriteTracker.current = tracker
+            return tracker
+        }
     }
 }

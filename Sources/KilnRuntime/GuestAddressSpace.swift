@@ -43,12 +43,15 @@ public final class GuestAddressSpace {
     /// Called with `[start, end)` after every successful mprotect there (the host protection
     /// of those pages is the guest's again).
     var protectionChanged: (UInt64, UInt64) -> Void = { _, _ in }
+    /// Guest threads map and look up concurrently: every public operation holds this.
+    let lock = HostMutex()
 
     public init() {}
 
     /// File-backed executable mappings: the hook translation caches attach to.
     public var codeRegions: [CodeRegion] {
-        mappings.compactMap { m in
+        lock.lock(); defer { lock.unlock() }
+        return mappings.compactMap { m in
             guard m.isExecutable, let f = m.file else { return nil }
             return CodeRegion(path: f.path, device: f.device, inode: f.inode, fileOffset: m.fileOffset,
                               start: m.start, size: m.end - m.start, base: m.base)
@@ -57,6 +60,7 @@ public final class GuestAddressSpace {
 
     /// The mapping containing `address`.
     public func mapping(containing address: UInt64) -> GuestMapping? {
+        lock.lock(); defer { lock.unlock() }
         var lo = 0, hi = mappings.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -73,6 +77,7 @@ public final class GuestAddressSpace {
     /// file mapped once writable and once executable: a JIT writes one view, runs the other).
     func invalidateCode(_ start: UInt64, _ end: UInt64) {
         guard start < end else { return }
+        lock.lock(); defer { lock.unlock() }
         invalidate(start, end)
         for alias in aliases(of: start, end) { invalidate(alias.start, alias.end) }
     }
@@ -137,6 +142,21 @@ public final class GuestAddressSpace {
         return cursor >= end
     }
 
+    /// Whether `[start, end)` is mapped with every bit of `protection`.
+    func isAccessible(_ start: UInt64, _ end: UInt64, protection: Int32) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        var cursor = start
+        for m in mappings where m.end > cursor && m.start < end {
+            if m.start > cursor || m.protection & protection != protection { return false }
+            cursor = m.end
+            if cursor >= end { return true }
+        }
+        return cursor >= end
+    }
+
+    /// Whether `[start, end)` is mapped writable (a signal frame's destination).
+    func isWritable(_ start: UInt64, _ end: UInt64) -> Bool { isAccessible(start, end, protection: PROT_WRITE) }
+
     /// The highest free gap of `length` bytes below `top` and at or above `bottom`.
     private func freeRange(_ length: UInt64, below top: UInt64, above bottom: UInt64) -> UInt64? {
         var gapEnd = top
@@ -171,6 +191,7 @@ public final class GuestAddressSpace {
 
     /// mmap(2) for the guest; returns the address or -errno.
     public func map(address: UInt64, length: UInt64, protection: Int32, flags: Int32, fd: Int32, offset: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard length > 0, offset & (GuestLayout.pageSize - 1) == 0 else { return -Int(EINVAL) }
         let size = GuestLayout.pageUp(length)
         guard size >= length else { return -Int(ENOMEM) }
@@ -217,12 +238,14 @@ public final class GuestAddressSpace {
 
     /// Records a mapping the loader made itself.
     func recordLoaded(_ mapping: GuestMapping) {
+        lock.lock(); defer { lock.unlock() }
         invalidateCode(mapping.start, mapping.end)
         record(mapping)
     }
 
     /// munmap(2) for the guest.
     public func unmap(address: UInt64, length: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard address & (GuestLayout.pageSize - 1) == 0, length > 0 else { return -Int(EINVAL) }
         let size = GuestLayout.pageUp(length)
         guard GuestLayout.contains(address, size) else { return -Int(EINVAL) }
@@ -235,6 +258,7 @@ public final class GuestAddressSpace {
 
     /// mprotect(2) for the guest.
     public func protect(address: UInt64, length: UInt64, protection: Int32) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard address & (GuestLayout.pageSize - 1) == 0 else { return -Int(EINVAL) }
         let size = GuestLayout.pageUp(length)
         guard GuestLayout.contains(address, size) else { return -Int(ENOMEM) }
@@ -261,6 +285,7 @@ public final class GuestAddressSpace {
     /// mremap(2) for the guest: grows in place when the guest range above is free, else moves
     /// to an address this type chooses (never one the host picks).
     public func remap(address: UInt64, oldLength: UInt64, newLength: UInt64, flags: Int32, newAddress: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         let mayMove = flags & mremapMayMove != 0, fixed = flags & mremapFixed != 0
         guard address & (GuestLayout.pageSize - 1) == 0, newLength > 0 else { return -Int(EINVAL) }
         let oldSize = GuestLayout.pageUp(oldLength), newSize = GuestLayout.pageUp(newLength)
@@ -297,6 +322,7 @@ public final class GuestAddressSpace {
 
     /// brk(2): moves the break, mapping or unmapping whole pages; returns the (new) break.
     public func setBreak(_ requested: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard requested >= brkStart, GuestLayout.contains(brkStart, requested - brkStart) else { return Int(brkCurrent) }
         let oldTop = GuestLayout.pageUp(brkCurrent), newTop = GuestLayout.pageUp(requested)
         if newTop > oldTop {

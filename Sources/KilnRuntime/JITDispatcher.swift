@@ -70,41 +70,27 @@ final class JITDispatcher {
     let chaining: Bool
     /// Block pc -> the link slots chained to it.
     var incoming: [UInt64: [IncomingLink]] = [:]
-    /// Invalidations other threads posted here.
-    let inbox = CodeInvalidationInbox()
-    /// `--smc mtrack`'s page tracker.
+    /// `--smc mtrack`'s page tracker (the process's).
     var mtrack: CodeWriteTracker?
 
-    /// The running dispatcher, for the fault handler.
-    nonisolated(unsafe) static weak var current: JITDispatcher?
+    /// The guest thread this dispatcher runs (each guest thread has its own dispatcher).
+    let thread: GuestThread
 
-    init(process: GuestProcess, options: JITOptions = JITOptions()) throws(CodeBufferError) {
+    init(process: GuestProcess, thread: GuestThread, options: JITOptions = JITOptions(), codeCapacity: Int = 256 << 20) throws(CodeBufferError) {
         self.process = process
+        self.thread = thread
         let start = monotonicNanoseconds()
         let environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         interpreter.environment = environment
-        lockstep = options.lockstep ? Lockstep(environment: environment) : nil
+        lockstep = options.lockstep ? Lockstep(environment: environment, addressSpace: process.addressSpace) : nil
         smc = options.smc
         chaining = !options.lockstep && options.smc != .full
-        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
+        runtime = try X64Runtime(codeCapacity: codeCapacity, environment: environment)
         translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
-        process.addressSpace.invalidate = { [unowned self] start, end in
-            self.mtrack?.forget(start, end)
-            self.issueInvalidation(start, end)
-        }
-        if smc == .mtrack {
-            let tracker = CodeWriteTracker(addressSpace: process.addressSpace) { [unowned self] start, end in
-                self.process.addressSpace.invalidateCode(start, end)
-            }
-            mtrack = tracker
-            CodeWriteTracker.current = tracker
-            // Any mprotect resets the host protection of its pages to the guest's.
-            process.addressSpace.protectionChanged = { [unowned self] start, end in
-                self.mtrack?.forget(start, end)
-                self.issueInvalidation(start, end)
-            }
-        }
-        process.afterForkInChild = { [unowned self] in
+        thread.useInterruptWord((runtime.context + X64ABI.Context.interrupt).assumingMemoryBound(to: UInt32.self))
+        thread.invalidateTranslations = { [unowned self] invalidation in self.apply(invalidation) }
+        if smc == .mtrack { mtrack = process.codeWriteTracker() }
+        thread.afterFork = { [unowned self] in
             do {
                 try self.runtime.separateAfterFork()
                 self.flush()
@@ -113,8 +99,8 @@ final class JITDispatcher {
                 exit(RuntimeError.unsupportedInstruction("").exitStatus)
             }
         }
-        JITDispatcher.current = self
-        CrashReporter.locateHostPC = { rip in JITDispatcher.current?.locate(rip) }
+        thread.locateHostPC = { [unowned self] rip in self.locate(rip) }
+        thread.faultExit = (runtime.exitToHost, UInt(bitPattern: runtime.context))
     }
 
     /// Drops every translation, installed code, link and prediction.
@@ -126,15 +112,17 @@ final class JITDispatcher {
         extents.removeAll(keepingCapacity: true)
     }
 
-    /// Runs the guest until it exits; never returns.
-    func run() -> Never {
-        let state = process.state
+    /// Runs the guest thread until it exits.
+    func run() {
+        let state = thread.state
+        defer { thread.locateHostPC = nil; thread.faultExit = nil }
         while true {
-            applyPostedInvalidations()
+            if thread.isInterrupted { process.serviceInterrupts(thread) }
+            if thread.hasExited { return }
             let pc = state.pc
             var block = blocks.lookup(pc) ?? translate(pc)
             if smc == .full, !block.guestBytes.isEmpty, !hasGuestBytes(of: block) {
-                issueInvalidation(pc, pc &+ block.guestLength)
+                apply(CodeInvalidation(start: pc, end: pc &+ block.guestLength, epoch: CodeInvalidationEpoch.advance()))
                 block = translate(pc)
             }
             guard let code = block.code else {
@@ -142,16 +130,23 @@ final class JITDispatcher {
                 continue
             }
             let exit = lockstep == nil ? runtime.run(code, state: state) : runInLockstep(block, code: code)
+            if let fault = thread.pendingFault {
+                thread.pendingFault = nil
+                replayFault(fault)
+                continue
+            }
             switch exit.kind {
             case .syscall:
-                if let mtrack, !mtrack.protectedPages.isEmpty {
+                if let mtrack, mtrack.hasProtectedPages {
                     syscallReleasingTrackedPages(mtrack)
                 } else {
                     process.syscall()
                 }
+                if thread.hasExited { return }
             case .trap where exit.trap == .instructionCacheMaintenance:
                 instructionCacheMaintenance(exit.info)
             case .trap:
+                if process.deliverTrap(pc: state.pc, kind: exit.trap, info: exit.info, translator: translator) { continue }
                 Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
             default:
                 if let linkSlot = exit.slot, chaining { chain(linkSlot, to: state.pc) }
@@ -162,7 +157,11 @@ final class JITDispatcher {
     /// Runs `block` on the interpreter, then on the JIT from the same state; stops the run at
     /// the first difference.
     private func runInLockstep(_ block: JITBlock, code: UnsafeRawPointer) -> X64Exit {
-        let state = process.state
+        // The interpreter's writes are undone before the JIT runs: no other guest thread may
+        // run a block in between, so lockstep runs one block at a time process-wide.
+        Lockstep.serial.lock()
+        defer { Lockstep.serial.unlock() }
+        let state = thread.state
         let compared = lockstep?.runInterpreter(block, state: state) ?? false
         let exit = runtime.run(code, state: state)
         if compared, let differences = lockstep?.differences(state: state, exit: exit), !differences.isEmpty {
@@ -183,28 +182,58 @@ final class JITDispatcher {
     }
 
     /// Runs an unlowerable block on the interpreter and handles its exit.
-    private func interpret(_ block: JITBlock) {
-        let result: IRExecutionResult
-        do {
-            result = try interpreter.run(block.ir, state: process.state, memory: &memory, regionBase: block.base)
-        } catch {
-            switch error {
-            case let .memoryFault(fault, faultPC):
-                CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
-                                         detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
-            }
-        }
+    private func interpret(_ block: JITBlock, checked: Bool = false) {
+        guard let result = runOnInterpreter(block, checked: checked) else { return }
         switch result.kind {
         case .syscall: process.syscall()
         case .trap where result.trap == .instructionCacheMaintenance: instructionCacheMaintenance(result.info)
-        case .trap: Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
+        case .trap:
+            if process.deliverTrap(pc: result.pc, kind: result.trap, info: result.info, translator: translator) { return }
+            Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
         default: break
         }
     }
 
+    /// Runs `block` on the interpreter; nil when it faulted (the fault is delivered).
+    private func runOnInterpreter(_ block: JITBlock, checked: Bool) -> IRExecutionResult? {
+        // Under --lockstep, blocks run one at a time process-wide (see `runInLockstep`).
+        if lockstep != nil { Lockstep.serial.lock() }
+        defer { if lockstep != nil { Lockstep.serial.unlock() } }
+        do {
+            if checked || process.guestCatchesFaults {
+                var memory = CheckedGuestMemory(addressSpace: process.addressSpace)
+                return try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+            }
+            return try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+        } catch {
+            switch error {
+            case let .memoryFault(fault, faultPC):
+                thread.state.pc = faultPC
+                process.deliverMemoryFault(fault)
+                return nil
+            }
+        }
+    }
+
+    /// Translated code faulted on guest memory the guest handles faults for. Its registers
+    /// live in host registers, so the block runs again from its start on the interpreter with
+    /// checked memory, which stops at the faulting instruction with the exact guest state and
+    /// delivers the signal from there. (The state holds the block's entry values: translated
+    /// code writes guest registers back only at exits.)
+    private func replayFault(_ fault: HostFault) {
+        guard let block = blocks[fault.blockPC] else {
+            thread.state.pc = fault.pc
+            process.deliverFault(fault.signal, code: fault.code, address: fault.address, detail: "fault at \(hex(fault.address))")
+            return
+        }
+        thread.state.pc = fault.blockPC
+        interpret(block, checked: true)
+    }
+
     /// Translates and installs the block at `pc` (flushing the buffer when it is full) and
-    /// records it. A translation overlapped by an invalidation issued after it started (it
-    /// may have read bytes from before the write) is never installed: it starts again.
+    /// records it. A translation during which an invalidation was issued anywhere in the
+    /// process (it may have read bytes from before the write) is not installed: it starts
+    /// again, and then reads the bytes written before that invalidation.
     private func translate(_ pc: UInt64) -> JITBlock {
         // mtrack: protect before reading, so a write after the read always faults.
         mtrack?.track(pc, pc &+ 4)
@@ -213,7 +242,7 @@ final class JITDispatcher {
         repeat {
             epoch = CodeInvalidationEpoch.current
             translated = Dispatcher.translate(pc, process: process, translator: &translator)
-        } while applyPostedInvalidations().contains { $0.epoch > epoch && $0.overlaps(pc, length: UInt64(translated.ir.guestLength)) }
+        } while CodeInvalidationEpoch.current != epoch
         let guestLength = UInt64(translated.ir.guestLength)
         var block = JITBlock(code: nil, ir: translated.ir, base: translated.base, pc: pc, guestLength: guestLength)
         if smc == .full {

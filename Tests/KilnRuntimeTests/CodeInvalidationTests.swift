@@ -5,7 +5,7 @@ import KilnTestSupport
 import Testing
 
 /// The pieces of code invalidation in-process: which blocks a range hits, which guest ranges
-/// alias a shared mapping, which mapping changes report a range, and posting across threads.
+/// alias a shared mapping, and which mapping changes report a range.
 @Suite(.serialized) struct CodeInvalidationTests {
     @Test func blockCacheRemovesExactlyTheOverlappingBlocks() {
         var cache = BlockCache<Int>()
@@ -90,20 +90,9 @@ import Testing
         #expect(reported == 3, "unmapped")
     }
 
-    @Test func postedInvalidationsArriveOnceInOrder() async {
-        let inbox = CodeInvalidationInbox()
-        #expect(inbox.drain().isEmpty)
+    @Test func epochsAdvanceAndRangesOverlap() {
         let first = CodeInvalidationEpoch.advance()
-        await withTaskGroup(of: Void.self) { group in
-            for n in 0..<8 {
-                group.addTask { inbox.post(CodeInvalidation(start: UInt64(n) * 64, end: UInt64(n) * 64 + 64, epoch: first + UInt64(n))) }
-            }
-        }
-        let drained = inbox.drain()
-        #expect(drained.count == 8)
-        #expect(Set(drained.map(\.start)) == Set((0..<8).map { UInt64($0) * 64 }))
-        #expect(inbox.drain().isEmpty)
-        #expect(CodeInvalidationEpoch.advance() > first)
+        #expect(CodeInvalidationEpoch.current >= first && CodeInvalidationEpoch.advance() > first)
         #expect(CodeInvalidation(start: 0x100, end: 0x140, epoch: 0).overlaps(0xfc, length: 8))
         #expect(!CodeInvalidation(start: 0x100, end: 0x140, epoch: 0).overlaps(0xf8, length: 8))
     }

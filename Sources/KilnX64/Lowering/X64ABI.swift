@@ -55,7 +55,10 @@ public enum X64ABI {
         /// that continues there), pushed by calls and checked by returns.
         public static let returnStack = 576
         public static let returnStackEntries = 64
-        public static let size = returnStack + 16 * returnStackEntries
+        /// Nonzero when something was posted to the thread (a signal, an invalidation):
+        /// chained exits leave to the dispatcher instead of jumping on (u32).
+        public static let interrupt = returnStack + 16 * returnStackEntries
+        public static let size = interrupt + 64
     }
 
     /// Entries of the writable table that sits beside a translation unit's code.
