@@ -13,8 +13,6 @@ struct CodeInvalidation: Equatable, Sendable {
     var start: UInt64
     var end: UInt64
     var epoch: UInt64
-
-    func overlaps(_ pc: UInt64, length: UInt64) -> Bool { pc < end && pc &+ max(length, 4) > start }
 }
 
 /// The process-wide invalidation count. Issuing an invalidation advances it after the guest's

@@ -75,11 +75,20 @@ public final class GuestAddressSpace {
     /// Reports that the guest bytes at `[start, end)` may have changed or gone away, and with
     /// them the same file bytes seen through every other shared mapping (a memfd or MAP_SHARED
     /// file mapped once writable and once executable: a JIT writes one view, runs the other).
-    func invalidateCode(_ start: UInt64, _ end: UInt64) {
+    /// Only ranges mapped executable now can hold translations (translation needs execute, and
+    /// removing it invalidates: `wasExecutable`), so the others are not reported: most mmap and
+    /// munmap calls then cost no invalidation, which every thread would have to process.
+    func invalidateCode(_ start: UInt64, _ end: UInt64, wasExecutable: Bool = false) {
         guard start < end else { return }
         lock.lock(); defer { lock.unlock() }
-        invalidate(start, end)
-        for alias in aliases(of: start, end) { invalidate(alias.start, alias.end) }
+        if wasExecutable || hasExecutableMapping(start, end) { invalidate(start, end) }
+        for alias in aliases(of: start, end) where hasExecutableMapping(alias.start, alias.end) {
+            invalidate(alias.start, alias.end)
+        }
+    }
+
+    private func hasExecutableMapping(_ start: UInt64, _ end: UInt64) -> Bool {
+        mappings.contains { $0.isExecutable && $0.start < end && $0.end > start }
     }
 
     /// Guest ranges outside `[start, end)` that show the same bytes as some shared file mapping
@@ -277,7 +286,7 @@ public final class GuestAddressSpace {
             m.protection = protection
             record(m)
         }
-        if addsWrite || removesExec { invalidateCode(address, address + size) }
+        if addsWrite || removesExec { invalidateCode(address, address + size, wasExecutable: removesExec) }
         protectionChanged(address, address + size)
         return 0
     }
