@@ -16,18 +16,32 @@ public struct GuestFeatures: Hashable, Sendable {
     public static let current = GuestFeatures(hwcap: fp | asimd)
 }
 
-/// How self-modifying code is detected; changes what the translator emits.
+/// How the runtime notices guest code that changes (self-modifying code, guest JITs); part of
+/// the key because it changes what the translator emits (block ends, checks).
 public enum SMCMode: UInt8, CaseIterable, Sendable {
+    /// Never: only mapping changes (munmap, mprotect, MAP_FIXED, mremap) drop translations.
     case none = 0
-    case pageProtection = 1
+    /// `icache`, plus write-protection of guest pages holding translated code, for programs
+    /// that skip cache maintenance.
+    case mtrack = 1
+    /// Re-check every translation's guest bytes before it runs.
     case full = 2
+    /// The architecture's own signal: IC IVAU / IC IALLU drop the translations of the line.
+    case icache = 3
 
     public var name: String {
         switch self {
         case .none: return "none"
-        case .pageProtection: return "page-protection"
+        case .mtrack: return "mtrack"
         case .full: return "full"
+        case .icache: return "icache"
         }
+    }
+
+    /// The mode called `name`, or nil.
+    public init?(name: String) {
+        guard let mode = SMCMode.allCases.first(where: { $0.name == name }) else { return nil }
+        self = mode
     }
 }
 
@@ -52,7 +66,7 @@ public struct TranslationOptions: Hashable, Sendable {
     public var smcMode: SMCMode
     public var memoryModel: MemoryModelMode
 
-    public init(optimizationLevel: UInt8 = 2, smcMode: SMCMode = .pageProtection, memoryModel: MemoryModelMode = .hostTSO) {
+    public init(optimizationLevel: UInt8 = 2, smcMode: SMCMode = .icache, memoryModel: MemoryModelMode = .hostTSO) {
         self.optimizationLevel = optimizationLevel
         self.smcMode = smcMode
         self.memoryModel = memoryModel

@@ -36,6 +36,9 @@ public enum IRTrapKind: UInt8, Sendable, CaseIterable {
     case unimplemented
     /// An unallocated encoding (`info` = encoding).
     case unallocated
+    /// IC IVAU / IC IALLU / IC IALLUIS (`info` = encoding): the guest says instruction bytes
+    /// may have changed. The runtime drops the translations concerned and resumes after it.
+    case instructionCacheMaintenance
 }
 
 /// How control leaves a block.

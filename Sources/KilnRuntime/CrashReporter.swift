@@ -11,15 +11,12 @@ enum CrashReporter {
     /// exits, so during a block it is the block's start.
     static var currentPC: UInt64 { process?.state.pc ?? 0 }
     nonisolated(unsafe) static weak var process: GuestProcess?
-    /// Maps a host pc inside translated code to (guest block start, guest instruction); set
-    /// by the JIT tier.
-    nonisolated(unsafe) static var locateHostPC: ((UInt) -> (blockPC: UInt64, pc: UInt64)?)?
 
     static func install(_ process: GuestProcess) {
         self.process = process
         var inherited: UInt64 = 0
         _ = withUnsafeMutableBytes(of: &inherited) { HostSyscall.call(14, UInt64(SIG_BLOCK), 0, UInt64(UInt(bitPattern: $0.baseAddress)), 8) }
-        process.signalMask = inherited
+        process.mainThread.signalMask = inherited
         // The guest starts with the dispositions it inherited: ignored signals stay ignored,
         // everything else is default. (The Swift runtime's crash backtracer installs handlers
         // for SIGABRT, SIGILL, SIGTRAP... that would otherwise catch the guest's signals.)
@@ -35,39 +32,73 @@ enum CrashReporter {
                 Glibc.signal(sig, SIG_DFL)
             }
         }
-        for sig in [SIGSEGV, SIGBUS] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_sigaction = { signal, info, context in
-                let address = info.map { UInt64(UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr)) } ?? 0
-                if let context, let locate = CrashReporter.locateHostPC {
-                    let registers = context.assumingMemoryBound(to: ucontext_t.self).pointee.uc_mcontext.gregs
-                    // REG_RIP and REG_ERR (the page-fault error code: bit 1 set for a write).
-                    let rip = UInt(bitPattern: Int(registers.16)), isWrite = registers.19 & 2 != 0
-                    if let located = locate(rip) {
-                        // Translated code accesses memory directly: report as the interpreter
-                        // tier does, with the faulting instruction when outside guest memory.
-                        if address < GuestLayout.minimumAddress || address >= GuestLayout.limit - 16 {
-                            CrashReporter.report(signal: signal, pc: located.pc,
-                                                 detail: "\(isWrite ? "write to" : "read from") \(hex(address)) outside guest memory at")
-                        } else {
-                            CrashReporter.report(signal: signal, pc: located.blockPC, detail: "fault at \(hex(address)) in the block starting at")
-                        }
-                        return
-                    }
-                }
-                guard address < GuestLayout.limit else {
-                    writeAll(2, "kiln: internal error: \(CrashReporter.signalName(signal)) at host address \(hex(address)) while running the guest block at \(hex(CrashReporter.currentPC))\n")
+        for sig in [SIGSEGV, SIGBUS] { installFaultHandler(sig) }
+    }
+
+    /// Installs Kiln's handler for a fault signal (always SIGSEGV and SIGBUS; SIGILL, SIGTRAP
+    /// and SIGFPE once the guest handles them).
+    static func installFaultHandler(_ signal: Int32) {
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = faultHandler
+        action.sa_flags = Int32(SA_SIGINFO) | Int32(SA_NODEFER)
+        sigemptyset(&action.sa_mask)
+        sigaction(signal, &action, nil)
+    }
+
+    /// A fault signal on a host thread. Sent by a process (kill, tgkill): an asynchronous
+    /// guest signal. Raised by translated code on a guest access the guest handles: the host
+    /// pc is moved to the JIT's exit path and the dispatcher delivers it. Otherwise a crash
+    /// report, then the default action when the access runs again.
+    static let faultHandler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void = { signal, info, context in
+        let code = info?.pointee.si_code ?? 0
+        let thread = GuestThread.current
+        let handled = GuestSignals.handled.load(ordering: .acquiring) & GuestSignals.bit(signal) != 0
+        if code <= 0 {
+            if thread != nil, handled { GuestSignals.hostHandler(signal, info, context); return }
+            CrashReporter.dieOfSignal(signal)
+        }
+        let address = info.map { UInt64(UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr)) } ?? 0
+        // A guest write to code `--smc mtrack` protects: the page is writable again, its
+        // translations are gone, and returning runs the write again.
+        if signal == SIGSEGV, let context,
+           CodeWriteTracker.handleSegmentationFault(address: address,
+                                                    isWrite: context.assumingMemoryBound(to: ucontext_t.self).pointee.uc_mcontext.gregs.19 & 2 != 0) {
+            return
+        }
+        if let context, let thread, let locate = thread.locateHostPC {
+            let ucontext = context.assumingMemoryBound(to: ucontext_t.self)
+            let registers = ucontext.pointee.uc_mcontext.gregs
+            // REG_RIP, REG_R14 (the context block) and REG_ERR (bit 1 set for a write).
+            let rip = UInt(bitPattern: Int(registers.16)), isWrite = registers.19 & 2 != 0
+            if let located = locate(rip) {
+                if handled, thread.signalMask & GuestSignals.bit(signal) == 0, let exit = thread.faultExit,
+                   UInt(bitPattern: Int(registers.6)) == exit.context {
+                    thread.pendingFault = HostFault(signal: signal, code: code, address: address, pc: located.pc, blockPC: located.blockPC)
+                    ucontext.pointee.uc_mcontext.gregs.16 = Int64(bitPattern: UInt64(exit.exitToHost))
                     return
                 }
-                CrashReporter.report(signal: signal, pc: CrashReporter.currentPC,
-                                     detail: "fault at \(hex(address)) in the block starting at")
-                // SA_RESETHAND restored the default action: returning re-runs the access and
-                // the process dies of the same signal.
+                // Translated code accesses memory directly: report as the interpreter
+                // tier does, with the faulting instruction when outside guest memory.
+                if address < GuestLayout.minimumAddress || address >= GuestLayout.limit - 16 {
+                    CrashReporter.report(signal: signal, pc: located.pc,
+                                         detail: "\(isWrite ? "write to" : "read from") \(hex(address)) outside guest memory at")
+                } else {
+                    CrashReporter.report(signal: signal, pc: located.blockPC, detail: "fault at \(hex(address)) in the block starting at")
+                }
+                Glibc.signal(signal, SIG_DFL)
+                return
             }
-            action.sa_flags = Int32(SA_SIGINFO) | Int32(bitPattern: UInt32(SA_RESETHAND)) | Int32(SA_NODEFER)
-            sigemptyset(&action.sa_mask)
-            sigaction(sig, &action, nil)
         }
+        Glibc.signal(signal, SIG_DFL)
+        guard signal == SIGSEGV || signal == SIGBUS else { return }
+        guard address < GuestLayout.limit else {
+            writeAll(2, "kiln: internal error: \(CrashReporter.signalName(signal)) at host address \(hex(address)) while running the guest block at \(hex(CrashReporter.currentPC))\n")
+            return
+        }
+        CrashReporter.report(signal: signal, pc: CrashReporter.currentPC,
+                             detail: "fault at \(hex(address)) in the block starting at")
+        // The default action is back: returning re-runs the access and the process dies
+        // of the same signal.
     }
 
     /// Signals whose host handlers (the Swift runtime's crash reporter) stay installed.

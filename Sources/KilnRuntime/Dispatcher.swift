@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnA64
+import KilnCache
 import KilnIR
 
 /// A translated block and the region base its IR is relative to.
@@ -23,43 +24,62 @@ final class Dispatcher {
     var instructions: UInt64 = 0
     var counting = false
 
-    init(process: GuestProcess) {
+    /// The guest thread this dispatcher runs (each guest thread has its own dispatcher).
+    let thread: GuestThread
+
+    init(process: GuestProcess, thread: GuestThread) {
         self.process = process
+        self.thread = thread
         let start = monotonicNanoseconds()
         interpreter.environment = IRSystemEnvironment(counter: { (monotonicNanoseconds() &- start) })
         translator.lifter.zeroBlockSize = UInt64(interpreter.environment.zeroBlockSize)
-        process.addressSpace.invalidate = { [unowned self] start, end in
-            self.blocks.removeBlocks(startingIn: start, end)
+        thread.invalidateTranslations = { [unowned self] invalidation in
+            _ = self.blocks.removeBlocks(overlapping: invalidation.start, invalidation.end)
         }
     }
 
-    /// Runs the guest until it exits; never returns.
-    func run() -> Never {
-        let state = process.state
+    /// Runs the guest thread until it exits.
+    func run() {
+        let state = thread.state
         while true {
+            if thread.isInterrupted { process.serviceInterrupts(thread) }
             let pc = state.pc
             let block: TranslatedBlock
             if let cached = blocks.lookup(pc) {
                 block = cached
             } else {
                 block = Dispatcher.translate(pc, process: process, translator: &translator)
-                blocks.insert(block, at: pc)
+                blocks.insert(block, at: pc, length: UInt64(block.ir.guestLength))
             }
             if counting { instructions &+= UInt64(block.ir.guestLength / 4) }
             let result: IRExecutionResult
             do {
-                result = try interpreter.run(block.ir, state: state, memory: &memory, regionBase: block.base)
+                if process.guestCatchesFaults {
+                    var checked = CheckedGuestMemory(addressSpace: process.addressSpace)
+                    result = try interpreter.run(block.ir, state: state, memory: &checked, regionBase: block.base)
+                } else {
+                    result = try interpreter.run(block.ir, state: state, memory: &memory, regionBase: block.base)
+                }
             } catch {
                 switch error {
                 case let .memoryFault(fault, faultPC):
-                    CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
-                                             detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                    state.pc = faultPC
+                    process.deliverMemoryFault(fault)
+                    continue
                 }
             }
             switch result.kind {
             case .syscall:
                 process.syscall()
+                if thread.hasExited { return }
+            case .trap where result.trap == .instructionCacheMaintenance:
+                if process.options.smc != .none {
+                    let range = instructionCacheMaintenanceRange(encoding: result.info, state: state, cacheType: interpreter.environment.cacheType)
+                    process.addressSpace.invalidateCode(range.start, range.end)
+                }
+                state.pc = result.pc &+ 4
             case .trap:
+                if process.deliverTrap(pc: result.pc, kind: result.trap, info: result.info, translator: translator) { continue }
                 Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
             default:
                 break
@@ -92,7 +112,7 @@ final class Dispatcher {
             CrashReporter.guestCrash(signal: SIGTRAP, pc: pc, detail: "brk #\(hex(UInt64(info)))")
         case .undefined:
             CrashReporter.guestCrash(signal: SIGILL, pc: pc, detail: "undefined instruction \(word)")
-        case .unimplemented, .unallocated:
+        case .unimplemented, .unallocated, .instructionCacheMaintenance:
             let decoded = translator.decoder.decode(info)
             // An encoding no arm64 CPU has raises SIGILL there too; a real instruction Kiln
             // cannot run is Kiln's limitation and says so.
@@ -127,19 +147,26 @@ extension GuestProcess {
     /// Runs the guest to its end on the tier of `options`; exits the host process with its
     /// status (or its signal). If the JIT's code buffer cannot be mapped, the interpreter runs.
     public func run() -> Never {
-        if options.tier == .jit, let jit = try? JITDispatcher(process: self, options: JITOptions(lockstep: options.lockstep)) {
-            jit.run()
-        }
-        Dispatcher(process: self).run()
+        runDispatcher(on: mainThread)
+        // The main thread called exit while others run: the process ends with the last
+        // thread. This host thread only waits, with every signal blocked.
+        var all = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, nil)
+        while true { pause() }
     }
 
     /// Runs the guest counting executed guest instructions on the interpreter tier (chained
     /// translated code does not return to a place that could count); `report` gets the count
     /// at exit.
     public func runCountingInstructions(report: @escaping (UInt64) -> Void) -> Never {
-        let dispatcher = Dispatcher(process: self)
+        let dispatcher = Dispatcher(process: self, thread: mainThread)
         dispatcher.counting = true
         atExit { report(dispatcher.instructions) }
         dispatcher.run()
+        var all = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, nil)
+        while true { pause() }
     }
 }

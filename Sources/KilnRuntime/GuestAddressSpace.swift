@@ -16,6 +16,8 @@ public struct GuestMapping: Equatable, Sendable {
     public var fileOffset: UInt64
     /// Load bias of the file (see `CodeRegion.base`), 0 for anonymous memory.
     public var base: UInt64
+    /// MAP_SHARED: writes through any other shared mapping of the same file bytes show here.
+    public var isShared = false
 
     public var isExecutable: Bool { protection & PROT_EXEC != 0 }
 }
@@ -35,14 +37,21 @@ public final class GuestAddressSpace {
     /// Start of the program break area and the current break.
     public private(set) var brkStart: UInt64 = 0
     public private(set) var brkCurrent: UInt64 = 0
-    /// Called with `[start, end)` whenever code there may have changed or gone away.
+    /// Called with `[start, end)` whenever code there may have changed or gone away (once per
+    /// alias: see `invalidateCode`).
     var invalidate: (UInt64, UInt64) -> Void = { _, _ in }
+    /// Called with `[start, end)` after every successful mprotect there (the host protection
+    /// of those pages is the guest's again).
+    var protectionChanged: (UInt64, UInt64) -> Void = { _, _ in }
+    /// Guest threads map and look up concurrently: every public operation holds this.
+    let lock = HostMutex()
 
     public init() {}
 
     /// File-backed executable mappings: the hook translation caches attach to.
     public var codeRegions: [CodeRegion] {
-        mappings.compactMap { m in
+        lock.lock(); defer { lock.unlock() }
+        return mappings.compactMap { m in
             guard m.isExecutable, let f = m.file else { return nil }
             return CodeRegion(path: f.path, device: f.device, inode: f.inode, fileOffset: m.fileOffset,
                               start: m.start, size: m.end - m.start, base: m.base)
@@ -51,6 +60,7 @@ public final class GuestAddressSpace {
 
     /// The mapping containing `address`.
     public func mapping(containing address: UInt64) -> GuestMapping? {
+        lock.lock(); defer { lock.unlock() }
         var lo = 0, hi = mappings.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -58,6 +68,44 @@ public final class GuestAddressSpace {
         }
         guard lo < mappings.count, mappings[lo].start <= address else { return nil }
         return mappings[lo]
+    }
+
+    // MARK: invalidation
+
+    /// Reports that the guest bytes at `[start, end)` may have changed or gone away, and with
+    /// them the same file bytes seen through every other shared mapping (a memfd or MAP_SHARED
+    /// file mapped once writable and once executable: a JIT writes one view, runs the other).
+    /// Only ranges mapped executable now can hold translations (translation needs execute, and
+    /// removing it invalidates: `wasExecutable`), so the others are not reported: most mmap and
+    /// munmap calls then cost no invalidation, which every thread would have to process.
+    func invalidateCode(_ start: UInt64, _ end: UInt64, wasExecutable: Bool = false) {
+        guard start < end else { return }
+        lock.lock(); defer { lock.unlock() }
+        if wasExecutable || hasExecutableMapping(start, end) { invalidate(start, end) }
+        for alias in aliases(of: start, end) where hasExecutableMapping(alias.start, alias.end) {
+            invalidate(alias.start, alias.end)
+        }
+    }
+
+    private func hasExecutableMapping(_ start: UInt64, _ end: UInt64) -> Bool {
+        mappings.contains { $0.isExecutable && $0.start < end && $0.end > start }
+    }
+
+    /// Guest ranges outside `[start, end)` that show the same bytes as some shared file mapping
+    /// inside it.
+    func aliases(of start: UInt64, _ end: UInt64) -> [(start: UInt64, end: UInt64)] {
+        var result: [(start: UInt64, end: UInt64)] = []
+        for m in mappings where m.isShared && m.start < end && m.end > start {
+            guard let file = m.file else { continue }
+            let s = max(m.start, start), e = min(m.end, end)
+            let fileStart = m.fileOffset + (s - m.start), fileEnd = fileStart + (e - s)
+            for other in mappings where other.isShared && other.file == file && (other.end <= start || other.start >= end) {
+                let otherFileEnd = other.fileOffset + (other.end - other.start)
+                let lo = max(fileStart, other.fileOffset), hi = min(fileEnd, otherFileEnd)
+                if lo < hi { result.append((other.start + (lo - other.fileOffset), other.start + (hi - other.fileOffset))) }
+            }
+        }
+        return result
     }
 
     // MARK: bookkeeping
@@ -103,6 +151,21 @@ public final class GuestAddressSpace {
         return cursor >= end
     }
 
+    /// Whether `[start, end)` is mapped with every bit of `protection`.
+    func isAccessible(_ start: UInt64, _ end: UInt64, protection: Int32) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        var cursor = start
+        for m in mappings where m.end > cursor && m.start < end {
+            if m.start > cursor || m.protection & protection != protection { return false }
+            cursor = m.end
+            if cursor >= end { return true }
+        }
+        return cursor >= end
+    }
+
+    /// Whether `[start, end)` is mapped writable (a signal frame's destination).
+    func isWritable(_ start: UInt64, _ end: UInt64) -> Bool { isAccessible(start, end, protection: PROT_WRITE) }
+
     /// The highest free gap of `length` bytes below `top` and at or above `bottom`.
     private func freeRange(_ length: UInt64, below top: UInt64, above bottom: UInt64) -> UInt64? {
         var gapEnd = top
@@ -137,6 +200,7 @@ public final class GuestAddressSpace {
 
     /// mmap(2) for the guest; returns the address or -errno.
     public func map(address: UInt64, length: UInt64, protection: Int32, flags: Int32, fd: Int32, offset: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard length > 0, offset & (GuestLayout.pageSize - 1) == 0 else { return -Int(EINVAL) }
         let size = GuestLayout.pageUp(length)
         guard size >= length else { return -Int(ENOMEM) }
@@ -157,8 +221,9 @@ public final class GuestAddressSpace {
         }
         guard result >= 0 else { return result }
         let start = UInt64(result)
-        invalidate(start, start + size)
+        invalidateCode(start, start + size)
         var mapping = GuestMapping(start: start, end: start + size, protection: protection, file: nil, fileOffset: offset, base: 0)
+        mapping.isShared = flags & MAP_SHARED != 0 && !anonymous
         if !anonymous { describeFile(&mapping, fd: fd) }
         record(mapping)
         return result
@@ -182,24 +247,27 @@ public final class GuestAddressSpace {
 
     /// Records a mapping the loader made itself.
     func recordLoaded(_ mapping: GuestMapping) {
-        invalidate(mapping.start, mapping.end)
+        lock.lock(); defer { lock.unlock() }
+        invalidateCode(mapping.start, mapping.end)
         record(mapping)
     }
 
     /// munmap(2) for the guest.
     public func unmap(address: UInt64, length: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard address & (GuestLayout.pageSize - 1) == 0, length > 0 else { return -Int(EINVAL) }
         let size = GuestLayout.pageUp(length)
         guard GuestLayout.contains(address, size) else { return -Int(EINVAL) }
         let r = HostSyscall.call(HostNumber.munmap, address, size)
         guard r == 0 else { return r }
+        invalidateCode(address, address + size)
         carve(address, address + size)
-        invalidate(address, address + size)
         return 0
     }
 
     /// mprotect(2) for the guest.
     public func protect(address: UInt64, length: UInt64, protection: Int32) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard address & (GuestLayout.pageSize - 1) == 0 else { return -Int(EINVAL) }
         let size = GuestLayout.pageUp(length)
         guard GuestLayout.contains(address, size) else { return -Int(ENOMEM) }
@@ -208,6 +276,9 @@ public final class GuestAddressSpace {
         let r = HostSyscall.call(HostNumber.mprotect, address, size, UInt64(UInt32(bitPattern: protection)))
         guard r == 0 else { return r }
         let affected = mappings.filter { $0.start < address + size && $0.end > address }
+        // Translations stay valid while their bytes stay executable and no new writer appears.
+        let addsWrite = protection & PROT_WRITE != 0 && affected.contains { $0.protection & PROT_WRITE == 0 }
+        let removesExec = protection & PROT_EXEC == 0 && affected.contains { $0.isExecutable }
         for var m in affected {
             let cutStart = max(m.start, address), cutEnd = min(m.end, address + size)
             m.fileOffset += cutStart - m.start
@@ -215,13 +286,15 @@ public final class GuestAddressSpace {
             m.protection = protection
             record(m)
         }
-        invalidate(address, address + size)
+        if addsWrite || removesExec { invalidateCode(address, address + size, wasExecutable: removesExec) }
+        protectionChanged(address, address + size)
         return 0
     }
 
     /// mremap(2) for the guest: grows in place when the guest range above is free, else moves
     /// to an address this type chooses (never one the host picks).
     public func remap(address: UInt64, oldLength: UInt64, newLength: UInt64, flags: Int32, newAddress: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         let mayMove = flags & mremapMayMove != 0, fixed = flags & mremapFixed != 0
         guard address & (GuestLayout.pageSize - 1) == 0, newLength > 0 else { return -Int(EINVAL) }
         let oldSize = GuestLayout.pageUp(oldLength), newSize = GuestLayout.pageUp(newLength)
@@ -239,13 +312,13 @@ public final class GuestAddressSpace {
         let hostFlags = moving ? (mremapMayMove | mremapFixed) : 0
         let r = HostSyscall.call(HostNumber.mremap, address, oldSize, newSize, UInt64(hostFlags), target)
         guard r >= 0 else { return r }
+        invalidateCode(address, address + oldSize)
         carve(address, address + oldSize)
-        invalidate(address, address + oldSize)
         var moved = original
         moved.fileOffset = original.fileOffset + (address - original.start)
         moved.start = UInt64(r); moved.end = UInt64(r) + newSize
         if moved.file != nil { moved.base = original.base &+ (moved.start &- address) }
-        invalidate(moved.start, moved.end)
+        invalidateCode(moved.start, moved.end)
         record(moved)
         return r
     }
@@ -258,6 +331,7 @@ public final class GuestAddressSpace {
 
     /// brk(2): moves the break, mapping or unmapping whole pages; returns the (new) break.
     public func setBreak(_ requested: UInt64) -> Int {
+        lock.lock(); defer { lock.unlock() }
         guard requested >= brkStart, GuestLayout.contains(brkStart, requested - brkStart) else { return Int(brkCurrent) }
         let oldTop = GuestLayout.pageUp(brkCurrent), newTop = GuestLayout.pageUp(requested)
         if newTop > oldTop {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnA64
+import KilnCache
 import KilnELF
 import KilnIR
 
@@ -17,19 +18,29 @@ public struct RunOptions: Sendable {
     public var tier: ExecutionTier
     /// JIT tier only: run every block on the interpreter too and stop at the first difference.
     public var lockstep: Bool
-    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit, lockstep: Bool = false) {
+    /// How changed guest code is noticed (`--smc`, `KILN_SMC`).
+    public var smc: SMCMode
+    public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit, lockstep: Bool = false,
+                smc: SMCMode = .icache) {
         self.rootfs = rootfs; self.strace = strace; self.straceDescriptor = straceDescriptor; self.tier = tier
-        self.lockstep = lockstep
+        self.lockstep = lockstep; self.smc = smc
     }
 }
 
-/// A guest Linux process on the interpreter tier: its memory map, CPU state, system call
-/// state and translated blocks. Single-threaded for now; one `GuestProcess` per host process.
+/// A guest Linux process: its memory map, its threads, system call and signal state. One
+/// `GuestProcess` per host process; each guest thread is a host thread (see `GuestThread`).
 public final class GuestProcess {
     public let options: RunOptions
     public let paths: PathResolver
     public let addressSpace = GuestAddressSpace()
-    public let state = GuestCPUState()
+    /// The live guest threads; `postToEveryThread` reaches each one's dispatcher.
+    public let threads = ThreadRegistry()
+    /// The thread that ran the program's entry point.
+    public let mainThread = GuestThread(state: GuestCPUState())
+    /// The CPU state of the guest thread running on the calling host thread.
+    public var state: GuestCPUState { currentThread.state }
+    /// The guest thread running on the calling host thread.
+    var currentThread: GuestThread { GuestThread.current ?? mainThread }
     /// Host path of the program file, and the path the guest knows it by (/proc/self/exe).
     public let programHostPath: String
     public let programGuestPath: String
@@ -39,17 +50,20 @@ public final class GuestProcess {
     public private(set) var auxv: [(UInt64, UInt64)] = []
     public private(set) var entryPoint: UInt64 = 0
 
-    /// Guest signal dispositions: handler, flags, restorer, mask (struct sigaction, arm64).
+    /// Guest signal dispositions: handler, flags, restorer, mask (struct sigaction, arm64),
+    /// shared by all threads and guarded by `signalLock`.
     var signalActions = [[UInt64]](repeating: [0, 0, 0, 0], count: 65)
-    var signalMask: UInt64 = 0
-    var alternateSignalStack: [UInt64] = [0, 2, 0]
-    var clearChildTID: UInt64 = 0
-    var robustList: UInt64 = 0
+    let signalLock = HostMutex()
+    /// Guest address of the rt_sigreturn trampoline (mapped at the first signal delivery).
+    var signalReturnTrampoline: UInt64 = 0
     var warnedSyscalls = Set<UInt64>()
-    /// Run in a forked child before it continues (the JIT tier gives it its own code buffer).
-    var afterForkInChild: () -> Void = {}
+    /// Guards `warnedSyscalls` (threads' calls run concurrently).
+    let warningLock = HostMutex()
     /// Host descriptors Kiln itself uses (the strace file); the guest may not close them.
     var reservedDescriptors = Set<Int32>()
+    /// `--smc mtrack`'s write-protected code pages (see `codeWriteTracker()`).
+    var codeWrites: CodeWriteTracker?
+    let codeWritesLock = HostMutex()
     let strace: Strace?
     /// Run just before the process exits (diagnostic reports).
     private var exitHooks: [() -> Void] = []
@@ -66,6 +80,11 @@ public final class GuestProcess {
             if options.straceDescriptor > 2 { reservedDescriptors.insert(options.straceDescriptor) }
         } else {
             strace = nil
+        }
+        mainThread.makeCurrent()
+        threads.add(mainThread)
+        addressSpace.invalidate = { [unowned self] start, end in
+            self.issueInvalidation(start, end)
         }
         CrashReporter.install(self)
 
@@ -123,10 +142,17 @@ public final class GuestProcess {
     /// Registers `report` to run when the guest exits (not when it dies of a signal).
     public func atExit(_ report: @escaping () -> Void) { exitHooks.append(report) }
 
-    /// Ends the process with the guest's exit status.
+    /// Ends the process with the guest's exit status. With other threads still running
+    /// guest code, the host process ends without running its own exit-time teardown under
+    /// them; a vfork child (sharing the parent's memory) never runs the parent's hooks.
     func exitProcess(_ status: Int32) -> Never {
         strace?.flush()
+        if currentThread.isVforkChild { _exit(status & 0xff) }
         exitHooks.forEach { $0() }
+        if threads.count > 1 {
+            fflush(nil)
+            _exit(status & 0xff)
+        }
         exit(status & 0xff)
     }
 }

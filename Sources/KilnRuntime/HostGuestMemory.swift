@@ -34,4 +34,15 @@ struct HostGuestMemory: GuestMemory {
         default: p.storeBytes(of: value, as: UInt64.self)
         }
     }
+
+    /// Locked, as guest threads run concurrently (an exclusive store is a compare-and-swap).
+    @inline(__always)
+    mutating func compareAndSwap(_ address: UInt64, size: Int, expected: UInt64, new: UInt64) throws(GuestMemoryFault) -> UInt64 {
+        HostAtomics.compareAndSwap(try check(address, size, write: true), size: size, expected: expected, new: new)
+    }
+
+    @inline(__always)
+    mutating func compareAndSwapPair(_ address: UInt64, expected: V128, new: V128) throws(GuestMemoryFault) -> V128 {
+        HostAtomics.compareAndSwapPair(try check(address, 16, write: true), expected: expected, new: new)
+    }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnA64
+import KilnCache
 import KilnIR
 import KilnTranslator
 import KilnX64
@@ -18,6 +19,8 @@ public enum ExecutionTier: String, Sendable {
 struct JITOptions {
     /// Compare every block with the interpreter (`--lockstep`).
     var lockstep = false
+    /// How changed guest code is noticed.
+    var smc = SMCMode.icache
 }
 
 /// A block in the JIT tier: installed host code, or IR for the interpreter when lowering failed.
@@ -28,6 +31,8 @@ struct JITBlock {
     var base: UInt64
     var pc: UInt64
     var guestLength: UInt64
+    /// `--smc full`: the guest bytes it was translated from, compared before each run.
+    var guestBytes: [UInt8] = []
 }
 
 /// Where a unit's code lies and how its host offsets map to guest instructions: the fault
@@ -44,8 +49,8 @@ struct JITUnitExtent {
 /// on a miss), run it until it returns to the host, and handle the exit as the interpreter
 /// tier does. Direct exits and predicted returns are chained through link slots once their
 /// target is translated, and every block is entered in the inline indirect-branch table, so
-/// hot code stays in translated code. Any invalidation that touches a translated block drops
-/// the whole code buffer (links and predictions point into it).
+/// hot code stays in translated code. Invalidation is per block (see CodeInvalidation.swift):
+/// the code buffer is flushed only when it is full.
 final class JITDispatcher {
     let process: GuestProcess
     /// The translation pipeline `kiln bake` uses too (so cached and JIT code agree).
@@ -65,26 +70,35 @@ final class JITDispatcher {
     let counter: GuestCounter
     /// Number of flushes so far (a link slot is valid only within the generation it came from).
     var flushes = 0
+    let smc: SMCMode
+    /// Whether exits are chained and blocks entered in the lookup table (not under
+    /// `--lockstep` or `--smc full`, where every block must return here).
+    let chaining: Bool
+    /// Block pc -> the link slots chained to it.
+    var incoming: [UInt64: [IncomingLink]] = [:]
+    /// `--smc mtrack`'s page tracker (the process's).
+    var mtrack: CodeWriteTracker?
 
-    /// The running dispatcher, for the fault handler.
-    nonisolated(unsafe) static weak var current: JITDispatcher?
+    /// The guest thread this dispatcher runs (each guest thread has its own dispatcher).
+    let thread: GuestThread
 
-    init(process: GuestProcess, options: JITOptions = JITOptions()) throws(CodeBufferError) {
+    init(process: GuestProcess, thread: GuestThread, options: JITOptions = JITOptions(), codeCapacity: Int = 256 << 20) throws(CodeBufferError) {
         self.process = process
+        self.thread = thread
         let counter = GuestCounter()
         self.counter = counter
         let environment = IRSystemEnvironment(counter: { counter.read() })
         interpreter.environment = environment
-        lockstep = options.lockstep ? Lockstep(environment: environment) : nil
-        runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment, guestLimit: GuestLayout.limit - 16)
+        lockstep = options.lockstep ? Lockstep(environment: environment, addressSpace: process.addressSpace) : nil
+        smc = options.smc
+        chaining = !options.lockstep && options.smc != .full
+        runtime = try X64Runtime(codeCapacity: codeCapacity, environment: environment, guestLimit: GuestLayout.limit - 16)
         X64Runtime.reserveGuard(above: GuestLayout.limit - 16)
         cache = options.lockstep ? nil : CacheAttach.shared
-        process.addressSpace.invalidate = { [unowned self] start, end in
-            self.cache?.invalidate(start, end)
-            guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
-            self.flush()
-        }
-        process.afterForkInChild = { [unowned self] in
+        thread.useInterruptWord((runtime.context + X64ABI.Context.interrupt).assumingMemoryBound(to: UInt32.self))
+        thread.invalidateTranslations = { [unowned self] invalidation in self.apply(invalidation) }
+        if smc == .mtrack { mtrack = process.codeWriteTracker() }
+        thread.afterFork = { [unowned self] in
             do {
                 try self.runtime.separateAfterFork()
                 self.flush()
@@ -93,8 +107,8 @@ final class JITDispatcher {
                 exit(RuntimeError.unsupportedInstruction("").exitStatus)
             }
         }
-        JITDispatcher.current = self
-        CrashReporter.locateHostPC = { rip in JITDispatcher.current?.locate(rip) }
+        thread.locateHostPC = { [unowned self] rip in self.locate(rip) }
+        thread.faultExit = (runtime.exitToHost, UInt(bitPattern: runtime.context))
     }
 
     /// Drops every translation, installed code, link and prediction.
@@ -102,43 +116,69 @@ final class JITDispatcher {
         runtime.flush()
         flushes += 1
         blocks.removeAll()
+        incoming.removeAll()
         extents.removeAll(keepingCapacity: true)
     }
 
-    /// Runs the guest until it exits; never returns.
-    func run() -> Never {
-        let state = process.state
+    /// Runs the guest thread until it exits.
+    func run() {
+        let state = thread.state
+        defer { thread.locateHostPC = nil; thread.faultExit = nil }
         while true {
+            if thread.isInterrupted { process.serviceInterrupts(thread) }
+            if thread.hasExited { return }
             let pc = state.pc
             let exit: X64Exit
-            if lockstep == nil, let code = runtime.registeredCode(pc: pc) {
+            if chaining, let code = runtime.registeredCode(pc: pc) {
                 exit = runtime.run(code, state: state)
             } else {
-                let block = blocks.lookup(pc) ?? translate(pc)
+                var block = blocks.lookup(pc) ?? translate(pc)
+                if smc == .full, !block.guestBytes.isEmpty, !hasGuestBytes(of: block) {
+                    apply(CodeInvalidation(start: pc, end: pc &+ block.guestLength, epoch: CodeInvalidationEpoch.advance()))
+                    block = translate(pc)
+                }
                 guard let code = block.code else {
                     interpret(block)
                     continue
                 }
-                if lockstep == nil {
+                if chaining {
                     // The inline lookup entry may have been taken by another pc since this
                     // block was translated: it is made this pc's again.
                     runtime.register(pc: pc, code: code)
                     exit = runtime.run(code, state: state)
-                } else {
+                } else if lockstep != nil {
                     exit = runInLockstep(block, code: code)
+                } else {
+                    exit = runtime.run(code, state: state)
                 }
+            }
+            if let fault = thread.pendingFault {
+                thread.pendingFault = nil
+                replayFault(fault)
+                continue
             }
             switch exit.kind {
             case .syscall:
-                process.syscall()
-            case .trap:
-                if let fault = exit.fault {
-                    CrashReporter.guestCrash(signal: SIGSEGV, pc: state.pc,
-                                             detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
+                if let mtrack, mtrack.hasProtectedPages {
+                    syscallReleasingTrackedPages(mtrack)
+                } else {
+                    process.syscall()
                 }
+                if thread.hasExited { return }
+            case .trap where exit.trap == .instructionCacheMaintenance:
+                instructionCacheMaintenance(exit.info)
+            case .trap:
+                if exit.fault != nil {
+                    // A failed bounds check leaves with the state at the block's entry and the
+                    // pc at the block's start: the interpreter replays the block with checked
+                    // memory and delivers the fault from the exact instruction.
+                    replayBlock(at: state.pc)
+                    continue
+                }
+                if process.deliverTrap(pc: state.pc, kind: exit.trap, info: exit.info, translator: translator) { continue }
                 Dispatcher.trap(pc: state.pc, kind: exit.trap, info: exit.info, process: process, translator: translator)
             default:
-                if let linkSlot = exit.slot, lockstep == nil { chain(linkSlot, to: state.pc) }
+                if let linkSlot = exit.slot, chaining { chain(linkSlot, to: state.pc) }
             }
         }
     }
@@ -146,7 +186,11 @@ final class JITDispatcher {
     /// Runs `block` on the interpreter, then on the JIT from the same state; stops the run at
     /// the first difference.
     private func runInLockstep(_ block: JITBlock, code: UnsafeRawPointer) -> X64Exit {
-        let state = process.state
+        // The interpreter's writes are undone before the JIT runs: no other guest thread may
+        // run a block in between, so lockstep runs one block at a time process-wide.
+        Lockstep.serial.lock()
+        defer { Lockstep.serial.unlock() }
+        let state = thread.state
         counter.hold()
         defer { counter.release() }
         let compared = lockstep?.runInterpreter(block, state: state) ?? false
@@ -166,38 +210,96 @@ final class JITDispatcher {
         guard generation == flushes, let code = next.code, let p = UnsafeMutablePointer<UInt64>(bitPattern: linkSlot) else { return }
         if let cache, cache.chain(exitSlot: linkSlot, codeBuffer: (UInt(bitPattern: runtime.codeBuffer.base),
                                                                      UInt(bitPattern: runtime.codeBuffer.writable)), to: code) { return }
+        recordLink(slot: linkSlot, stub: p.pointee, to: target)
         p.pointee = UInt64(UInt(bitPattern: code))
     }
 
     /// Runs an unlowerable block on the interpreter and handles its exit.
-    private func interpret(_ block: JITBlock) {
-        let result: IRExecutionResult
-        do {
-            result = try interpreter.run(block.ir, state: process.state, memory: &memory, regionBase: block.base)
-        } catch {
-            switch error {
-            case let .memoryFault(fault, faultPC):
-                CrashReporter.guestCrash(signal: SIGSEGV, pc: faultPC,
-                                         detail: "\(fault.isWrite ? "write to" : "read from") \(hex(fault.address)) outside guest memory")
-            }
-        }
+    private func interpret(_ block: JITBlock, checked: Bool = false) {
+        guard let result = runOnInterpreter(block, checked: checked) else { return }
         switch result.kind {
         case .syscall: process.syscall()
-        case .trap: Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
+        case .trap where result.trap == .instructionCacheMaintenance: instructionCacheMaintenance(result.info)
+        case .trap:
+            if process.deliverTrap(pc: result.pc, kind: result.trap, info: result.info, translator: translator) { return }
+            Dispatcher.trap(pc: result.pc, kind: result.trap, info: result.info, process: process, translator: translator)
         default: break
         }
     }
 
+    /// Runs `block` on the interpreter; nil when it faulted (the fault is delivered).
+    private func runOnInterpreter(_ block: JITBlock, checked: Bool) -> IRExecutionResult? {
+        // Under --lockstep, blocks run one at a time process-wide (see `runInLockstep`).
+        if lockstep != nil { Lockstep.serial.lock() }
+        defer { if lockstep != nil { Lockstep.serial.unlock() } }
+        do {
+            if checked || process.guestCatchesFaults {
+                var memory = CheckedGuestMemory(addressSpace: process.addressSpace)
+                return try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+            }
+            return try interpreter.run(block.ir, state: thread.state, memory: &memory, regionBase: block.base)
+        } catch {
+            switch error {
+            case let .memoryFault(fault, faultPC):
+                thread.state.pc = faultPC
+                process.deliverMemoryFault(fault)
+                return nil
+            }
+        }
+    }
+
+    /// Translated code faulted on guest memory the guest handles faults for. Its registers
+    /// live in host registers, so the block runs again from its start on the interpreter with
+    /// checked memory, which stops at the faulting instruction with the exact guest state and
+    /// delivers the signal from there. (The state holds the block's entry values: translated
+    /// code writes guest registers back only at exits.)
+    private func replayFault(_ fault: HostFault) {
+        guard blocks[fault.blockPC] != nil else {
+            thread.state.pc = fault.pc
+            process.deliverFault(fault.signal, code: fault.code, address: fault.address, detail: "fault at \(hex(fault.address))")
+            return
+        }
+        replayBlock(at: fault.blockPC)
+    }
+
+    /// Runs the block at `pc` again on the interpreter with checked memory, from the guest
+    /// state at its entry. Installed blocks keep no IR (and cached ones never had any): it is
+    /// lifted again, which gives the same IR (translation is deterministic).
+    private func replayBlock(at pc: UInt64) {
+        thread.state.pc = pc
+        var block = blocks[pc] ?? JITBlock(code: nil, ir: IRBlock(), base: 0, pc: pc, guestLength: 0)
+        if block.ir.instructions.isEmpty {
+            let lifted = Dispatcher.translate(pc, process: process, translator: &pipeline.frontend)
+            block.ir = lifted.ir
+            block.base = lifted.base
+        }
+        interpret(block, checked: true)
+    }
+
     /// Translates and installs the block at `pc` (flushing the buffer when it is full) and
-    /// records it.
+    /// records it. A translation during which an invalidation was issued anywhere in the
+    /// process (it may have read bytes from before the write) is not installed: it starts
+    /// again, and then reads the bytes written before that invalidation.
     private func translate(_ pc: UInt64) -> JITBlock {
         let answer = cache?.lookup(pc, process: process, pipeline: &pipeline)
         if let answer, let code = answer.code { return installCached(code, pc: pc, guestLength: answer.guestLength, region: answer.region) }
         let started = cache?.measuresTime == true ? monotonicNanoseconds() : 0
-        let (translated, unit) = Dispatcher.translate(pc, process: process, pipeline: &pipeline)
+        // mtrack: protect before reading, so a write after the read always faults.
+        mtrack?.track(pc, pc &+ 4)
+        var epoch: UInt64
+        var translated: TranslatedBlock
+        var unit: TranslatedUnit
+        repeat {
+            epoch = CodeInvalidationEpoch.current
+            (translated, unit) = Dispatcher.translate(pc, process: process, pipeline: &pipeline)
+        } while CodeInvalidationEpoch.current != epoch
         let guestLength = UInt64(translated.ir.guestLength)
         var block = JITBlock(code: nil, ir: translated.ir, base: translated.base, pc: pc, guestLength: guestLength)
         defer { if let answer { cache?.noteTranslated(pc, answer: answer, nanoseconds: started == 0 ? 0 : monotonicNanoseconds() &- started) } }
+        if smc == .full {
+            block.guestBytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(pc)), count: Int(guestLength)))
+        }
+        mtrack?.track(pc &+ 4, pc &+ max(guestLength, 4))
         if let translation = unit.code {
             var unit = try? runtime.install(translation, regionBase: translated.base)
             if unit == nil {
@@ -209,11 +311,12 @@ final class JITDispatcher {
                 let start = UInt(bitPattern: unit.code)
                 extents.append(JITUnitExtent(start: start, end: start + UInt(translation.code.count), blockPC: pc,
                                              base: translated.base, pcMap: translation.pcMap))
-                if lockstep == nil { runtime.register(pc: pc, code: unit.code) }
+                if chaining { runtime.register(pc: pc, code: unit.code) }
             }
         }
-        // The IR is needed only to interpret the block or to compare with it; kept, it must not
-        // hold on to the translator's reserved capacity (kilobytes per block).
+        // The IR is needed only to interpret the block or to compare with it (a faulting block
+        // is lifted again to replay it); kept, it must not hold on to the translator's reserved
+        // capacity (kilobytes per block).
         if block.code != nil && lockstep == nil {
             block.ir.instructions = []
         } else {
@@ -222,7 +325,7 @@ final class JITDispatcher {
                 count = buffer.initialize(fromContentsOf: instructions)
             }
         }
-        blocks.insert(block, at: pc)
+        blocks.insert(block, at: pc, length: guestLength)
         return block
     }
 

@@ -5,11 +5,13 @@ import KilnA64
 import KilnIR
 import KilnX64
 
-/// Guest memory for the interpreter side of `--lockstep`: direct host accesses that remember
-/// each write's old bytes, so the writes can be undone before the JIT runs the same block.
+/// Guest memory for the interpreter side of `--lockstep`: accesses checked against the guest
+/// memory map (a fault there must not be a host fault inside Kiln: the guest may handle it)
+/// that remember each write's old bytes, so the writes can be undone before the JIT runs the
+/// same block.
 struct RecordingGuestMemory: GuestMemory {
     struct Write { var address: UInt64; var size: Int; var old: UInt64 }
-    var memory = HostGuestMemory()
+    var memory: CheckedGuestMemory
     var writes: [Write] = []
 
     mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
@@ -35,17 +37,20 @@ struct RecordingGuestMemory: GuestMemory {
 struct Lockstep {
     let expected = GuestCPUState()
     var interpreter = IRInterpreter()
-    var memory = RecordingGuestMemory()
+    var memory: RecordingGuestMemory
     var expectedWrites: [(address: UInt64, size: Int, value: UInt64)] = []
     var expectedResult: IRExecutionResult?
+    /// Held around each compared block (see `JITDispatcher.runInLockstep`).
+    static let serial = HostMutex()
     /// Status Kiln exits with at the first difference.
     static let differenceStatus: Int32 = 120
     /// The guest state compared: everything up to the exclusive monitor (whose bookkeeping
     /// differs legitimately between the CAS-based JIT and the interpreter).
     static let comparedBytes = GuestCPUState.exclusiveAddressOffset
 
-    init(environment: IRSystemEnvironment) {
+    init(environment: IRSystemEnvironment, addressSpace: GuestAddressSpace) {
         interpreter.environment = environment
+        memory = RecordingGuestMemory(memory: CheckedGuestMemory(addressSpace: addressSpace))
     }
 
     /// Runs `block` on the interpreter from `state`, records the result, and undoes its
@@ -54,6 +59,7 @@ struct Lockstep {
     mutating func runInterpreter(_ block: JITBlock, state: GuestCPUState) -> Bool {
         expected.base.copyMemory(from: state.base, byteCount: GuestCPUState.size)
         memory.writes.removeAll(keepingCapacity: true)
+        memory.memory = CheckedGuestMemory(addressSpace: memory.memory.addressSpace)
         expectedWrites.removeAll(keepingCapacity: true)
         do {
             expectedResult = try interpreter.run(block.ir, state: expected, memory: &memory, regionBase: block.base)

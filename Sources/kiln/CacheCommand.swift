@@ -56,7 +56,7 @@ struct ConfigurationOptions: ParsableArguments {
     var hwcap: UInt64 = GuestFeatures.current.hwcap
 
     func configuration() throws -> TranslationConfiguration {
-        guard let smcMode = SMCMode.allCases.first(where: { $0.name == smc }) else { throw ValidationError("unknown SMC mode \(smc)") }
+        guard let smcMode = SMCMode(name: smc) else { throw ValidationError("unknown SMC mode \(smc)") }
         guard let memory = MemoryModelMode.allCases.first(where: { $0.name == memoryModel }) else {
             throw ValidationError("unknown memory model \(memoryModel)")
         }

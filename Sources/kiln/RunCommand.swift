@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KilnCache
 import KilnRootfs
 import KilnRuntime
 
@@ -29,6 +30,10 @@ struct RunCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Run every block on the interpreter and on the JIT from the same state; stop at the first difference (exit status 120).")
     var lockstep = false
+
+    @Option(name: .long, help: ArgumentHelp("How changed guest code is noticed: icache (IC IVAU, the default), mtrack (also write-protect translated pages), full (re-check bytes before each block), none.",
+                                            discussion: "Default: $KILN_SMC, else icache."))
+    var smc: String?
 
     @Flag(name: .long, help: "Print each system call with its arguments and result to stderr.")
     var strace = false
@@ -83,7 +88,12 @@ struct RunCommand: ParsableCommand {
         if interp && (jit || lockstep) {
             throw ValidationError("--interp excludes --jit and --lockstep.")
         }
-        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil, tier: interp ? .interpreter : .jit, lockstep: lockstep)
+        let smcName = smc ?? ProcessInfo.processInfo.environment["KILN_SMC"] ?? SMCMode.icache.name
+        guard let smcMode = SMCMode(name: smcName) else {
+            throw ValidationError("Unknown --smc mode '\(smcName)' (one of \(SMCMode.allCases.map(\.name).joined(separator: ", "))).")
+        }
+        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil, tier: interp ? .interpreter : .jit, lockstep: lockstep,
+                                 smc: smcMode)
         if let straceFile {
             let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {

@@ -54,7 +54,8 @@ import KilnTestSupport
         }
     }
 
-    @Test(.enabled(if: TestEnvironment.which("qemu-aarch64") != nil || toolsRequired), arguments: FixtureCase.all)
+    @Test(.enabled(if: TestEnvironment.which("qemu-aarch64") != nil || toolsRequired),
+          arguments: (FixtureCase.all + FixtureCase.selfModifying).filter(\.qemuIsOracle))
     func fixtureRunsLikeArm64(fixture: FixtureCase) throws {
         let qemu = try #require(TestEnvironment.which("qemu-aarch64"), "install qemu-user")
         let result = try runProcess(qemu, [fixture.programPath] + fixture.arguments, environment: FixtureCase.environment)

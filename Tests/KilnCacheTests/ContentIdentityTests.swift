@@ -152,6 +152,8 @@ private func setTimes(_ path: String, mtimeNanoseconds: Int64) {
         c = base; c.guestFeatures.hwcap2 = 1; variants.append(c)
         c = base; c.options.optimizationLevel = 0; variants.append(c)
         c = base; c.options.smcMode = .full; variants.append(c)
+        c = base; c.options.smcMode = .mtrack; variants.append(c)
+        c = base; c.options.smcMode = .none; variants.append(c)
         c = base; c.options.memoryModel = .strict; variants.append(c)
         let keys = variants.map { cacheKey(identity: Fixture.identity, configuration: $0, baseName: "libc.so.6") }
         #expect(Set(keys.map(\.configurationHash)).count == variants.count)

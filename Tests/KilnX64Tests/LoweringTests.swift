@@ -204,6 +204,27 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .jump && s.pc == base + 0x40 && s.x(0) == 23 && s.x(1) == 44)
     }
 
+    /// Anonymous-memory code (a guest JIT's) uses absolute addresses, beyond 32 bits in Kiln's
+    /// guest range: the pc every kind of exit stores, and the addresses the block computes,
+    /// must be those addresses.
+    @Test func absoluteAddressesBeyond32BitsReachTheState() throws {
+        let start: UInt64 = 0xfe_ffff_f000
+        var b = IRBuilder(addressing: .absolute, startOffset: start)
+        b.guestInstruction(offset: start, encoding: 0)
+        b.writeReg(.x(30), b.emit(.regionAddress, .i64, imm: start + 4))
+        b.finish(.trap(.instructionCacheMaintenance, at: start + 4, info: 0), guestLength: 8)
+        let trap = try lockstep(b.block, { _ in }, regionBase: 0)
+        #expect(trap.exit.kind == .trap && trap.exit.trap == .instructionCacheMaintenance)
+        #expect(trap.jit.pc == start + 4 && trap.interp.pc == start + 4)
+        #expect(trap.jit.x(30) == start + 4)
+
+        var c = IRBuilder(addressing: .absolute, startOffset: start)
+        c.guestInstruction(offset: start, encoding: 0)
+        c.finish(.call(start + 0x20, returnTo: start + 4), guestLength: 4)
+        let call = try lockstep(c.block, { _ in }, regionBase: 0)
+        #expect(call.jit.pc == start + 0x20 && call.interp.pc == start + 0x20)
+    }
+
     @Test func indirectExitsUseTheInlineLookup() throws {
         var r = IRBuilder(startOffset: 0x10)
         r.guestInstruction(offset: 0x10, encoding: 0)

@@ -76,7 +76,10 @@ enum System {
     static func barrier(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let fence: IRFence
         switch bits(w, 7, 5) {
-        case 6: fence = .instruction  // ISB
+        case 6:  // ISB: instructions after it are fetched anew, so a new translation starts there.
+            l.builder.emit(.fence, .void, aux: IRFence.instruction.rawValue)
+            l.end(.jump(l.offset &+ 4))
+            return
         case 5:  // DMB: CRm<1:0> 01 = loads, 10 = stores, 11 = all
             switch bits(w, 9, 8) {
             case 1: fence = .loads
@@ -133,16 +136,19 @@ enum System {
         }
     }
 
-    /// SYS: DC ZVA zeroes a block; cache maintenance by address is a no-op for a translator
-    /// with coherent host caches (code changes are caught by the following ISB / page tracking).
+    /// SYS: DC ZVA zeroes a block; the other DC operations are no-ops (host caches are
+    /// coherent). Instruction-cache invalidation ends the block with a trap exit: the runtime
+    /// drops the translations of the line (or of everything) and continues after it.
     static func sys(_ l: inout A64Lifter, _ w: UInt32) throws(A64LiftError) {
         let op1 = bits(w, 18, 16), crn = bits(w, 15, 12), crm = bits(w, 11, 8), op2 = bits(w, 7, 5)
-        guard op1 == 3, crn == 7, op2 == 1 else { throw l.unimplemented(w) }
-        switch crm {
-        case 4:
+        guard crn == 7 else { throw l.unimplemented(w) }
+        switch (op1, crm, op2) {
+        case (3, 4, 1):  // DC ZVA
             l.builder.emit(.zeroBlock, .void, l.reg(rd(w), .i64), imm: l.zeroBlockSize)
-        case 5, 10, 11, 12, 13, 14:  // IC IVAU, DC CVAC, DC CVAU, DC CVAP, DC CVADP, DC CIVAC
+        case (3, 10, 1), (3, 11, 1), (3, 12, 1), (3, 13, 1), (3, 14, 1):  // DC CVAC, CVAU, CVAP, CVADP, CIVAC
             break
+        case (3, 5, 1), (0, 5, 0), (0, 1, 0):  // IC IVAU, IC IALLU, IC IALLUIS
+            l.end(.trap(.instructionCacheMaintenance, at: l.offset, info: w))
         default:
             throw l.unimplemented(w)
         }

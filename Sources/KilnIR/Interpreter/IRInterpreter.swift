@@ -210,11 +210,8 @@ public struct IRInterpreter {
             state.exclusiveSize = 0
             guard reserved else { return V128(lo: 1) }
             if access.sizeLog2 == 4 {
-                let lo = try memory.read(address, size: 8), hi = try memory.read(address &+ 8, size: 8)
-                guard lo == expected.lo, hi == expected.hi else { return V128(lo: 1) }
-                try memory.write(address, size: 8, value.lo)
-                try memory.write(address &+ 8, size: 8, value.hi)
-                return .zero
+                let old = try memory.compareAndSwapPair(address, expected: expected, new: value)
+                return V128(lo: old == expected ? 0 : 1)
             }
             let old = try memory.compareAndSwap(address, size: access.size, expected: expected.lo, new: value.lo)
             return V128(lo: old == expected.lo ? 0 : 1)
@@ -248,13 +245,7 @@ public struct IRInterpreter {
             let access = IRMemoryAccess(rawValue: inst.aux)
             let address = v(inst.a)
             if access.sizeLog2 == 4 {
-                let expected = values[Int(inst.b.index)], new = values[Int(inst.c.index)]
-                let old = V128(lo: try memory.read(address, size: 8), hi: try memory.read(address &+ 8, size: 8))
-                if old == expected {
-                    try memory.write(address, size: 8, new.lo)
-                    try memory.write(address &+ 8, size: 8, new.hi)
-                }
-                return old
+                return try memory.compareAndSwapPair(address, expected: values[Int(inst.b.index)], new: values[Int(inst.c.index)])
             }
             let m: UInt64 = access.size == 8 ? ~0 : (1 << UInt64(access.size * 8)) - 1
             return V128(lo: try memory.compareAndSwap(address, size: access.size, expected: v(inst.b) & m, new: v(inst.c) & m))

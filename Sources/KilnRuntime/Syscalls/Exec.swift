@@ -8,7 +8,24 @@ extension Syscalls {
     /// runs natively. On success this never returns.
     static func execve(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
         guard let path = p.guestString(a[0]) else { return -Int(EFAULT) }
-        guard let argv = p.guestStringArray(a[1]), let envp = p.guestStringArray(a[2]) else { return -Int(EFAULT) }
+        return execute(p, path: path, argv: a[1], envp: a[2])
+    }
+
+    /// execveat(dirfd, path, argv, envp, flags): a relative path (or, with AT_EMPTY_PATH, an
+    /// empty one) names a file relative to the directory (or file) open on dirfd.
+    static func execveat(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        let atEmptyPath: UInt64 = 0x1000, atSymlinkNofollow: UInt64 = 0x100
+        guard a[4] & ~(atEmptyPath | atSymlinkNofollow) == 0 else { return -Int(EINVAL) }
+        guard let path = p.guestString(a[1]) else { return -Int(EFAULT) }
+        if path.hasPrefix("/") || (a[0] == atFDCWD && !path.isEmpty) { return execute(p, path: path, argv: a[2], envp: a[3]) }
+        guard path.isEmpty ? a[4] & atEmptyPath != 0 : true else { return -Int(ENOENT) }
+        guard let directory = readLink("/proc/self/fd/\(a.int(0))") else { return -Int(EBADF) }
+        let guestDirectory = p.paths.guestPath(directory)
+        return execute(p, path: path.isEmpty ? guestDirectory : guestDirectory + "/" + path, argv: a[2], envp: a[3])
+    }
+
+    private static func execute(_ p: GuestProcess, path: String, argv argvAddress: UInt64, envp envpAddress: UInt64) -> Int {
+        guard let argv = p.guestStringArray(argvAddress), let envp = p.guestStringArray(envpAddress) else { return -Int(EFAULT) }
         let host = p.hostPath(path)
         guard access(host, F_OK) == 0 else { return -Int(errno) }
         guard access(host, X_OK) == 0 else { return -Int(EACCES) }
@@ -30,6 +47,7 @@ extension Syscalls {
             var options = ["run", "--rootfs", p.options.rootfs.isEmpty ? "/" : p.options.rootfs]
             options.append(p.options.tier == .jit ? "--jit" : "--interp")
             if p.options.lockstep { options.append("--lockstep") }
+            options += ["--smc", p.options.smc.name]
             if p.options.strace && p.options.straceDescriptor == 2 { options.append("--strace") }
             if let first = argv.first { options += ["--argv0", first] }
             // The new Kiln must see the guest's program, not itself, behind /proc/self/exe.

@@ -6,12 +6,20 @@ import Glibc
 /// of qemu's -strace: `pid name(arg,...) = result` or `= -1 errno=N (message)`.
 final class Strace {
     let descriptor: Int32
-    private var pending = ""
+    /// The line being built, per guest thread (threads' calls interleave).
+    private var pendingByThread: [Int32: String] = [:]
+    private let lock = HostMutex()
     private let pid = getpid()
+    private var pending: String {
+        get { pendingByThread[currentTID] ?? "" }
+        set { pendingByThread[currentTID] = newValue }
+    }
+    private var currentTID: Int32 { GuestThread.current?.tid ?? 0 }
 
     init(descriptor: Int32) { self.descriptor = descriptor }
 
     func enter(number: UInt64, entry: SyscallEntry?, args: SyscallArguments, process: GuestProcess) {
+        lock.lock(); defer { lock.unlock() }
         let name = entry?.name ?? "syscall_\(number)"
         let kinds = entry?.argumentKinds ?? [.hex, .hex, .hex, .hex, .hex, .hex]
         var text = "\(pid) \(name)("
@@ -28,6 +36,7 @@ final class Strace {
     }
 
     func exit(result: Int, entry: SyscallEntry?, args: SyscallArguments) {
+        lock.lock(); defer { lock.unlock() }
         if result < 0, result >= -4095 {
             pending += " = -1 errno=\(-result) (\(String(cString: strerror(Int32(-result)))))\n"
         } else if let name = entry?.name, ["mmap", "brk", "mremap"].contains(name) {
@@ -39,6 +48,7 @@ final class Strace {
     }
 
     func flush() {
+        lock.lock(); defer { lock.unlock() }
         guard !pending.isEmpty else { return }
         writeAll(descriptor, pending)
         pending = ""

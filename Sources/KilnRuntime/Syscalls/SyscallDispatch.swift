@@ -23,6 +23,7 @@ extension GuestProcess {
     /// Handles the SVC that ended the last block: number in x8, arguments in x0...x5, result
     /// to x0.
     func syscall() {
+        let state = self.state
         let number = state.x(8)
         let args = SyscallArguments(values: (state.x(0), state.x(1), state.x(2), state.x(3), state.x(4), state.x(5)))
         let entry = SyscallTable.entry(number)
@@ -38,12 +39,18 @@ extension GuestProcess {
         case .absent?:
             result = -Int(ENOSYS)
         case .unsupported?, nil:
-            if warnedSyscalls.insert(number).inserted {
+            if warningLock.withLock({ warnedSyscalls.insert(number).inserted }) {
                 writeAll(2, "kiln: warning: unsupported syscall \(entry?.name ?? "#\(number)") (\(number)) returns ENOSYS\n")
             }
             result = -Int(ENOSYS)
         }
         strace?.exit(result: result, entry: entry, args: args)
+        // Interrupted by a caught signal: the handler runs next; a restartable call runs
+        // again after it (the frame saves the svc's pc and the original x0).
+        if result == -Int(EINTR), number != 139, shouldRestart(number, args, thread: currentThread) {
+            state.pc &-= 4
+            return
+        }
         state.setX(0, UInt64(bitPattern: Int64(result)))
     }
 

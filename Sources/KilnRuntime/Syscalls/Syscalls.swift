@@ -133,116 +133,12 @@ enum Syscalls {
         }
     }
 
-    // MARK: process
-
-    static func exit(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        p.exitProcess(a.int(0))
-    }
-
-    static func exitGroup(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        p.exitProcess(a.int(0))
-    }
-
-    static func setTidAddress(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        p.clearChildTID = a[0]
-        return HostSyscall.call(HostNumber.gettid)
-    }
-
-    static func setRobustList(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        guard a[1] == 24 else { return -Int(EINVAL) }
-        p.robustList = a[0]
-        return 0
-    }
-
     static func uname(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
         let r = HostSyscall.call(HostNumber.uname, a[0])
         guard r == 0, let out = pointer(a[0]) else { return r }
         // struct utsname: six 65-byte fields; machine is the fifth.
         let machine = Array("aarch64".utf8) + [UInt8](repeating: 0, count: 65 - 7)
         machine.withUnsafeBytes { (out + 65 * 4).copyMemory(from: $0.baseAddress!, byteCount: 65) }
-        return 0
-    }
-
-    /// clone: fork-style clones (no CLONE_VM) only; threads arrive with issue 7.
-    static func clone(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        let flags = a[0]
-        let cloneVM: UInt64 = 0x100, cloneVFork: UInt64 = 0x4000, cloneSetTLS: UInt64 = 0x80000
-        let cloneChildSetTID: UInt64 = 0x0100_0000, cloneChildClearTID: UInt64 = 0x0020_0000, cloneParentSetTID: UInt64 = 0x0010_0000
-        guard flags & cloneVM == 0 || flags & cloneVFork != 0 else {
-            if p.warnedSyscalls.insert(220).inserted { writeAll(2, "kiln: warning: clone of threads (flags \(hex(flags))) is not supported yet\n") }
-            return -Int(ENOSYS)
-        }
-        // vfork becomes fork: the parent must not share the child's memory writes.
-        let hostFlags = flags & (0xff | cloneChildSetTID | cloneChildClearTID | cloneParentSetTID)
-        let r = HostSyscall.call(HostNumber.clone, hostFlags, 0, a[2], a[4], 0)
-        if r == 0 {
-            p.afterForkInChild()
-            if flags & cloneSetTLS != 0 { p.state.tpidr = a[3] }
-            if a[1] != 0 { p.state.sp = a[1] }
-        }
-        return r
-    }
-
-    // MARK: signals (dispositions are recorded; delivery to guest handlers is issue 7)
-
-    /// kill, tkill and tgkill: a guest sending itself a signal whose host handler Kiln keeps
-    /// for its own traps dies of it directly, as the default action says.
-    static func kill(_ p: GuestProcess, _ a: SyscallArguments) -> Int { signalSelf(p, target: a.int(0), a.int(1)) ?? HostSyscall.call(62, a[0], a[1]) }
-    static func tkill(_ p: GuestProcess, _ a: SyscallArguments) -> Int { signalSelf(p, target: a.int(0), a.int(1)) ?? HostSyscall.call(200, a[0], a[1]) }
-    static func tgkill(_ p: GuestProcess, _ a: SyscallArguments) -> Int { signalSelf(p, target: a.int(1), a.int(2)) ?? HostSyscall.call(234, a[0], a[1], a[2]) }
-
-    private static func signalSelf(_ p: GuestProcess, target: Int32, _ signal: Int32) -> Int? {
-        guard CrashReporter.keptHostSignals.contains(signal), target == getpid() || target == 0,
-              p.signalActions[Int(signal)][0] == 0, p.signalMask & (UInt64(1) << UInt64(signal - 1)) == 0 else { return nil }
-        p.strace?.flush()
-        CrashReporter.dieOfSignal(signal)
-    }
-
-    static func rtSigaction(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        let signal = Int(a[0])
-        guard signal >= 1, signal <= 64, a[3] == 8 else { return -Int(EINVAL) }
-        if let old = pointer(a[2]) {
-            for i in 0..<4 { old.storeBytes(of: p.signalActions[signal][i], toByteOffset: i * 8, as: UInt64.self) }
-        }
-        guard let new = pointer(a[1]) else { return 0 }
-        guard signal != Int(SIGKILL), signal != Int(SIGSTOP) else { return -Int(EINVAL) }
-        let action = (0..<4).map { new.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
-        p.signalActions[signal] = action
-        // Ignoring or defaulting a signal is done on the host too (SIGPIPE matters most);
-        // Kiln keeps its own fault handlers.
-        if Int32(signal) != SIGSEGV, Int32(signal) != SIGBUS, action[0] <= 1 {
-            Glibc.signal(Int32(signal), action[0] == 1 ? SIG_IGN : SIG_DFL)
-        }
-        return 0
-    }
-
-    static func rtSigprocmask(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        guard a[3] == 8 else { return -Int(EINVAL) }
-        if let old = pointer(a[2]) { old.storeBytes(of: p.signalMask, as: UInt64.self) }
-        guard let new = pointer(a[1]) else { return 0 }
-        let set = new.loadUnaligned(as: UInt64.self)
-        switch Int32(a[0]) {
-        case SIG_BLOCK: p.signalMask |= set
-        case SIG_UNBLOCK: p.signalMask &= ~set
-        case SIG_SETMASK: p.signalMask = set
-        default: return -Int(EINVAL)
-        }
-        p.signalMask &= ~(UInt64(1) << (UInt64(SIGKILL) - 1) | UInt64(1) << (UInt64(SIGSTOP) - 1))
-        p.applySignalMaskToHost()
-        return 0
-    }
-
-    static func sigaltstack(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        if let old = pointer(a[1]) {
-            old.storeBytes(of: p.alternateSignalStack[0], as: UInt64.self)
-            old.storeBytes(of: UInt32(truncatingIfNeeded: p.alternateSignalStack[1]), toByteOffset: 8, as: UInt32.self)
-            old.storeBytes(of: UInt32(0), toByteOffset: 12, as: UInt32.self)
-            old.storeBytes(of: p.alternateSignalStack[2], toByteOffset: 16, as: UInt64.self)
-        }
-        if let new = pointer(a[0]) {
-            p.alternateSignalStack = [new.loadUnaligned(as: UInt64.self), UInt64(new.loadUnaligned(fromByteOffset: 8, as: UInt32.self)),
-                                      new.loadUnaligned(fromByteOffset: 16, as: UInt64.self)]
-        }
         return 0
     }
 
@@ -276,14 +172,6 @@ enum Syscalls {
 }
 
 extension GuestProcess {
-    /// Blocks on the host what the guest blocks (so blocked signals stay pending, as on arm64),
-    /// except the fault signals Kiln needs for crash reports.
-    func applySignalMaskToHost() {
-        let kept = UInt64(1) << (UInt64(SIGSEGV) - 1) | UInt64(1) << (UInt64(SIGBUS) - 1)
-        var mask = signalMask & ~kept
-        _ = withUnsafeMutableBytes(of: &mask) { HostSyscall.call(14, UInt64(SIG_SETMASK), UInt64(UInt(bitPattern: $0.baseAddress)), 0, 8) }
-    }
-
     /// A read-only descriptor on an in-memory file (for /proc files that show the guest view).
     func memoryFile(named name: String, contents: [UInt8]) -> Int {
         let fd = name.withCString { HostSyscall.call(HostNumber.memfdCreate, UInt64(UInt(bitPattern: $0)), 1 /* MFD_CLOEXEC */) }

@@ -11,8 +11,10 @@ import Glibc
 // none. The displacement (at most 2 GiB either way) is covered by a guard reservation above
 // the limit (`X64Runtime` maps it PROT_NONE), where an access faults in hardware and the
 // fault handler reports it; below the guest's first page nothing is mapped either. A failed
-// check leaves through an out-of-line path that records the address and the guest pc and
-// returns to the dispatcher as a memory-fault trap.
+// check leaves through an out-of-line path that records the address, sets the guest pc to the
+// block's start (guest registers still hold their values from block entry) and returns to the
+// dispatcher as a memory-fault trap; the dispatcher replays the block on the interpreter, which
+// stops at the faulting instruction with the exact guest state.
 extension X64Lowerer {
     /// An access whose bounds check failed: where its path starts and how to rebuild the
     /// address.
@@ -20,8 +22,6 @@ extension X64Lowerer {
         var entry: X64Label
         var base: UInt8
         var disp: Int32
-        /// Region offset of the guest instruction.
-        var guestOffset: UInt64
         var isWrite: Bool
     }
 
@@ -35,11 +35,10 @@ extension X64Lowerer {
         asm.emit(.cmp64rm, reg: base, rm: context(X64ABI.Context.guestLimit))
         asm.jump(.ae, to: entry)
         flagsValue = -1
-        boundsFaults.append(BoundsFault(entry: entry, base: base, disp: disp, guestOffset: pcMap.last?.guestOffset ?? block.startOffset,
-                                        isWrite: write))
+        boundsFaults.append(BoundsFault(entry: entry, base: base, disp: disp, isWrite: write))
     }
 
-    /// The out-of-line paths: per access the address (rax) and the guest offset (rcx), then
+    /// The out-of-line paths: per access the address (rax) and the block's offset (rcx), then
     /// one shared tail per direction that stores them and exits.
     mutating func emitBoundsFaults() {
         guard !boundsFaults.isEmpty else { return }
@@ -48,7 +47,7 @@ extension X64Lowerer {
         for f in boundsFaults {
             asm.bind(f.entry)
             asm.emit(.lea64rm, reg: GPR.rax.number, rm: .mem(X64Memory(base: GPR(f.base), disp: f.disp)))
-            movImmediate(GPR.rcx.number, f.guestOffset)
+            movImmediate(GPR.rcx.number, block.startOffset)
             asm.jump(nil, to: f.isWrite ? tails.write : tails.read)
             if f.isWrite { used.write = true } else { used.read = true }
         }

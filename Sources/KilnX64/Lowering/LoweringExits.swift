@@ -8,6 +8,9 @@ import KilnIR
 // Returns are predicted: calls push (return address, link slot of the return point) on a
 // small stack in the context, and a return whose target matches the top jumps through that
 // slot, which chaining fills like any other; a mismatch falls back to the lookup.
+// Every direct exit first tests the thread's interrupt word and, when something was posted
+// (a signal, an invalidation), leaves through its stub, so a chained loop returns to its
+// dispatcher within one block.
 extension X64Lowerer {
     mutating func lowerExit() {
         let exit = block.exit
@@ -44,6 +47,7 @@ extension X64Lowerer {
             // The call target keeps slot 0, as the first slot of every direct exit.
             let targetSlot = addLinkSlot(to: exit.target, kind: .call)
             pushReturn(exit.next)
+            emitInterruptCheck(slotIndex: targetSlot - X64ABI.UnitTable.firstLinkSlot)
             asm.emit(.jmpm, rm: tableOperand())
             noteTableReference(targetSlot)
         case .branch:
@@ -97,6 +101,7 @@ extension X64Lowerer {
     /// `jmp [rip + slot]` with a new link slot whose stub is emitted after the exit code.
     mutating func emitLinkedJump(to target: UInt64, kind: IRExitKind) {
         let entry = X64ABI.UnitTable.firstLinkSlot + linkSlots.count
+        emitInterruptCheck(slotIndex: linkSlots.count)
         asm.emit(.jmpm, rm: tableOperand())
         noteTableReference(entry)
         _ = addLinkSlot(to: target, kind: kind)
@@ -107,7 +112,16 @@ extension X64Lowerer {
         let entry = X64ABI.UnitTable.firstLinkSlot + linkSlots.count
         linkSlots.append(X64LinkSlot(tableEntry: UInt32(entry), stubOffset: 0, targetOffset: target))
         pendingStubKinds.append(kind)
+        if pendingStubLabels.count < linkSlots.count { pendingStubLabels.append(asm.newLabel()) }
         return entry
+    }
+
+    /// `cmp dword [r14 + interrupt], 0; jne <stub of link slot n>` (the slot exists already,
+    /// or is the next one added).
+    mutating func emitInterruptCheck(slotIndex n: Int) {
+        while pendingStubLabels.count <= n { pendingStubLabels.append(asm.newLabel()) }
+        asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
+        asm.jump(.ne, to: pendingStubLabels[n])
     }
 
     /// Pushes (region base + `next`, address of a new link slot for `next`).
@@ -151,6 +165,7 @@ extension X64Lowerer {
     /// One stub per link slot: record pc, exit kind and slot address; return to the host.
     mutating func emitStubs() {
         for n in linkSlots.indices {
+            asm.bind(pendingStubLabels[n])
             linkSlots[n].stubOffset = UInt32(asm.offset)
             asm.emit(.lea64rm, reg: GPR.rax.number, rm: tableOperand())
             noteTableReference(Int(linkSlots[n].tableEntry))
@@ -159,6 +174,7 @@ extension X64Lowerer {
             emitReturnToHost(kind: pendingStubKinds[n], trap: 0, info: 0, clearSlot: false)
         }
         pendingStubKinds.removeAll(keepingCapacity: true)
+        pendingStubLabels.removeAll(keepingCapacity: true)
     }
 
     /// state.pc = region base + offset.

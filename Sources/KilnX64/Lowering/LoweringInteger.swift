@@ -168,8 +168,10 @@ extension X64Lowerer {
         if signed >= Int64(Int32.min) && signed <= Int64(Int32.max) {
             asm.emit(.lea64rm, reg: d, rm: .mem(X64Memory(base: GPR(d), disp: Int32(signed))))
         } else {
-            asm.emit(.mov64oi, reg: GPR.rax.number, imm: signed)
-            asm.emit(.lea64rm, reg: d, rm: .mem(X64Memory(base: GPR(d), index: .rax)))
+            // The scratch must not be `d` itself (the pc of an exit is built in rax).
+            let scratch: GPR = d == GPR.rax.number ? .rcx : .rax
+            asm.emit(.mov64oi, reg: scratch.number, imm: signed)
+            asm.emit(.lea64rm, reg: d, rm: .mem(X64Memory(base: GPR(d), index: scratch)))
         }
     }
 

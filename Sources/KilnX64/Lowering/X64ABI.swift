@@ -59,11 +59,14 @@ public enum X64ABI {
         /// that continues there), pushed by calls and checked by returns.
         public static let returnStack = 576
         public static let returnStackEntries = 64
-        public static let size = returnStack + 16 * returnStackEntries
+        /// Nonzero when something was posted to the thread (a signal, an invalidation):
+        /// chained exits leave to the dispatcher instead of jumping on (u32).
+        public static let interrupt = returnStack + 16 * returnStackEntries
+        public static let size = interrupt + 64
     }
 
     /// Trap kinds (beyond `IRTrapKind`) of an exit through a failed bounds check; the address
-    /// is at `Context.faultAddress`, the guest pc in the state.
+    /// is at `Context.faultAddress`; the state holds the block's entry values and its start pc.
     public static let readFaultTrap: UInt8 = 0xF0
     public static let writeFaultTrap: UInt8 = 0xF1
 

@@ -85,6 +85,8 @@ public struct X64Lowerer {
     var helperOps: Set<IROp> = []
     var failure: X64LoweringError?
     var pendingStubKinds: [IRExitKind] = []
+    /// Per link slot: the label its stub binds (the interrupt check at chained exits jumps there).
+    var pendingStubLabels: [X64Label] = []
     var floatSlowPaths: [FloatSlowPath] = []
     var boundsFaults: [BoundsFault] = []
     /// Base values whose bounds this block has checked.
@@ -111,6 +113,8 @@ public struct X64Lowerer {
         asm.reset()
         relocations.removeAll(keepingCapacity: true)
         linkSlots.removeAll(keepingCapacity: true)
+        pendingStubKinds.removeAll(keepingCapacity: true)
+        pendingStubLabels.removeAll(keepingCapacity: true)
         helperOps.removeAll(keepingCapacity: true)
         finalWrites.removeAll(keepingCapacity: true)
         pcMap.removeAll(keepingCapacity: true)

@@ -20,8 +20,8 @@ public struct X64Exit: Equatable {
     }
 }
 
-/// Guest memory seen by helpers: host memory at the guest address. Compare-and-swap is the
-/// protocol's plain read-compare-write (helpers serve single-threaded slow paths).
+/// Guest memory seen by helpers: host memory at the guest address. Compare-and-swap is
+/// locked (helpers run 16-byte exclusives while other guest threads run).
 struct HostMemory: GuestMemory {
     mutating func read(_ address: UInt64, size: Int) throws(GuestMemoryFault) -> UInt64 {
         guard let p = UnsafeRawPointer(bitPattern: UInt(address)) else { throw GuestMemoryFault(address: address, size: size, isWrite: false) }
@@ -42,6 +42,16 @@ struct HostMemory: GuestMemory {
         default: p.storeBytes(of: value, as: UInt64.self)
         }
     }
+
+    mutating func compareAndSwap(_ address: UInt64, size: Int, expected: UInt64, new: UInt64) throws(GuestMemoryFault) -> UInt64 {
+        guard let p = UnsafeMutableRawPointer(bitPattern: UInt(address)) else { throw GuestMemoryFault(address: address, size: size, isWrite: true) }
+        return HostAtomics.compareAndSwap(p, size: size, expected: expected, new: new)
+    }
+
+    mutating func compareAndSwapPair(_ address: UInt64, expected: V128, new: V128) throws(GuestMemoryFault) -> V128 {
+        guard let p = UnsafeMutableRawPointer(bitPattern: UInt(address)) else { throw GuestMemoryFault(address: address, size: 16, isWrite: true) }
+        return HostAtomics.compareAndSwapPair(p, expected: expected, new: new)
+    }
 }
 
 /// The per-thread execution environment of translated code: the context block (r14), the
@@ -55,6 +65,8 @@ public final class X64Runtime {
     private let enter: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void
     /// Mark in the code buffer after the trampoline: `flush` returns there.
     private let firstUnit: CodeBuffer.Mark
+    /// Where translated code jumps to return to the host (a fault handler may resume there).
+    public var exitToHost: UInt { context.load(fromByteOffset: X64ABI.Context.exitToHost, as: UInt.self) }
 
     // Helper state: the guest state of the running block and a reusable interpreter.
     var state: GuestCPUState?
