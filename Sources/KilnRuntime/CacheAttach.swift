@@ -375,7 +375,7 @@ extension JITDispatcher {
         let block = JITBlock(code: code, ir: IRBlock(startOffset: pc &- (region?.base ?? 0), guestLength: guestLength),
                              base: region?.base ?? 0, pc: pc, guestLength: UInt64(guestLength))
         runtime.register(pc: pc, code: code)
-        blocks.insert(block, at: pc)
+        blocks.insert(block, at: pc, length: UInt64(guestLength))
         return block
     }
 }

@@ -117,6 +117,8 @@ extension GuestProcess {
     /// epoch, applied at once on the calling thread and posted to every other thread.
     func issueInvalidation(_ start: UInt64, _ end: UInt64) {
         codeWrites?.forget(start, end)
+        // A cached region whose bytes or mapping changed is served by the JIT from now on.
+        CacheAttach.shared?.invalidate(start, end)
         let invalidation = CodeInvalidation(start: start, end: end, epoch: CodeInvalidationEpoch.advance())
         threads.postToEveryThread { $0.invalidateTranslations(invalidation) }
     }
