@@ -27,13 +27,15 @@ let package = Package(
         .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache"]),
         // Translation cache storage: content identity, keys, file format, codemaps.
         .target(name: "KilnCache", dependencies: ["KilnELF"]),
+        // Measuring and checking runs: kiln bench's alternating runs and reports, kiln validate's comparisons.
+        .target(name: "KilnBench"),
         // Building an arm64 Debian root filesystem with an isolated apt.
         .target(name: "KilnRootfs"),
         // The command-line tool.
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnA64", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime",
+                "KilnA64", "KilnBench", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnTestSupport"]),
         .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
         .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),
     ],
