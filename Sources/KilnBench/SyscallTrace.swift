@@ -9,29 +9,46 @@ public enum SyscallTrace {
     /// Calls whose result is a process or thread id.
     static let idResults: Set<String> = ["getpid", "gettid", "getppid", "set_tid_address", "clone", "clone3", "fork", "vfork"]
 
-    /// The normalised lines of `text`: the leading process id becomes P1, P2, ... in order of
-    /// first appearance, addresses become `<addr>`, process-id results become `<pid>`.
+    /// The normalised lines of `text`: process ids (the leading column, and wherever the
+    /// same number appears as a word, as in a file named after the pid) become P1, P2, ... in
+    /// order of first appearance; addresses become `<addr>`; the results of calls returning a
+    /// process or thread id become `<pid>`.
     public static func normalize(_ text: String) -> [String] {
-        var processes: [Substring: Int] = [:]
-        var lines: [String] = []
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            var line = raw[...]
-            var prefix = ""
-            if let space = line.firstIndex(of: " "), line[..<space].allSatisfy(\.isNumber), space > line.startIndex {
+        let raw = text.split(separator: "\n", omittingEmptySubsequences: true)
+        var processes: [Substring: String] = [:]
+        var split: [(pid: Substring?, body: Substring)] = []
+        for line in raw {
+            if let space = line.firstIndex(of: " "), space > line.startIndex, line[..<space].allSatisfy(\.isNumber) {
                 let pid = line[..<space]
-                let number = processes[pid] ?? (processes.count + 1)
-                processes[pid] = number
-                prefix = "P\(number) "
-                line = line[line.index(after: space)...]
+                if processes[pid] == nil { processes[pid] = "P\(processes.count + 1)" }
+                split.append((pid, line[line.index(after: space)...]))
+            } else {
+                split.append((nil, line))
             }
-            var body = replaceAddresses(String(line))
-            if let paren = body.firstIndex(of: "("), idResults.contains(String(body[..<paren])),
-               let equals = body.range(of: " = ", options: .backwards), !body[equals.upperBound...].hasPrefix("-1") {
-                body = String(body[..<equals.upperBound]) + "<pid>"
-            }
-            lines.append(prefix + body)
         }
-        return lines
+        return split.map { pid, body in
+            var line = replaceAddresses(replaceNumbers(String(body), processes))
+            if let paren = line.firstIndex(of: "("), idResults.contains(String(line[..<paren])),
+               let equals = line.range(of: " = ", options: .backwards), !line[equals.upperBound...].hasPrefix("-1") {
+                line = String(line[..<equals.upperBound]) + "<pid>"
+            }
+            if let pid, let name = processes[pid] { return name + " " + line }
+            return line
+        }
+    }
+
+    /// Replaces each run of decimal digits that is one of `names`' keys by its value.
+    static func replaceNumbers(_ line: String, _ names: [Substring: String]) -> String {
+        guard !names.isEmpty else { return line }
+        var out = ""
+        var digits = ""
+        for ch in line {
+            if ch.isASCII, ch.isNumber { digits.append(ch); continue }
+            if !digits.isEmpty { out += names[Substring(digits)] ?? digits; digits = "" }
+            out.append(ch)
+        }
+        if !digits.isEmpty { out += names[Substring(digits)] ?? digits }
+        return out
     }
 
     /// Replaces every `0x...` token whose value is an address by `<addr>`; quoted strings are

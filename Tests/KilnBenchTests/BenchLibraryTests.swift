@@ -122,16 +122,18 @@ import Testing
         let trace = """
             4242 brk(0x0) = 0x4a3000
             4242 mmap(0x0,0x21000,0x3,0x22,-1,0x0) = 0x7f12a000
-            4242 openat(AT_FDCWD,"/tmp/0x7fff0000",0x80000,0) = 3
+            4242 openat(AT_FDCWD,"/tmp/0x7fff0000-4242",0x80000,0) = 3
             4242 getpid() = 4242
+            4242 clone(0x1200011,0x0,0x0,0x0,0x0) = 4250
             4243 write(1,0x4a2010,14) = 14
             4242 exit_group(0) = ?
             """
         #expect(SyscallTrace.normalize(trace) == [
             "P1 brk(0x0) = <addr>",
             "P1 mmap(0x0,0x21000,0x3,0x22,-1,0x0) = <addr>",
-            "P1 openat(AT_FDCWD,\"/tmp/0x7fff0000\",<addr>,0) = 3".replacingOccurrences(of: "<addr>,0)", with: "0x80000,0)"),
-            "P1 getpid() = <pid>",
+            "P1 openat(AT_FDCWD,\"/tmp/0x7fff0000-P1\",0x80000,0) = 3",
+            "P1 getpid() = P1",
+            "P1 clone(<addr>,0x0,0x0,0x0,0x0) = <pid>",
             "P2 write(1,<addr>,14) = 14",
             "P1 exit_group(0) = ?",
         ])
