@@ -55,7 +55,7 @@ extension BenchReport {
                 body += "<rect x=\"\(fmt(labelWidth))\" y=\"\(fmt(y))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(barHeight))\" fill=\"\(color)\"/>\n"
                 let whiskerY = y + barHeight / 2
                 body += "<line x1=\"\(fmt(labelWidth + variant.wall.min * scale))\" y1=\"\(fmt(whiskerY))\" x2=\"\(fmt(labelWidth + variant.wall.max * scale))\" y2=\"\(fmt(whiskerY))\" class=\"range\"/>\n"
-                body += "<text x=\"\(fmt(labelWidth + barWidth + 6))\" y=\"\(fmt(y + barHeight * 0.7))\">\(formatSeconds(variant.wall.median))</text>\n"
+                body += "<text x=\"\(fmt(labelWidth + max(barWidth, variant.wall.max * scale) + 6))\" y=\"\(fmt(y + barHeight * 0.7))\">\(formatSeconds(variant.wall.median))</text>\n"
                 y += barHeight + gap
             }
             y += panelGap
