@@ -21,10 +21,12 @@ let package = Package(
         .target(name: "KilnA64", dependencies: ["KilnIR"]),
         // x86-64 assembler (table-driven encodings), IR -> x86-64 lowering, register allocation.
         .target(name: "KilnX64", dependencies: ["KilnIR"]),
+        // The one translation pipeline (A64 -> IR -> x86-64) the JIT and `kiln bake` share.
+        .target(name: "KilnTranslator", dependencies: ["KilnA64", "KilnIR", "KilnX64", "KilnCache"]),
         // The guest Linux process: loader, memory map, syscalls, dispatcher and execution tiers.
-        .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64"]),
+        .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64", "KilnTranslator", "KilnCache"]),
         // The offline compiler: seeding, dependency closure, cache baking.
-        .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache"]),
+        .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache", "KilnTranslator", "KilnX64"]),
         // Translation cache storage: content identity, keys, file format, codemaps.
         .target(name: "KilnCache", dependencies: ["KilnELF"]),
         // Measuring and checking runs: kiln bench's alternating runs and reports, kiln validate's comparisons.
@@ -35,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnA64", "KilnBench", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime",
+                "KilnA64", "KilnAOT", "KilnBench", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,10 +53,10 @@ let package = Package(
         ),
         // Golden files are read from the source tree (#filePath) so KILN_UPDATE_GOLDEN can rewrite them.
         .testTarget(name: "KilnX64Tests", dependencies: ["KilnX64", "KilnIR", "KilnTestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnTestSupport"]),
-        .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnCache", "KilnTestSupport"]),
+        .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnCache", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
-        .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnTestSupport"]),
+        .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnCache", "KilnTestSupport"]),
         .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
         .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),
     ],

@@ -12,8 +12,13 @@ public final class CacheFile: @unchecked Sendable {
     /// the path has since been replaced.
     private let fd: Int32
     private var executableCode: UnsafeRawBufferPointer?
+    /// The reservation holding the executable code and the table area right after it.
+    private var reservation: UnsafeMutableRawBufferPointer?
+    /// The per-process table area (read+write), once mapped.
+    public private(set) var tables: UnsafeMutablePointer<UInt64>?
     private let diagnostics: CacheDiagnostics?
-    /// Per entry: 0 unchecked, 1 valid, 2 rejected. Guarded by `lock`.
+    /// Per entry: 0 unchecked, 1 valid, 2 rejected, 3 valid with its table initialised.
+    /// Guarded by `lock`.
     private var entryStates: [UInt8]
     private let lock = Lock()
 
@@ -27,7 +32,11 @@ public final class CacheFile: @unchecked Sendable {
     }
 
     deinit {
-        if let code = executableCode, let base = code.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), code.count) }
+        if let reserved = reservation, let base = reserved.baseAddress {
+            munmap(base, reserved.count)
+        } else if let code = executableCode, let base = code.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), code.count)
+        }
         if let base = mapping.baseAddress, mapping.count > 0 { munmap(UnsafeMutableRawPointer(mutating: base), mapping.count) }
         close(fd)
     }
@@ -99,19 +108,120 @@ public final class CacheFile: @unchecked Sendable {
     }
 
     /// Maps the code section read-only and executable straight from the file, so processes
-    /// share its pages. Fails with `.permissions` where mappings cannot be executable (noexec
-    /// mounts, hardened kernels).
-    public func mapCodeExecutable() -> Result<UnsafeRawBufferPointer, CacheRejection> {
+    /// share its pages, and the table area read+write right after its last page (the bake
+    /// resolved the code's RIP-relative references to that distance). One PROT_NONE
+    /// reservation of both is made first, then both are mapped over it with MAP_FIXED, so
+    /// nothing else can land between them. Fails with `.permissions` where mappings cannot be
+    /// executable (noexec mounts, hardened kernels).
+    public func mapCodeAndTables() -> Result<(code: UnsafeRawBufferPointer, tables: UnsafeMutablePointer<UInt64>?), CacheRejection> {
         lock.withLock {
-            if let code = executableCode { return .success(code) }
-            guard view.code.count > 0 else { return .success(UnsafeRawBufferPointer(start: nil, count: 0)) }
-            guard let base = mmap(nil, view.code.count, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, off_t(view.codeFileOffset)),
-                  base != MAP_FAILED else {
-                return .failure(CacheRejection(.permissions, "cannot map code of \(path) executable: \(errnoDescription(errno))"))
+            if let code = executableCode { return .success((code, tables)) }
+            let codeLength = view.code.count
+            guard codeLength > 0 else { return .success((UnsafeRawBufferPointer(start: nil, count: 0), nil)) }
+            let tableOffset = view.tableAreaOffset
+            let tableBytes = (Int(view.header.tableSlots) * 8 + CacheFormat.pageSize - 1) / CacheFormat.pageSize * CacheFormat.pageSize
+            let total = tableOffset + tableBytes
+            guard let base = mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), base != MAP_FAILED else {
+                return .failure(CacheRejection(.permissions, "cannot reserve \(total) bytes for \(path): \(errnoDescription(errno))"))
             }
-            let code = UnsafeRawBufferPointer(start: base, count: view.code.count)
-            executableCode = code
-            return .success(code)
+            guard let code = mmap(base, codeLength, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, fd, off_t(view.codeFileOffset)),
+                  code == base else {
+                let e = errno
+                munmap(base, total)
+                return .failure(CacheRejection(.permissions, "cannot map code of \(path) executable: \(errnoDescription(e))"))
+            }
+            if tableBytes > 0 {
+                guard let t = mmap(base + tableOffset, tableBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                      t == base + tableOffset else {
+                    let e = errno
+                    munmap(base, total)
+                    return .failure(CacheRejection(.permissions, "cannot map the table area of \(path): \(errnoDescription(e))"))
+                }
+                tables = t.bindMemory(to: UInt64.self, capacity: tableBytes / 8)
+            }
+            reservation = UnsafeMutableRawBufferPointer(start: base, count: total)
+            let mapped = UnsafeRawBufferPointer(start: base, count: codeLength)
+            executableCode = mapped
+            return .success((mapped, tables))
         }
     }
+
+    /// The host code of the entry for `guestOffset`, ready to run with the region loaded at
+    /// `regionBase`: the entry is checked against `guest` on first use and its table slots are
+    /// filled then (region base, link slots pointing at their stubs, helpers from `helper`).
+    /// Requires `mapCodeAndTables` to have succeeded.
+    public func prepare(guestOffset: UInt64, guest: GuestRegion, regionBase: UInt64,
+                        helper: (UInt64) -> UInt64 = { _ in 0 }) -> CacheLookup {
+        guard let index = view.entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
+        return lock.withLock {
+            guard let code = executableCode?.baseAddress else { return .notInCache }
+            switch entryStates[index] {
+            case 2: return .notInCache
+            case 3: return .ready(code + Int(view.codeOffset(ofEntry: index)), index, view.guestLength(ofEntry: index))
+            default: break
+            }
+            switch view.validateEntry(index, guest: guest, checkGuestBytes: true) {
+            case .failure(let rejection):
+                entryStates[index] = 2
+                diagnostics?.recordRejectedEntry(path: path, rejection)
+                return .rejected(rejection)
+            case .success(let entry):
+                if entry.tableSlots > 0, let tables {
+                    let table = tables + Int(entry.tableOffset)
+                    let entryCode = UInt64(UInt(bitPattern: code)) &+ entry.codeOffset
+                    for initializer in entry.initializers {
+                        let value: UInt64
+                        switch initializer.kind {
+                        case .regionAddress: value = regionBase &+ initializer.target
+                        case .helper: value = helper(initializer.target)
+                        case .link: value = entryCode &+ initializer.addend
+                        }
+                        table[Int(initializer.slot)] = value
+                    }
+                }
+                entryStates[index] = 3
+                diagnostics?.recordEntryServed()
+                return .ready(code + Int(entry.codeOffset), index, entry.guestLength)
+            }
+        }
+    }
+
+    /// The table-area slot index of a host address, when it lies inside this file's tables.
+    public func tableSlot(at address: UInt) -> Int? {
+        guard let tables else { return nil }
+        let start = UInt(bitPattern: tables)
+        let count = UInt(view.header.tableSlots)
+        guard address >= start, address < start + count * 8, (address - start) % 8 == 0 else { return nil }
+        return Int((address - start) / 8)
+    }
+
+    /// The guest offset of the entry whose code holds host address `address` (entries' code
+    /// is laid out in guest-offset order, so code offsets ascend too).
+    public func entry(containingHostAddress address: UInt) -> UInt64? {
+        guard let base = executableCode?.baseAddress, address >= UInt(bitPattern: base) else { return nil }
+        let offset = UInt64(address - UInt(bitPattern: base))
+        var low = 0, high = view.entryCount
+        while low < high {
+            let mid = (low + high) / 2
+            if view.codeOffset(ofEntry: mid) <= offset { low = mid + 1 } else { high = mid }
+        }
+        return low == 0 ? nil : view.guestOffset(ofEntry: low - 1)
+    }
+
+    /// Whether `address` lies in this file's executable code.
+    public func containsCode(_ address: UInt) -> Bool {
+        guard let code = executableCode, let base = code.baseAddress else { return false }
+        let start = UInt(bitPattern: base)
+        return address >= start && address < start + UInt(code.count)
+    }
+}
+
+/// What `CacheFile.prepare` found for a guest offset.
+public enum CacheLookup {
+    /// Host code to run, the entry's index and its guest length.
+    case ready(UnsafeRawPointer, Int, UInt32)
+    /// No entry for the offset (or one rejected earlier).
+    case notInCache
+    /// The entry failed its checks just now (typically `guest-bytes-changed`).
+    case rejected(CacheRejection)
 }

@@ -1,15 +1,15 @@
-/// Cache file format v1; docs/CACHE-FORMAT.md is the normative description. All integers are
+/// Cache file format v2; docs/CACHE-FORMAT.md is the normative description. All integers are
 /// little-endian; every offset is from the start of the file.
 public enum CacheFormat {
     public static let magic: [UInt8] = Array("KILNCACH".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     public static let pageSize = 4096
 
     /// Fixed part of the header; the section table follows, then the 8-byte header hash.
-    public static let fixedHeaderSize = 176
+    public static let fixedHeaderSize = 184
     public static let sectionRecordSize = 32
-    public static let entryRecordSize = 56
-    public static let relocationRecordSize = 24
+    public static let entryRecordSize = 64
+    public static let slotRecordSize = 24
     /// Host code of each entry starts on this boundary inside the code section.
     public static let codeAlignment = 16
     /// Bytes between entries' code: int3, so a stray jump traps.
@@ -29,6 +29,7 @@ public enum CacheFormat {
     static let buildIDLengthOffset = 96
     static let buildIDOffset = 104
     static let entryCountOffset = 168
+    static let tableSlotsOffset = 176
 
     static func headerSize(sectionCount: Int) -> Int { fixedHeaderSize + sectionRecordSize * sectionCount + 8 }
 }
@@ -37,8 +38,8 @@ public enum CacheFormat {
 public enum CacheSectionKind: UInt32, CaseIterable, Sendable {
     /// Entry records sorted by guest offset.
     case entries = 1
-    /// Relocation records, each entry's a contiguous run.
-    case relocations = 2
+    /// Table-slot initialisers, each entry's a contiguous run.
+    case slots = 2
     /// Serialized IR, for verify mode and re-optimisation (optional).
     case ir = 3
     /// Host code, page-aligned and last, so it maps read-only and executable on its own.
@@ -47,7 +48,7 @@ public enum CacheSectionKind: UInt32, CaseIterable, Sendable {
     public var name: String {
         switch self {
         case .entries: return "entries"
-        case .relocations: return "relocations"
+        case .slots: return "slots"
         case .ir: return "ir"
         case .code: return "code"
         }
@@ -63,16 +64,16 @@ public struct CacheSection: Equatable, Sendable {
     public var hash: UInt64
 }
 
-/// What a relocation's per-process table slot must hold. Cached code is never patched: each
-/// relocation names a slot (its index in the file's relocation array) in a writable table the
-/// runtime places beside the mapped code, and the code reads the slot.
-public enum CacheRelocationKind: UInt8, CaseIterable, Sendable {
-    /// slot = region base + target + addend (a guest address inside the region).
+/// What a table slot must hold before an entry first runs. Cached code is never patched: its
+/// RIP-relative references were resolved at bake time to slots of a per-process writable table
+/// the runtime maps right after the code section, and the runtime fills the slots.
+public enum CacheSlotKind: UInt8, CaseIterable, Sendable {
+    /// slot = region base + target (a guest address inside the region; invariant 1).
     case regionAddress = 1
     /// slot = address of runtime helper number `target`.
     case helper = 2
-    /// slot = host code for the guest block at region offset `target` once linked, else the
-    /// dispatcher's entry (block linking without patching shared code).
+    /// A chainable exit: slot = the exit's stub (code section + entry code offset + `addend`)
+    /// until chaining stores the host code of the guest block at region offset `target`.
     case link = 3
 
     public var name: String {
@@ -84,19 +85,62 @@ public enum CacheRelocationKind: UInt8, CaseIterable, Sendable {
     }
 }
 
-/// One relocation record.
-public struct CacheRelocation: Hashable, Sendable {
-    public var kind: CacheRelocationKind
-    /// Offset, in the entry's code, of the instruction that reads the slot.
-    public var codeOffset: UInt32
+/// One table-slot initialiser of an entry.
+public struct CacheSlotInitializer: Hashable, Sendable {
+    public var kind: CacheSlotKind
+    /// Slot number inside the entry's table.
+    public var slot: UInt32
     public var target: UInt64
-    public var addend: Int64
+    /// For `.link`: offset of the exit's stub in the entry's code. Zero otherwise.
+    public var addend: UInt64
 
-    public init(kind: CacheRelocationKind, codeOffset: UInt32, target: UInt64, addend: Int64 = 0) {
+    public init(kind: CacheSlotKind, slot: UInt32, target: UInt64, addend: UInt64 = 0) {
         self.kind = kind
-        self.codeOffset = codeOffset
+        self.slot = slot
         self.target = target
         self.addend = addend
+    }
+}
+
+/// A 32-bit RIP-relative displacement in an entry's code that must reach one of the entry's
+/// table slots. Resolved by `CacheFileBuilder` (and by verify mode, to compare); not stored.
+public struct CacheTableReference: Hashable, Sendable {
+    /// Offset of the 32-bit field in the entry's code.
+    public var fieldOffset: UInt32
+    /// Offset of the end of the instruction holding it (RIP at execution).
+    public var instructionEnd: UInt32
+    /// Slot number inside the entry's table.
+    public var slot: UInt32
+
+    public init(fieldOffset: UInt32, instructionEnd: UInt32, slot: UInt32) {
+        self.fieldOffset = fieldOffset
+        self.instructionEnd = instructionEnd
+        self.slot = slot
+    }
+}
+
+/// Where the per-process table area sits relative to the code section: right after its last
+/// page, so one reservation holds the file's code (read+execute) and the tables (read+write).
+public enum CacheTableLayout {
+    /// Offset of the table area from the start of the code section.
+    public static func tableAreaOffset(codeLength: Int) -> Int {
+        (codeLength + CacheFormat.pageSize - 1) / CacheFormat.pageSize * CacheFormat.pageSize
+    }
+
+    /// Writes every reference's displacement into `code` (an entry's code placed at
+    /// `codeOffset` in the code section, its table at slot `tableOffset` of the table area).
+    /// Returns false when a displacement does not fit in 32 bits or a field lies outside `code`.
+    public static func resolve(_ code: inout [UInt8], references: [CacheTableReference], codeOffset: Int,
+                               tableOffset: Int, tableAreaOffset: Int) -> Bool {
+        for r in references {
+            let target = tableAreaOffset + (tableOffset + Int(r.slot)) * 8
+            let displacement = target - (codeOffset + Int(r.instructionEnd))
+            guard let d = Int32(exactly: displacement), Int(r.fieldOffset) + 4 <= code.count else { return false }
+            withUnsafeBytes(of: d.littleEndian) { bytes in
+                for k in 0..<4 { code[Int(r.fieldOffset) + k] = bytes[k] }
+            }
+        }
+        return true
     }
 }
 
@@ -109,7 +153,8 @@ public struct CacheEntryFlags: OptionSet, Hashable, Sendable {
     public static let known: CacheEntryFlags = [.fallsThrough]
 }
 
-/// One translation to store: the guest bytes it came from and its opaque payloads.
+/// One translation to store: the guest bytes it came from, its code with unresolved table
+/// references, its table size and slot initialisers, and optional IR.
 public struct CacheEntryInput: Sendable {
     /// Offset of the first guest instruction from the region base.
     public var guestOffset: UInt64
@@ -117,17 +162,23 @@ public struct CacheEntryInput: Sendable {
     /// XXH3-64 of the guest bytes `guestOffset ..< guestOffset + guestLength`.
     public var guestHash: UInt64
     public var code: [UInt8]
-    public var relocations: [CacheRelocation]
+    /// Number of 8-byte slots the entry's table needs.
+    public var tableSlots: UInt32
+    public var references: [CacheTableReference]
+    public var initializers: [CacheSlotInitializer]
     public var ir: [UInt8]
     public var flags: CacheEntryFlags
 
-    public init(guestOffset: UInt64, guestLength: UInt32, guestHash: UInt64, code: [UInt8],
-                relocations: [CacheRelocation] = [], ir: [UInt8] = [], flags: CacheEntryFlags = []) {
+    public init(guestOffset: UInt64, guestLength: UInt32, guestHash: UInt64, code: [UInt8], tableSlots: UInt32 = 0,
+                references: [CacheTableReference] = [], initializers: [CacheSlotInitializer] = [],
+                ir: [UInt8] = [], flags: CacheEntryFlags = []) {
         self.guestOffset = guestOffset
         self.guestLength = guestLength
         self.guestHash = guestHash
         self.code = code
-        self.relocations = relocations
+        self.tableSlots = tableSlots
+        self.references = references
+        self.initializers = initializers
         self.ir = ir
         self.flags = flags
     }
@@ -137,7 +188,9 @@ public struct CacheEntryInput: Sendable {
 public enum CacheBuildError: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicateGuestOffset(UInt64)
     case emptyGuestRange(UInt64)
-    case relocationOutsideCode(guestOffset: UInt64, codeOffset: UInt32)
+    case slotOutsideTable(guestOffset: UInt64, slot: UInt32)
+    case stubOutsideCode(guestOffset: UInt64, offset: UInt64)
+    case referenceUnresolvable(guestOffset: UInt64)
     case tooLarge(String)
     case unknownFlags(UInt32)
 
@@ -145,7 +198,9 @@ public enum CacheBuildError: Error, Equatable, Sendable, CustomStringConvertible
         switch self {
         case let .duplicateGuestOffset(o): return "two entries at guest offset 0x\(String(o, radix: 16))"
         case let .emptyGuestRange(o): return "entry at 0x\(String(o, radix: 16)) covers no guest bytes"
-        case let .relocationOutsideCode(g, c): return "entry 0x\(String(g, radix: 16)): relocation at code offset \(c) outside its code"
+        case let .slotOutsideTable(g, n): return "entry 0x\(String(g, radix: 16)): slot \(n) outside its table"
+        case let .stubOutsideCode(g, o): return "entry 0x\(String(g, radix: 16)): link stub at \(o) outside its code"
+        case let .referenceUnresolvable(g): return "entry 0x\(String(g, radix: 16)): a table reference lies outside its code or beyond 2 GiB"
         case let .tooLarge(what): return "\(what) exceeds the format's 32-bit limit"
         case let .unknownFlags(f): return "unknown entry flags 0x\(String(f, radix: 16))"
         }
@@ -157,11 +212,11 @@ public enum CacheBuildError: Error, Equatable, Sendable, CustomStringConvertible
 public enum CacheFileBuilder {
     public static func build(key: CacheKey, entries input: [CacheEntryInput]) throws -> [UInt8] {
         let entries = input.sorted { $0.guestOffset < $1.guestOffset }
-        var entryBytes: [UInt8] = []
-        var relocationBytes: [UInt8] = []
-        var irBytes: [UInt8] = []
-        var codeBytes: [UInt8] = []
-        var relocationCount: UInt64 = 0
+        // Pass 1: place code and tables; the table area follows the code's last page.
+        var codeOffsets: [Int] = []
+        var tableOffsets: [UInt64] = []
+        var codeLength = 0
+        var tableSlots: UInt64 = 0
         var previous: UInt64?
         for entry in entries {
             if entry.guestOffset == previous { throw CacheBuildError.duplicateGuestOffset(entry.guestOffset) }
@@ -170,38 +225,68 @@ public enum CacheFileBuilder {
                 throw CacheBuildError.emptyGuestRange(entry.guestOffset)
             }
             guard CacheEntryFlags.known.isSuperset(of: entry.flags) else { throw CacheBuildError.unknownFlags(entry.flags.rawValue) }
-            while codeBytes.count % CacheFormat.codeAlignment != 0 { codeBytes.append(CacheFormat.codePadding) }
             guard entry.code.count <= Int(UInt32.max), entry.ir.count <= Int(UInt32.max),
-                  entry.relocations.count <= Int(UInt32.max), relocationCount <= UInt64(UInt32.max) else {
+                  entry.initializers.count <= Int(UInt32.max), tableSlots <= UInt64(UInt32.max) else {
                 throw CacheBuildError.tooLarge("entry 0x\(String(entry.guestOffset, radix: 16))")
+            }
+            codeLength = (codeLength + CacheFormat.codeAlignment - 1) / CacheFormat.codeAlignment * CacheFormat.codeAlignment
+            codeOffsets.append(codeLength)
+            codeLength += entry.code.count
+            tableOffsets.append(tableSlots)
+            tableSlots += UInt64(entry.tableSlots)
+        }
+        guard tableSlots <= UInt64(UInt32.max) else { throw CacheBuildError.tooLarge("table slot count") }
+        let tableAreaOffset = CacheTableLayout.tableAreaOffset(codeLength: codeLength)
+
+        // Pass 2: resolve references and serialize.
+        var entryBytes: [UInt8] = []
+        var slotBytes: [UInt8] = []
+        var irBytes: [UInt8] = []
+        var codeBytes: [UInt8] = []
+        codeBytes.reserveCapacity(codeLength)
+        var slotCount: UInt64 = 0
+        for (n, entry) in entries.enumerated() {
+            while codeBytes.count < codeOffsets[n] { codeBytes.append(CacheFormat.codePadding) }
+            guard slotCount + UInt64(entry.initializers.count) <= UInt64(UInt32.max) else { throw CacheBuildError.tooLarge("slot initialiser count") }
+            var code = entry.code
+            for r in entry.references where r.slot >= entry.tableSlots {
+                throw CacheBuildError.slotOutsideTable(guestOffset: entry.guestOffset, slot: r.slot)
+            }
+            guard CacheTableLayout.resolve(&code, references: entry.references, codeOffset: codeOffsets[n],
+                                           tableOffset: Int(tableOffsets[n]), tableAreaOffset: tableAreaOffset) else {
+                throw CacheBuildError.referenceUnresolvable(guestOffset: entry.guestOffset)
             }
             entryBytes.appendLittleEndian(entry.guestOffset)
             entryBytes.appendLittleEndian(entry.guestHash)
-            entryBytes.appendLittleEndian(UInt64(codeBytes.count))
+            entryBytes.appendLittleEndian(UInt64(codeOffsets[n]))
             entryBytes.appendLittleEndian(UInt64(irBytes.count))
             entryBytes.appendLittleEndian(entry.guestLength)
             entryBytes.appendLittleEndian(UInt32(entry.code.count))
-            entryBytes.appendLittleEndian(UInt32(relocationCount))
-            entryBytes.appendLittleEndian(UInt32(entry.relocations.count))
+            entryBytes.appendLittleEndian(UInt32(slotCount))
+            entryBytes.appendLittleEndian(UInt32(entry.initializers.count))
             entryBytes.appendLittleEndian(UInt32(entry.ir.count))
             entryBytes.appendLittleEndian(entry.flags.rawValue)
-            for relocation in entry.relocations {
-                guard relocation.codeOffset < UInt32(entry.code.count) else {
-                    throw CacheBuildError.relocationOutsideCode(guestOffset: entry.guestOffset, codeOffset: relocation.codeOffset)
+            entryBytes.appendLittleEndian(UInt32(tableOffsets[n]))
+            entryBytes.appendLittleEndian(entry.tableSlots)
+            for initializer in entry.initializers {
+                guard initializer.slot < entry.tableSlots else {
+                    throw CacheBuildError.slotOutsideTable(guestOffset: entry.guestOffset, slot: initializer.slot)
                 }
-                relocationBytes.append(relocation.kind.rawValue)
-                relocationBytes += [0, 0, 0]
-                relocationBytes.appendLittleEndian(relocation.codeOffset)
-                relocationBytes.appendLittleEndian(relocation.target)
-                relocationBytes.appendLittleEndian(relocation.addend)
+                if initializer.kind == .link, initializer.addend >= UInt64(entry.code.count) {
+                    throw CacheBuildError.stubOutsideCode(guestOffset: entry.guestOffset, offset: initializer.addend)
+                }
+                slotBytes.append(initializer.kind.rawValue)
+                slotBytes += [0, 0, 0]
+                slotBytes.appendLittleEndian(initializer.slot)
+                slotBytes.appendLittleEndian(initializer.target)
+                slotBytes.appendLittleEndian(initializer.addend)
             }
-            relocationCount += UInt64(entry.relocations.count)
-            codeBytes += entry.code
+            slotCount += UInt64(entry.initializers.count)
+            codeBytes += code
             irBytes += entry.ir
         }
-        guard relocationCount <= UInt64(UInt32.max) else { throw CacheBuildError.tooLarge("relocation count") }
 
-        var payloads: [(CacheSectionKind, [UInt8])] = [(.entries, entryBytes), (.relocations, relocationBytes)]
+        var payloads: [(CacheSectionKind, [UInt8])] = [(.entries, entryBytes), (.slots, slotBytes)]
         if !irBytes.isEmpty { payloads.append((.ir, irBytes)) }
         payloads.append((.code, codeBytes))
 
@@ -233,6 +318,7 @@ public enum CacheFileBuilder {
         file += key.identity.buildID
         file += [UInt8](repeating: 0, count: ContentIdentity.maximumBuildIDLength - key.identity.buildID.count)
         file.appendLittleEndian(UInt64(entries.count))
+        file.appendLittleEndian(tableSlots)
         for section in sections {
             file.appendLittleEndian(section.kind.rawValue)
             file.appendLittleEndian(UInt32(0))

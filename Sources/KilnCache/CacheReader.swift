@@ -2,10 +2,16 @@
 import Glibc
 #endif
 
-/// The guest bytes of a region as the runtime sees them, indexed by region offset.
+/// The guest bytes of (part of) a region as the runtime sees them: `bytes` holds region
+/// offsets `offset ..< offset + bytes.count` (a mapping need not begin at the region base,
+/// which may even be address 0).
 public struct GuestRegion: @unchecked Sendable {
     public var bytes: UnsafeRawBufferPointer
-    public init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    public var offset: UInt64
+    public init(bytes: UnsafeRawBufferPointer, offset: UInt64 = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
 }
 
 /// A validated translation ready to use.
@@ -18,10 +24,12 @@ public struct CacheEntry: @unchecked Sendable {
     public var code: UnsafeRawBufferPointer
     /// Offset of `code` from the start of the code section.
     public var codeOffset: UInt64
-    /// Index of the entry's first relocation (= its first table slot).
-    public var firstRelocation: UInt32
-    public var relocations: [CacheRelocation]
+    /// The entry's table: first slot in the table area and slot count.
+    public var tableOffset: UInt32
+    public var tableSlots: UInt32
+    public var initializers: [CacheSlotInitializer]
     public var ir: UnsafeRawBufferPointer
+    public var guestHash: UInt64
 }
 
 /// The decoded header of a cache file.
@@ -33,6 +41,8 @@ public struct CacheFileHeader: Sendable {
     public var configurationHash: UInt64
     public var identity: ContentIdentity
     public var entryCount: UInt64
+    /// Size of the per-process table area, in 8-byte slots.
+    public var tableSlots: UInt64
     public var sections: [CacheSection]
 
     public func section(_ kind: CacheSectionKind) -> CacheSection? { sections.first { $0.kind == kind } }
@@ -45,13 +55,15 @@ public struct CacheFileView: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     public let header: CacheFileHeader
     let entries: UnsafeRawBufferPointer
-    let relocations: UnsafeRawBufferPointer
+    let slots: UnsafeRawBufferPointer
     let ir: UnsafeRawBufferPointer
     public let code: UnsafeRawBufferPointer
     /// Offset of the code section in the file (page-aligned).
     public let codeFileOffset: UInt64
     public var entryCount: Int { entries.count / CacheFormat.entryRecordSize }
-    var relocationCount: Int { relocations.count / CacheFormat.relocationRecordSize }
+    var slotRecordCount: Int { slots.count / CacheFormat.slotRecordSize }
+    /// Offset of the per-process table area from the start of the code section.
+    public var tableAreaOffset: Int { CacheTableLayout.tableAreaOffset(codeLength: code.count) }
 
     /// Validates `bytes` as a cache file. With `expectedKey`, the file must be for exactly that
     /// key; `hostFeatures` are the features this host has (the file's must be a subset).
@@ -82,7 +94,7 @@ public struct CacheFileView: @unchecked Sendable {
                 }
             }
             let codeOffset = header.section(.code)?.offset ?? 0
-            return .success(CacheFileView(bytes: bytes, header: header, entries: slice(.entries), relocations: slice(.relocations),
+            return .success(CacheFileView(bytes: bytes, header: header, entries: slice(.entries), slots: slice(.slots),
                                           ir: slice(.ir), code: slice(.code), codeFileOffset: codeOffset))
         } catch let rejection as CacheRejection {
             return .failure(rejection)
@@ -92,11 +104,11 @@ public struct CacheFileView: @unchecked Sendable {
     }
 
     private init(bytes: UnsafeRawBufferPointer, header: CacheFileHeader, entries: UnsafeRawBufferPointer,
-                 relocations: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
+                 slots: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
         self.bytes = bytes
         self.header = header
         self.entries = entries
-        self.relocations = relocations
+        self.slots = slots
         self.ir = ir
         self.code = code
         self.codeFileOffset = codeFileOffset
@@ -160,6 +172,8 @@ public struct CacheFileView: @unchecked Sendable {
             buildID: Array(bytes[CacheFormat.buildIDOffset..<(CacheFormat.buildIDOffset + buildIDLength)]),
             contentHash: XXH128Hash(low64: u64(bytes, CacheFormat.contentHashOffset), high64: u64(bytes, CacheFormat.contentHashOffset + 8)))
         let entryCount = u64(bytes, CacheFormat.entryCountOffset)
+        let tableSlots = u64(bytes, CacheFormat.tableSlotsOffset)
+        guard tableSlots <= UInt64(UInt32.max) else { throw CacheRejection(.corruptHeader, "table of \(tableSlots) slots") }
 
         var sections: [CacheSection] = []
         var previousEnd = UInt64(headerSize)
@@ -191,24 +205,35 @@ public struct CacheFileView: @unchecked Sendable {
             gapStart = section.offset + section.length
         }
         guard let entries = sections.first(where: { $0.kind == .entries }),
-              let relocations = sections.first(where: { $0.kind == .relocations }),
+              let slotSection = sections.first(where: { $0.kind == .slots }),
               sections.contains(where: { $0.kind == .code }) else {
-            throw CacheRejection(.corruptHeader, "entries, relocations or code section missing")
+            throw CacheRejection(.corruptHeader, "entries, slots or code section missing")
         }
         let (expectedEntryBytes, overflow) = entryCount.multipliedReportingOverflow(by: UInt64(CacheFormat.entryRecordSize))
         guard !overflow, expectedEntryBytes == entries.length else {
             throw CacheRejection(.corruptHeader, "entry count \(entryCount) does not fill the \(entries.length)-byte entries section")
         }
-        guard relocations.length % UInt64(CacheFormat.relocationRecordSize) == 0 else {
-            throw CacheRejection(.corruptHeader, "relocations section length \(relocations.length) is not a whole number of records")
+        guard slotSection.length % UInt64(CacheFormat.slotRecordSize) == 0 else {
+            throw CacheRejection(.corruptHeader, "slots section length \(slotSection.length) is not a whole number of records")
         }
         return CacheFileHeader(formatVersion: version, headerSize: headerSize, fileSize: fileSize, configuration: configuration,
-                               configurationHash: configurationHash, identity: identity, entryCount: entryCount, sections: sections)
+                               configurationHash: configurationHash, identity: identity, entryCount: entryCount,
+                               tableSlots: tableSlots, sections: sections)
     }
 
     /// The guest offset of entry `i` (no checks beyond the index range).
     @inline(__always) public func guestOffset(ofEntry i: Int) -> UInt64 {
         CacheFileView.u64(entries, i &* CacheFormat.entryRecordSize)
+    }
+
+    /// The code offset of entry `i` (valid once the entry passed `validateEntry`).
+    @inline(__always) public func codeOffset(ofEntry i: Int) -> UInt64 {
+        CacheFileView.u64(entries, i &* CacheFormat.entryRecordSize &+ 16)
+    }
+
+    /// The guest length of entry `i` (valid once the entry passed `validateEntry`).
+    @inline(__always) public func guestLength(ofEntry i: Int) -> UInt32 {
+        CacheFileView.u32(entries, i &* CacheFormat.entryRecordSize &+ 32)
     }
 
     /// The index of the entry for `guestOffset`, by binary search over the sorted index.
@@ -235,10 +260,12 @@ public struct CacheFileView: @unchecked Sendable {
         let irOffset = CacheFileView.u64(entries, o + 24)
         let guestLength = CacheFileView.u32(entries, o + 32)
         let codeLength = CacheFileView.u32(entries, o + 36)
-        let relocationStart = CacheFileView.u32(entries, o + 40)
-        let entryRelocations = CacheFileView.u32(entries, o + 44)
+        let slotStart = CacheFileView.u32(entries, o + 40)
+        let slotRecords = CacheFileView.u32(entries, o + 44)
         let irLength = CacheFileView.u32(entries, o + 48)
         let flags = CacheEntryFlags(rawValue: CacheFileView.u32(entries, o + 52))
+        let tableOffset = CacheFileView.u32(entries, o + 56)
+        let tableSlots = CacheFileView.u32(entries, o + 60)
         let name = "entry \(i) (guest 0x\(String(guestOffset, radix: 16)))"
 
         func within(_ offset: UInt64, _ length: UInt64, _ limit: Int) -> Bool {
@@ -247,35 +274,44 @@ public struct CacheFileView: @unchecked Sendable {
         }
         guard CacheEntryFlags.known.isSuperset(of: flags) else { return .failure(CacheRejection(.corruptSection, "\(name): unknown flags")) }
         guard guestLength > 0 else { return .failure(CacheRejection(.corruptSection, "\(name): empty guest range")) }
-        guard within(codeOffset, UInt64(codeLength), code.count) else {
+        guard codeOffset % UInt64(CacheFormat.codeAlignment) == 0, within(codeOffset, UInt64(codeLength), code.count) else {
             return .failure(CacheRejection(.corruptSection, "\(name): code [\(codeOffset), +\(codeLength)) outside the code section"))
         }
-        guard within(UInt64(relocationStart), UInt64(entryRelocations), relocationCount) else {
-            return .failure(CacheRejection(.corruptSection, "\(name): relocations [\(relocationStart), +\(entryRelocations)) outside the table"))
+        guard within(UInt64(slotStart), UInt64(slotRecords), slotRecordCount) else {
+            return .failure(CacheRejection(.corruptSection, "\(name): slot initialisers [\(slotStart), +\(slotRecords)) outside the section"))
+        }
+        guard UInt64(tableOffset) + UInt64(tableSlots) <= header.tableSlots else {
+            return .failure(CacheRejection(.corruptSection, "\(name): table [\(tableOffset), +\(tableSlots)) outside the \(header.tableSlots)-slot table area"))
         }
         guard irLength == 0 || within(irOffset, UInt64(irLength), ir.count) else {
             return .failure(CacheRejection(.corruptSection, "\(name): IR outside the IR section"))
         }
-        var records: [CacheRelocation] = []
-        records.reserveCapacity(Int(entryRelocations))
-        for r in 0..<Int(entryRelocations) {
-            let ro = (Int(relocationStart) + r) * CacheFormat.relocationRecordSize
-            guard let kind = CacheRelocationKind(rawValue: relocations[ro]),
-                  relocations[ro + 1] == 0, relocations[ro + 2] == 0, relocations[ro + 3] == 0 else {
-                return .failure(CacheRejection(.corruptSection, "\(name): relocation \(r) has an unknown kind"))
+        var records: [CacheSlotInitializer] = []
+        records.reserveCapacity(Int(slotRecords))
+        for r in 0..<Int(slotRecords) {
+            let ro = (Int(slotStart) + r) * CacheFormat.slotRecordSize
+            guard let kind = CacheSlotKind(rawValue: slots[ro]), slots[ro + 1] == 0, slots[ro + 2] == 0, slots[ro + 3] == 0 else {
+                return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) has an unknown kind"))
             }
-            let at = CacheFileView.u32(relocations, ro + 4)
-            guard at < codeLength else {
-                return .failure(CacheRejection(.corruptSection, "\(name): relocation \(r) at \(at) outside the entry's code"))
+            let slot = CacheFileView.u32(slots, ro + 4)
+            let target = CacheFileView.u64(slots, ro + 8), addend = CacheFileView.u64(slots, ro + 16)
+            guard slot < tableSlots else {
+                return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) names slot \(slot) of \(tableSlots)"))
             }
-            records.append(CacheRelocation(kind: kind, codeOffset: at, target: CacheFileView.u64(relocations, ro + 8),
-                                           addend: Int64(bitPattern: CacheFileView.u64(relocations, ro + 16))))
+            guard kind != .link || addend < UInt64(codeLength) else {
+                return .failure(CacheRejection(.corruptSection, "\(name): link stub at \(addend) outside the entry's code"))
+            }
+            guard kind == .link || addend == 0 else {
+                return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) has a nonzero addend"))
+            }
+            records.append(CacheSlotInitializer(kind: kind, slot: slot, target: target, addend: addend))
         }
         if let guest, checkGuestBytes {
-            guard within(guestOffset, UInt64(guestLength), guest.bytes.count) else {
-                return .failure(CacheRejection(.guestBytesChanged, "\(name): guest range [\(guestOffset), +\(guestLength)) is outside the \(guest.bytes.count)-byte region"))
+            guard guestOffset >= guest.offset, within(guestOffset - guest.offset, UInt64(guestLength), guest.bytes.count) else {
+                return .failure(CacheRejection(.guestBytesChanged, "\(name): guest range [\(guestOffset), +\(guestLength)) is outside the mapped region"))
             }
-            let actual = XXH3.hash64(UnsafeRawBufferPointer(rebasing: guest.bytes[Int(guestOffset)..<Int(guestOffset + UInt64(guestLength))]))
+            let from = Int(guestOffset - guest.offset)
+            let actual = XXH3.hash64(UnsafeRawBufferPointer(rebasing: guest.bytes[from..<(from + Int(guestLength))]))
             guard actual == guestHash else {
                 return .failure(CacheRejection(.guestBytesChanged, "\(name): guest bytes hash \(hex64(actual)) != \(hex64(guestHash))"))
             }
@@ -283,9 +319,10 @@ public struct CacheFileView: @unchecked Sendable {
         return .success(CacheEntry(
             index: i, guestOffset: guestOffset, guestLength: guestLength, flags: flags,
             code: UnsafeRawBufferPointer(rebasing: code[Int(codeOffset)..<Int(codeOffset + UInt64(codeLength))]),
-            codeOffset: codeOffset, firstRelocation: relocationStart, relocations: records,
+            codeOffset: codeOffset, tableOffset: tableOffset, tableSlots: tableSlots, initializers: records,
             ir: irLength == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
-                : UnsafeRawBufferPointer(rebasing: ir[Int(irOffset)..<Int(irOffset + UInt64(irLength))])))
+                : UnsafeRawBufferPointer(rebasing: ir[Int(irOffset)..<Int(irOffset + UInt64(irLength))]),
+            guestHash: guestHash))
     }
 
 }

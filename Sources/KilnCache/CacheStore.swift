@@ -8,10 +8,11 @@ public final class CacheStore: @unchecked Sendable {
     /// What this host has; cache files needing more are rejected with `host-features`.
     public let hostFeatures: HostFeatures
 
+    /// `persistIdentities: false` keeps computed identities in memory only (read-only users).
     public init(directory: CacheDirectory, hostFeatures: HostFeatures = HostFeatures.detect(),
-                diagnostics: CacheDiagnostics = CacheDiagnostics()) {
+                diagnostics: CacheDiagnostics = CacheDiagnostics(), persistIdentities: Bool = true) {
         self.directory = directory
-        self.identityIndex = IdentityIndex(path: directory.identityIndexPath)
+        self.identityIndex = IdentityIndex(path: directory.identityIndexPath, persist: persistIdentities)
         self.diagnostics = diagnostics
         self.hostFeatures = hostFeatures
     }

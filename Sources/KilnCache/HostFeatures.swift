@@ -29,6 +29,8 @@ public struct HostFeatures: OptionSet, Hashable, Sendable {
     public static let avx512f = HostFeatures(rawValue: 1 << 18)
     public static let avx512bw = HostFeatures(rawValue: 1 << 19)
     public static let avx512vl = HostFeatures(rawValue: 1 << 20)
+    /// LAHF/SAHF in 64-bit mode; the backend parks guest flags with them.
+    public static let lahfsahf = HostFeatures(rawValue: 1 << 21)
 
     /// Each feature with its name in /proc/cpuinfo's `flags` line (also the name Kiln prints).
     public static let names: [(feature: HostFeatures, name: String)] = [
@@ -37,6 +39,7 @@ public struct HostFeatures: OptionSet, Hashable, Sendable {
         (.avx, "avx"), (.avx2, "avx2"), (.fma, "fma"), (.f16c, "f16c"), (.movbe, "movbe"),
         (.adx, "adx"), (.aes, "aes"), (.pclmulqdq, "pclmulqdq"), (.sha, "sha_ni"),
         (.cmpxchg16b, "cx16"), (.avx512f, "avx512f"), (.avx512bw, "avx512bw"), (.avx512vl, "avx512vl"),
+        (.lahfsahf, "lahf_lm"),
     ]
 
     /// The features named in the first `flags` line of /proc/cpuinfo text.

@@ -16,6 +16,8 @@ public final class IdentityIndex: @unchecked Sendable {
     /// Where entries persist; nil keeps them in memory only.
     public let path: String?
     public let racyWindowNanoseconds: Int64
+    /// Whether new identities are appended to `path`.
+    public let persists: Bool
     private var entries: [FileStamp: ContentIdentity] = [:]
     private let lock = Lock()
     private var hashes = 0
@@ -23,8 +25,10 @@ public final class IdentityIndex: @unchecked Sendable {
     public var hashCount: Int { lock.withLock { hashes } }
 
     /// Opens (or starts) the index stored at `path`; unreadable or torn records are ignored.
-    public init(path: String?, racyWindowNanoseconds: Int64 = 2_000_000_000) {
+    /// `persist: false` reads the stored entries but never appends or compacts.
+    public init(path: String?, racyWindowNanoseconds: Int64 = 2_000_000_000, persist: Bool = true) {
         self.path = path
+        self.persists = persist
         self.racyWindowNanoseconds = racyWindowNanoseconds
         guard let path else { return }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
@@ -37,7 +41,7 @@ public final class IdentityIndex: @unchecked Sendable {
             guard let (stamp, identity) = IdentityIndex.decode(payload) else { continue }
             if entries.updateValue(identity, forKey: stamp) == nil { order.append(stamp) }
         }
-        if payloads.count > IdentityIndex.maximumEntries {
+        if persist, payloads.count > IdentityIndex.maximumEntries {
             compact(path: path, newestFirst: order.reversed())
         }
     }
@@ -88,7 +92,7 @@ public final class IdentityIndex: @unchecked Sendable {
     }
 
     private func persist(_ stamp: FileStamp, _ identity: ContentIdentity) {
-        guard let path, case let .success(fd) = RecordLog.openForAppend(path: path, magic: IdentityIndex.magic) else { return }
+        guard persists, let path, case let .success(fd) = RecordLog.openForAppend(path: path, magic: IdentityIndex.magic) else { return }
         defer { close(fd) }
         let frame = RecordLog.frame(IdentityIndex.encode(stamp, identity))
         _ = frame.withUnsafeBytes { writeAll(fd, $0) }

@@ -33,7 +33,7 @@ public struct FileStamp: Hashable, Sendable {
         self.ctimeNanoseconds = ctimeNanoseconds
     }
 
-    init(_ st: stat) {
+    public init(_ st: stat) {
         self.init(
             device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: UInt64(st.st_size),
             mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),

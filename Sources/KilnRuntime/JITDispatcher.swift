@@ -3,6 +3,7 @@ import Glibc
 #endif
 import KilnA64
 import KilnIR
+import KilnTranslator
 import KilnX64
 
 /// Which engine runs guest code.
@@ -47,8 +48,11 @@ struct JITUnitExtent {
 /// the whole code buffer (links and predictions point into it).
 final class JITDispatcher {
     let process: GuestProcess
-    var translator = A64Translator()
-    var lowerer = X64Lowerer(options: .forHost(X64Features.host))
+    /// The translation pipeline `kiln bake` uses too (so cached and JIT code agree).
+    var pipeline = Translator()
+    var translator: A64Translator { pipeline.frontend }
+    /// The process's cache layer (nil with `--cache off`, no report, or in lockstep).
+    let cache: CacheAttach?
     let runtime: X64Runtime
     var interpreter = IRInterpreter()
     var memory = HostGuestMemory()
@@ -70,8 +74,9 @@ final class JITDispatcher {
         interpreter.environment = environment
         lockstep = options.lockstep ? Lockstep(environment: environment) : nil
         runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
-        translator.lifter.zeroBlockSize = UInt64(environment.zeroBlockSize)
+        cache = options.lockstep ? nil : CacheAttach.shared
         process.addressSpace.invalidate = { [unowned self] start, end in
+            self.cache?.invalidate(start, end)
             guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
             self.flush()
         }
@@ -137,6 +142,8 @@ final class JITDispatcher {
         let next = blocks[target] ?? translate(target)
         // Translating `target` may have flushed the buffer that held the slot.
         guard generation == flushes, let code = next.code, let p = UnsafeMutablePointer<UInt64>(bitPattern: linkSlot) else { return }
+        if let cache, cache.chain(exitSlot: linkSlot, codeBuffer: (UInt(bitPattern: runtime.codeBuffer.base),
+                                                                     UInt(bitPattern: runtime.codeBuffer.writable)), to: code) { return }
         p.pointee = UInt64(UInt(bitPattern: code))
     }
 
@@ -162,10 +169,14 @@ final class JITDispatcher {
     /// Translates and installs the block at `pc` (flushing the buffer when it is full) and
     /// records it.
     private func translate(_ pc: UInt64) -> JITBlock {
-        let translated = Dispatcher.translate(pc, process: process, translator: &translator)
+        let answer = cache?.lookup(pc, process: process, pipeline: &pipeline)
+        if let answer, let code = answer.code { return installCached(code, pc: pc, guestLength: answer.guestLength, region: answer.region) }
+        let started = cache?.measuresTime == true ? monotonicNanoseconds() : 0
+        let (translated, unit) = Dispatcher.translate(pc, process: process, pipeline: &pipeline)
         let guestLength = UInt64(translated.ir.guestLength)
         var block = JITBlock(code: nil, ir: translated.ir, base: translated.base, pc: pc, guestLength: guestLength)
-        if let translation = try? lowerer.lower(translated.ir) {
+        defer { if let answer { cache?.noteTranslated(pc, answer: answer, nanoseconds: started == 0 ? 0 : monotonicNanoseconds() &- started) } }
+        if let translation = unit.code {
             var unit = try? runtime.install(translation, regionBase: translated.base)
             if unit == nil {
                 flush()
@@ -190,7 +201,7 @@ final class JITDispatcher {
             let mid = (lo + hi) / 2
             if extents[mid].end <= rip { lo = mid + 1 } else { hi = mid }
         }
-        guard lo < extents.count, extents[lo].start <= rip else { return nil }
+        guard lo < extents.count, extents[lo].start <= rip else { return cache?.locate(rip) }
         let extent = extents[lo]
         let offset = UInt32(truncatingIfNeeded: rip - extent.start)
         var guestOffset: UInt64?

@@ -42,6 +42,16 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("regions"), help: "Print the guest's code regions (file-backed executable mappings) to stderr at exit.")
     var showRegions = false
 
+    @Option(name: .customLong("cache"), help: ArgumentHelp("Translation cache mode: auto, off, readonly, required or verify.",
+                                                            discussion: "Default: $KILN_CACHE, else auto."))
+    var cacheMode: String?
+
+    @Flag(name: .customLong("cache-report"), help: "Print a per-region cache report to stderr at exit (--cache-report=json for JSON; also KILN_CACHE_REPORT=1|json).")
+    var cacheReport = false
+
+    @Flag(name: .customLong("cache-report-json"), help: .hidden)
+    var cacheReportJSON = false
+
     @Option(name: .customLong("argv0"), help: .hidden)
     var argv0: String?
 
@@ -102,6 +112,12 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)
         }
+        let hostEnvironment = ProcessInfo.processInfo.environment
+        guard let mode = CacheMode(rawValue: cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "auto") else {
+            throw ValidationError("Unknown cache mode '\(cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "")' (auto, off, readonly, required, verify).")
+        }
+        let report = cacheReportJSON ? .json : cacheReport ? .text : CacheReportFormat(environmentValue: hostEnvironment["KILN_CACHE_REPORT"])
+        if !interp { CacheAttach.install(mode: mode, report: report, environment: hostEnvironment, process: process) }
         if showRegions {
             process.atExit {
                 let lines = process.addressSpace.codeRegions.map { "kiln: code region \($0)\n" }.joined()

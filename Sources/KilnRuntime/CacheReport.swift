@@ -1,0 +1,111 @@
+import KilnCache
+
+/// The `--cache-report` output format.
+public enum CacheReportFormat: String, Sendable {
+    case text
+    case json
+
+    /// `KILN_CACHE_REPORT`'s value: unset, empty or "0" means no report; "json" JSON; anything
+    /// else text.
+    public init?(environmentValue: String?) {
+        guard let value = environmentValue, !value.isEmpty, value != "0" else { return nil }
+        self = value == "json" ? .json : .text
+    }
+}
+
+extension CacheAttach {
+    /// The report printed at exit: per region its path, identity, cache file, status, what the
+    /// cache served and what the JIT translated (with why), time attaching and loading versus
+    /// translating; then totals.
+    public func report(_ format: CacheReportFormat) -> String {
+        let regions = allRegions
+        let (anonymousCount, anonymousNanoseconds) = anonymous
+        func ms(_ ns: UInt64) -> String {
+            let hundredths = (ns + 5_000) / 10_000
+            let fraction = hundredths % 100
+            return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+        }
+        var served = 0, jit = 0, used = 0
+        var attach: UInt64 = 0, load: UInt64 = 0, translate = anonymousNanoseconds
+        for r in regions {
+            served += r.served
+            jit += r.jit.reduce(0, +)
+            used += r.status == "used" ? 1 : 0
+            attach &+= r.attachNanoseconds
+            load &+= r.loadNanoseconds
+            translate &+= r.translateNanoseconds
+        }
+        jit += anonymousCount
+        switch format {
+        case .text:
+            var lines = ["kiln: cache report (mode \(mode.rawValue))"]
+            for r in regions {
+                lines.append("region \(hex(r.start))-\(hex(r.end)) \(r.path)")
+                if let identity = r.identity {
+                    lines.append("  identity \(identity.contentHash.hex)\(identity.buildID.isEmpty ? "" : " build-id \(identity.buildIDHex)")")
+                }
+                lines.append("  cache \(r.cachePath ?? "-")")
+                lines.append("  status \(r.status == "used" ? "used" : "\(r.status): \(r.reason): \(r.detail)")")
+                let reasons = JITReason.allCases.filter { r.jit[$0.rawValue] > 0 }.map { "\($0.name) \(r.jit[$0.rawValue])" }
+                lines.append("  served \(r.served)\(mode == .verify ? " (verified \(r.verified))" : ""), jit \(r.jit.reduce(0, +))"
+                             + (reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))"))
+                lines.append("  attach \(ms(r.attachNanoseconds)) ms, loading \(ms(r.loadNanoseconds)) ms, translating \(ms(r.translateNanoseconds)) ms")
+            }
+            if anonymousCount > 0 {
+                lines.append("anonymous memory: jit \(anonymousCount) (anonymous-memory), translating \(ms(anonymousNanoseconds)) ms")
+            }
+            lines.append("total: regions \(regions.count) (cache used \(used)), served \(served), jit \(jit), "
+                         + "attach \(ms(attach)) ms, loading \(ms(load)) ms, translating \(ms(translate)) ms")
+            return lines.joined(separator: "\n") + "\n"
+        case .json:
+            func string(_ s: String) -> String {
+                var out = "\""
+                for scalar in s.unicodeScalars {
+                    switch scalar {
+                    case "\"": out += "\\\""
+                    case "\\": out += "\\\\"
+                    case "\n": out += "\\n"
+                    default:
+                        if scalar.value < 0x20 {
+                            let h = String(scalar.value, radix: 16)
+                            out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                        } else {
+                            out.unicodeScalars.append(scalar)
+                        }
+                    }
+                }
+                return out + "\""
+            }
+            let items = regions.map { r -> String in
+                let reasons = JITReason.allCases.map { "\(string($0.name)): \(r.jit[$0.rawValue])" }.joined(separator: ", ")
+                return "{\"path\": \(string(r.path)), \"start\": \(r.start), \"end\": \(r.end), "
+                    + "\"identity\": \(r.identity.map { string($0.contentHash.hex) } ?? "null"), "
+                    + "\"buildID\": \(r.identity.map { string($0.buildIDHex) } ?? "null"), "
+                    + "\"cacheFile\": \(r.cachePath.map(string) ?? "null"), \"status\": \(string(r.status)), "
+                    + "\"reason\": \(string(r.reason)), \"detail\": \(string(r.detail)), "
+                    + "\"served\": \(r.served), \"verified\": \(r.verified), \"jit\": \(r.jit.reduce(0, +)), \"jitReasons\": {\(reasons)}, "
+                    + "\"attachMs\": \(ms(r.attachNanoseconds)), \"loadingMs\": \(ms(r.loadNanoseconds)), "
+                    + "\"translatingMs\": \(ms(r.translateNanoseconds))}"
+            }
+            return "{\"mode\": \(string(mode.rawValue)), \"regions\": [\(items.joined(separator: ", "))], "
+                + "\"anonymous\": {\"jit\": \(anonymousCount), \"translatingMs\": \(ms(anonymousNanoseconds))}, "
+                + "\"totals\": {\"regions\": \(regions.count), \"cacheUsed\": \(used), \"served\": \(served), \"jit\": \(jit), "
+                + "\"attachMs\": \(ms(attach)), \"loadingMs\": \(ms(load)), \"translatingMs\": \(ms(translate))}}\n"
+        }
+    }
+}
+
+extension CacheAttach {
+    /// Sets up the process's cache layer for `mode` before the guest runs, and at exit flushes
+    /// codemaps and prints the report (to stderr) when `report` is set. With `off` and no
+    /// report nothing is installed, so the JIT pays nothing.
+    public static func install(mode: CacheMode, report: CacheReportFormat?, environment: [String: String], process: GuestProcess) {
+        guard mode != .off || report != nil else { return }
+        let cache = CacheAttach(mode: mode, environment: environment, timing: report != nil)
+        shared = cache
+        process.atExit {
+            cache.flush()
+            if let report { writeAll(2, cache.report(report)) }
+        }
+    }
+}
