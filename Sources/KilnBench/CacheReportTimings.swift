@@ -10,48 +10,39 @@ public struct CacheReportTimings: Codable, Equatable, Sendable {
         self.translateSeconds = translateSeconds; self.loadSeconds = loadSeconds
     }
 
-    /// The totals of the last JSON object in `stderr` (the guest's own output comes before
-    /// Kiln's report), or nil when there is no report with a translation time.
+    /// The totals of the last JSON object in `stderr` that has them (the guest's own output
+    /// comes before Kiln's report), or nil when there is no report with a translation time.
+    /// Load time is loading plus attaching.
     public static func parse(stderr: String) -> CacheReportTimings? {
-        guard let report = lastJSONObject(in: stderr) else { return nil }
-        let totals = (report["totals"] as? [String: Any]) ?? report
-        guard let translate = seconds(in: totals, matching: "translat") else { return nil }
-        return CacheReportTimings(translateSeconds: translate, loadSeconds: seconds(in: totals, matching: "load") ?? seconds(in: totals, matching: "attach"))
+        guard let report = lastJSONObject(in: stderr, having: "totals"), let totals = report["totals"] as? [String: Any],
+              let translate = seconds(in: totals, matching: "translat") else { return nil }
+        let load = [seconds(in: totals, matching: "load"), seconds(in: totals, matching: "attach")].compactMap { $0 }
+        return CacheReportTimings(translateSeconds: translate, loadSeconds: load.isEmpty ? nil : load.reduce(0, +))
     }
 
-    /// A duration under a key containing `word`, its unit taken from the key's suffix
-    /// (`_ns`, `_us`, `_ms`, `_s`, `_seconds`), or from a nested object with such keys.
+    /// A duration under a key containing `word` (any case), its unit taken from the key's
+    /// suffix: `translatingMs`, `translate_ns`, `load_seconds`.
     static func seconds(in object: [String: Any], matching word: String) -> Double? {
         for key in object.keys.sorted() where key.lowercased().contains(word) {
-            if let value = object[key] as? NSNumber, let scale = unitScale(of: key) { return value.doubleValue * scale }
-            if let nested = object[key] as? [String: Any] {
-                for (inner, value) in nested.sorted(by: { $0.key < $1.key }) {
-                    if let number = value as? NSNumber, let scale = unitScale(of: inner) { return number.doubleValue * scale }
-                }
-            }
+            if let value = object[key] as? NSNumber, !(object[key] is Bool), let scale = unitScale(of: key) { return value.doubleValue * scale }
         }
         return nil
     }
 
     private static func unitScale(of key: String) -> Double? {
-        let key = key.lowercased()
-        for (suffix, scale) in [("_ns", 1e-9), ("_us", 1e-6), ("_ms", 1e-3), ("_seconds", 1.0), ("_s", 1.0), ("seconds", 1.0)] where key.hasSuffix(suffix) {
-            return scale
-        }
-        return nil
+        let units: [(String, Double)] = [("Ns", 1e-9), ("_ns", 1e-9), ("Us", 1e-6), ("_us", 1e-6), ("Ms", 1e-3), ("_ms", 1e-3),
+                                         ("Seconds", 1.0), ("_seconds", 1.0), ("_s", 1.0)]
+        return units.first { key.hasSuffix($0.0) }?.1
     }
 
-    /// The last `{...}` in `text` that parses as a JSON object, starting at a line start.
-    static func lastJSONObject(in text: String) -> [String: Any]? {
+    /// The last `{...}` in `text` that parses as a JSON object with the key `key`.
+    static func lastJSONObject(in text: String, having key: String) -> [String: Any]? {
         let bytes = Array(text.utf8)
-        var starts: [Int] = []
-        for i in bytes.indices where bytes[i] == UInt8(ascii: "{") && (i == 0 || bytes[i - 1] == UInt8(ascii: "\n")) {
-            starts.append(i)
-        }
-        for start in starts.reversed() {
+        for start in bytes.indices.reversed() where bytes[start] == UInt8(ascii: "{") {
             guard let end = matchingBrace(bytes, from: start) else { continue }
-            let data = Data(bytes[start ... end])
-            if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] { return object }
+            if let object = try? JSONSerialization.jsonObject(with: Data(bytes[start ... end])) as? [String: Any], object[key] != nil {
+                return object
+            }
         }
         return nil
     }

@@ -105,7 +105,7 @@ private final class ScratchFile {
     let descriptor: Int32
 
     init() throws {
-        var template = Array((NSTemporaryDirectory() + "/kiln-child.XXXXXX").utf8CString)
+        var template = Array((temporaryPath("kiln-child.XXXXXX")).utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw ChildProcessError("cannot create a temporary file: \(String(cString: strerror(errno)))") }
         // Only the child's 0, 1 and 2 (dup2 clears the flag) may carry it into the child.
@@ -141,4 +141,11 @@ private final class ScratchFile {
         }
         return result
     }
+}
+
+/// `name` inside the temporary directory ($TMPDIR, else /tmp).
+public func temporaryPath(_ name: String) -> String {
+    var directory = NSTemporaryDirectory()
+    while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
+    return directory + "/" + name
 }

@@ -68,7 +68,7 @@ public struct Validator: Sendable {
 
     /// One run with its syscall trace written to a temporary file.
     func run(_ mode: ValidationMode, command: [String], stdin: Data) throws -> ModeOutcome {
-        let traceFile = NSTemporaryDirectory() + "/kiln-validate-\(getpid())-\(mode.rawValue).strace"
+        let traceFile = temporaryPath("kiln-validate-\(getpid())-\(mode.rawValue).strace")
         defer { unlink(traceFile) }
         let options = ["--strace-file", traceFile]
         let child: ChildProcess
@@ -92,10 +92,10 @@ public struct Validator: Sendable {
 
 /// Reads what `kiln run --cache verify` printed about blocks whose cached code differs.
 public enum VerifyReport {
-    /// Kiln's lines (prefix `kiln:`) that report a verify difference.
+    /// What Kiln's `kiln: --cache verify: ...` lines say (the block, its entry and file, and
+    /// how the code differs).
     public static func blocks(inStderr stderr: String) -> [String] {
-        stderr.split(separator: "\n").map(String.init).filter { line in
-            line.hasPrefix("kiln:") && line.lowercased().contains("verify")
-        }
+        let prefix = "kiln: --cache verify: "
+        return stderr.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 }

@@ -117,7 +117,7 @@ struct DemoCommand: ParsableCommand {
 
     /// A new private directory (mode 0700, as the cache directory must be).
     static func temporaryDirectory() throws -> String {
-        var template = Array((NSTemporaryDirectory() + "/kiln-demo.XXXXXX").utf8CString)
+        var template = Array(temporaryPath("kiln-demo.XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ToolError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
         }

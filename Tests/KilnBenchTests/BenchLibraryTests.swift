@@ -113,6 +113,9 @@ import Testing
         #expect(CacheReportTimings.parse(stderr: stderr) == CacheReportTimings(translateSeconds: 0.5, loadSeconds: 0.01))
         #expect(CacheReportTimings.parse(stderr: "{\"totals\": {\"translate_ms\": 12}}") == CacheReportTimings(translateSeconds: 0.012, loadSeconds: nil))
         #expect(CacheReportTimings.parse(stderr: "no report\n") == nil)
+        // kiln run --cache-report=json's own shape, after guest stderr without a final newline.
+        let kiln = #"guest{"a": 1}{"mode": "off", "regions": [{"translatingMs": 9.5}], "totals": {"regions": 1, "attachMs": 0.25, "loadingMs": 0.75, "translatingMs": 12.5}}"# + "\n"
+        #expect(CacheReportTimings.parse(stderr: kiln) == CacheReportTimings(translateSeconds: 0.0125, loadSeconds: 0.001))
         #expect(CacheReportTimings.parse(stderr: "{\"totals\": {\"entries\": 3}}") == nil)
     }
 }
