@@ -18,9 +18,13 @@ import KilnELF
                     guard let index, case .success(let entry) = view.validateEntry(index, guest: guest) else {
                         Issue.record("entry 0x\(String(input.guestOffset, radix: 16)) not served"); continue
                     }
-                    #expect(Array(entry.code) == input.code)
+                    var resolved = input.code
+                    #expect(CacheTableLayout.resolve(&resolved, references: input.references, codeOffset: Int(entry.codeOffset),
+                                                     tableOffset: Int(entry.tableOffset), tableAreaOffset: view.tableAreaOffset))
+                    #expect(Array(entry.code) == resolved)
                     #expect(Array(entry.ir) == input.ir)
-                    #expect(entry.relocations == input.relocations)
+                    #expect(entry.initializers == input.initializers && entry.tableSlots == input.tableSlots)
+                    #expect(UInt64(entry.tableOffset) + UInt64(entry.tableSlots) <= view.header.tableSlots)
                     #expect(entry.guestLength == input.guestLength && entry.flags == input.flags)
                     #expect(Int(entry.codeOffset) % CacheFormat.codeAlignment == 0)
                 }
@@ -55,8 +59,18 @@ import KilnELF
             try CacheFileBuilder.build(key: Fixture.key(), entries: [entry, entry])
         }
         var bad = entry
-        bad.relocations = [CacheRelocation(kind: .helper, codeOffset: UInt32(entry.code.count), target: 1)]
-        #expect(throws: CacheBuildError.relocationOutsideCode(guestOffset: entry.guestOffset, codeOffset: UInt32(entry.code.count))) {
+        bad.initializers = [CacheSlotInitializer(kind: .helper, slot: entry.tableSlots, target: 1)]
+        #expect(throws: CacheBuildError.slotOutsideTable(guestOffset: entry.guestOffset, slot: entry.tableSlots)) {
+            try CacheFileBuilder.build(key: Fixture.key(), entries: [bad])
+        }
+        bad = entry
+        bad.initializers = [CacheSlotInitializer(kind: .link, slot: 0, target: 8, addend: UInt64(entry.code.count))]
+        #expect(throws: CacheBuildError.stubOutsideCode(guestOffset: entry.guestOffset, offset: UInt64(entry.code.count))) {
+            try CacheFileBuilder.build(key: Fixture.key(), entries: [bad])
+        }
+        bad = entry
+        bad.references = [CacheTableReference(fieldOffset: UInt32(entry.code.count - 2), instructionEnd: UInt32(entry.code.count), slot: 0)]
+        #expect(throws: CacheBuildError.referenceUnresolvable(guestOffset: entry.guestOffset)) {
             try CacheFileBuilder.build(key: Fixture.key(), entries: [bad])
         }
         bad = entry
@@ -145,15 +159,44 @@ import KilnELF
         #expect((json?["events"] as? [[String: Any]])?.count == 2)
     }
 
-    @Test func codeMapsExecutableFromTheFile() throws {
+    /// The code maps executable from the file with the table area right after its last page,
+    /// where the resolved displacements point; first use of an entry fills its slots.
+    @Test func codeMapsExecutableWithTablesBesideIt() throws {
         let dir = try TemporaryDirectory()
         let entries = Fixture.entries(count: 5, seed: 8)
         let path = try CacheWriter(directory: CacheDirectory(path: dir.path))
             .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
         let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
-        switch file.mapCodeExecutable() {
-        case .success(let code):
+        switch file.mapCodeAndTables() {
+        case .success(let (code, tables)):
             #expect(code.elementsEqual(file.view.code))
+            let tableStart = UInt(bitPattern: try #require(tables))
+            #expect(tableStart == UInt(bitPattern: code.baseAddress!) + UInt(file.view.tableAreaOffset))
+            let regionBase: UInt64 = 0x5500_0000_0000
+            Fixture.image.withGuestRegion { guest in
+                for input in entries {
+                    guard case let .ready(host, index, length) = file.prepare(guestOffset: input.guestOffset, guest: guest, regionBase: regionBase,
+                                                                               helper: { 0x1000 + $0 }),
+                          case .success(let entry) = file.view.validateEntry(index, guest: nil) else {
+                        Issue.record("entry 0x\(String(input.guestOffset, radix: 16)) not prepared"); continue
+                    }
+                    #expect(length == input.guestLength && host == UnsafeRawPointer(code.baseAddress! + Int(entry.codeOffset)))
+                    for initializer in input.initializers {
+                        let value = tables![Int(entry.tableOffset) + Int(initializer.slot)]
+                        switch initializer.kind {
+                        case .regionAddress: #expect(value == regionBase + initializer.target)
+                        case .helper: #expect(value == 0x1000 + initializer.target)
+                        case .link: #expect(value == UInt64(UInt(bitPattern: host)) + initializer.addend)
+                        }
+                    }
+                    for reference in input.references {
+                        let field = host + Int(reference.fieldOffset)
+                        let displacement = Int(field.loadUnaligned(as: Int32.self))
+                        let rip = UInt(bitPattern: host) + UInt(reference.instructionEnd)
+                        #expect(rip &+ UInt(bitPattern: displacement) == tableStart + UInt(entry.tableOffset + reference.slot) * 8)
+                    }
+                }
+            }
         case .failure(let rejection):
             // Only a noexec mount may refuse, and then with the permissions reason.
             #expect(rejection.reason == .permissions)

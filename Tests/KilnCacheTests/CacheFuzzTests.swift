@@ -46,7 +46,7 @@ import Testing
     static func corrupt(_ b: inout [UInt8], _ rng: inout SplitMix64, entryCount: Int) -> String {
         let table = CacheFormat.fixedHeaderSize
         let entriesOffset = Int(readLE64(b, table + 8))
-        let relocationsOffset = Int(readLE64(b, table + CacheFormat.sectionRecordSize + 8))
+        let slotsOffset = Int(readLE64(b, table + CacheFormat.sectionRecordSize + 8))
         switch rng.next() % 9 {
         case 0:
             let flips = 1 + Int(rng.next() % 8)
@@ -56,7 +56,7 @@ import Testing
             b = Array(b.prefix(Int(rng.next() % UInt64(b.count))))
             return "truncation"
         case 2:
-            let fields: [(Int, Int)] = [(8, 4), (12, 4), (16, 8), (24, 4), (28, 4), (32, 40), (72, 8), (96, 1), (168, 8)]
+            let fields: [(Int, Int)] = [(8, 4), (12, 4), (16, 8), (24, 4), (28, 4), (32, 40), (72, 8), (96, 1), (168, 8), (176, 8)]
             let (offset, width) = fields[Int(rng.next() % UInt64(fields.count))]
             put(&b, offset, min(width, 8), interestingValue(&rng))
             if rng.next() % 2 == 0 { reseal(&b) }
@@ -84,20 +84,20 @@ import Testing
         case 6, 7:
             guard entryCount > 0 else { return "none" }
             let e = Int(rng.next() % UInt64(entryCount))
-            let fields: [(Int, Int)] = [(0, 8), (8, 8), (16, 8), (24, 8), (32, 4), (36, 4), (40, 4), (44, 4), (48, 4), (52, 4)]
+            let fields: [(Int, Int)] = [(0, 8), (8, 8), (16, 8), (24, 8), (32, 4), (36, 4), (40, 4), (44, 4), (48, 4), (52, 4), (56, 4), (60, 4)]
             let (offset, width) = fields[Int(rng.next() % UInt64(fields.count))]
             put(&b, entriesOffset + e * CacheFormat.entryRecordSize + offset, width, interestingValue(&rng))
             reseal(&b)
             return "entry \(e) field \(offset)"
         default:
-            let relocationBytes = Int(readLE64(b, table + CacheFormat.sectionRecordSize + 16))
-            guard relocationBytes >= CacheFormat.relocationRecordSize else { return "none" }
-            let r = Int(rng.next() % UInt64(relocationBytes / CacheFormat.relocationRecordSize))
+            let slotBytes = Int(readLE64(b, table + CacheFormat.sectionRecordSize + 16))
+            guard slotBytes >= CacheFormat.slotRecordSize else { return "none" }
+            let r = Int(rng.next() % UInt64(slotBytes / CacheFormat.slotRecordSize))
             let fields: [(Int, Int)] = [(0, 1), (1, 1), (4, 4), (8, 8), (16, 8)]
             let (offset, width) = fields[Int(rng.next() % UInt64(fields.count))]
-            put(&b, relocationsOffset + r * CacheFormat.relocationRecordSize + offset, width, interestingValue(&rng))
+            put(&b, slotsOffset + r * CacheFormat.slotRecordSize + offset, width, interestingValue(&rng))
             reseal(&b)
-            return "relocation \(r) field \(offset)"
+            return "slot initialiser \(r) field \(offset)"
         }
     }
 
@@ -125,14 +125,18 @@ import Testing
                             let end = Int(entry.guestOffset) + Int(entry.guestLength)
                             let actual = guest.bytes.count >= end
                                 ? XXH3.hash64(UnsafeRawBufferPointer(rebasing: guest.bytes[Int(entry.guestOffset)..<end])) : nil
-                            let recorded = raw.loadUnaligned(fromByteOffset: Int(view.header.section(.entries)!.offset) + i * 56 + 8, as: UInt64.self)
+                            let recorded = raw.loadUnaligned(fromByteOffset: Int(view.header.section(.entries)!.offset) + i * CacheFormat.entryRecordSize + 8, as: UInt64.self)
                             #expect(actual == recorded, "iteration \(iteration) (\(label)): served entry \(i) with wrong guest bytes")
-                            #expect(entry.relocations.allSatisfy { $0.codeOffset < UInt32(entry.code.count) })
+                            #expect(entry.initializers.allSatisfy { $0.slot < entry.tableSlots && ($0.kind != .link || $0.addend < UInt64(entry.code.count)) })
+                            #expect(UInt64(entry.tableOffset) + UInt64(entry.tableSlots) <= view.header.tableSlots)
                             let codeStart = entry.code.baseAddress.map { $0 - raw.baseAddress! } ?? Int(view.codeFileOffset)
                             #expect(codeStart >= Int(view.codeFileOffset) && codeStart + entry.code.count <= raw.count)
                             if let input = byOffset[entry.guestOffset], input.guestLength == entry.guestLength,
                                input.guestHash == recorded, bytes == original {
-                                #expect(Array(entry.code) == input.code)
+                                var resolved = input.code
+                                _ = CacheTableLayout.resolve(&resolved, references: input.references, codeOffset: Int(entry.codeOffset),
+                                                             tableOffset: Int(entry.tableOffset), tableAreaOffset: view.tableAreaOffset)
+                                #expect(Array(entry.code) == resolved)
                             }
                         }
                         return .success(())
@@ -163,7 +167,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let bytes = Fixture.cacheBytes(count: 6, seed: 3)
         var rng = SplitMix64(seed: 17)
-        for length in [0, 1, 7, 8, 12, 100, 175, 176, 300] + (0..<40).map({ _ in Int(rng.next() % UInt64(bytes.count)) }) {
+        for length in [0, 1, 7, 8, 12, 100, 183, 184, 300] + (0..<40).map({ _ in Int(rng.next() % UInt64(bytes.count)) }) {
             let path = dir.path + "/t.kcache"
             try writeFile(path, Array(bytes.prefix(length)))
             switch CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: CacheFuzzTests.host) {

@@ -43,14 +43,20 @@ enum Fixture {
                 XXH3.hash64(UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset + UInt64(length))]))
             }
             let code = (0..<Int.random(in: codeSize, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            let relocations = (0..<Int(rng.next() % 4)).map { _ in
-                CacheRelocation(kind: CacheRelocationKind.allCases.randomElement(using: &rng)!,
-                                codeOffset: UInt32(rng.next() % UInt64(code.count)),
-                                target: rng.next() % 0x10_0000, addend: Int64(rng.next() % 64) - 32)
+            let tableSlots = UInt32(1 + rng.next() % 4)
+            let initializers = (0..<tableSlots).map { slot -> CacheSlotInitializer in
+                let kind = CacheSlotKind.allCases.randomElement(using: &rng)!
+                return CacheSlotInitializer(kind: kind, slot: slot, target: rng.next() % 0x10_0000,
+                                            addend: kind == .link ? rng.next() % UInt64(code.count) : 0)
+            }
+            let references: [CacheTableReference] = code.count < 8 ? [] : (0..<Int(rng.next() % 3)).map { _ in
+                let field = UInt32(rng.next() % UInt64(code.count - 4))
+                return CacheTableReference(fieldOffset: field, instructionEnd: field + 4, slot: UInt32(rng.next() % UInt64(tableSlots)))
             }
             let ir = (0..<Int(rng.next() % 24)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            return CacheEntryInput(guestOffset: offset, guestLength: length, guestHash: guestHash, code: code,
-                                   relocations: relocations, ir: ir, flags: rng.next() % 2 == 0 ? [] : .fallsThrough)
+            return CacheEntryInput(guestOffset: offset, guestLength: length, guestHash: guestHash, code: code, tableSlots: tableSlots,
+                                   references: references, initializers: initializers, ir: ir,
+                                   flags: rng.next() % 2 == 0 ? [] : .fallsThrough)
         }
     }
 
