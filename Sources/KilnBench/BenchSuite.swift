@@ -69,18 +69,39 @@ public struct BenchSuite: Equatable, Sendable {
         if fields["name"] != nil, !(fields["name"] is String) { throw BenchError.suite("\(place): \"name\" must be a string") }
         if fields["native"] != nil, !(fields["native"] is String) { throw BenchError.suite("\(place): \"native\" must be a string") }
         if fields["stdin"] != nil, !(fields["stdin"] is String) { throw BenchError.suite("\(place): \"stdin\" must be a string") }
-        if fields["qemu"] != nil, !(fields["qemu"] is Bool) {
+        if fields["qemu"] != nil, !JSONValue.isBoolean(fields["qemu"]) {
             throw BenchError.suite("\(place): \"qemu\" must be true or false")
         }
         let name = (fields["name"] as? String) ?? command.map { ($0 as NSString).lastPathComponent }.joined(separator: " ")
         let stdin = (fields["stdin"] as? String).map { $0.hasPrefix("/") ? $0 : baseDirectory + "/" + $0 }
-        return Workload(name: name, command: command, qemu: (fields["qemu"] as? Bool) ?? false,
+        return Workload(name: name, command: command, qemu: JSONValue.boolean(fields["qemu"]) ?? false,
                         native: fields["native"] as? String, stdinPath: stdin)
     }
 
     private static func integer(_ value: Any?, _ field: String) throws -> Int? {
         guard let value else { return nil }
-        guard let number = value as? Int, !(value is Bool) else { throw BenchError.suite("suite: \"\(field)\" must be an integer") }
+        guard let number = JSONValue.integer(value) else { throw BenchError.suite("suite: \"\(field)\" must be an integer") }
         return number
+    }
+}
+
+/// JSONSerialization gives every JSON number and boolean as NSNumber, and an NSNumber 0 or 1
+/// casts to Bool: only the stored type (`c` for booleans) tells them apart.
+enum JSONValue {
+    static func isBoolean(_ value: Any?) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return String(cString: number.objCType) == "c"
+    }
+
+    static func boolean(_ value: Any?) -> Bool? { isBoolean(value) ? (value as? NSNumber)?.boolValue : nil }
+
+    static func number(_ value: Any?) -> Double? {
+        guard let number = value as? NSNumber, !isBoolean(value) else { return nil }
+        return number.doubleValue
+    }
+
+    static func integer(_ value: Any?) -> Int? {
+        guard let number = value as? NSNumber, !isBoolean(value), let integer = Int(exactly: number.doubleValue) else { return nil }
+        return integer
     }
 }

@@ -24,7 +24,7 @@ public struct CacheReportTimings: Codable, Equatable, Sendable {
     /// suffix: `translatingMs`, `translate_ns`, `load_seconds`.
     static func seconds(in object: [String: Any], matching word: String) -> Double? {
         for key in object.keys.sorted() where key.lowercased().contains(word) {
-            if let value = object[key] as? NSNumber, !(object[key] is Bool), let scale = unitScale(of: key) { return value.doubleValue * scale }
+            if let value = JSONValue.number(object[key]), let scale = unitScale(of: key) { return value * scale }
         }
         return nil
     }

@@ -113,6 +113,7 @@ import Testing
         #expect(CacheReportTimings.parse(stderr: stderr) == CacheReportTimings(translateSeconds: 0.5, loadSeconds: 0.01))
         #expect(CacheReportTimings.parse(stderr: "{\"totals\": {\"translate_ms\": 12}}") == CacheReportTimings(translateSeconds: 0.012, loadSeconds: nil))
         #expect(CacheReportTimings.parse(stderr: "no report\n") == nil)
+        #expect(CacheReportTimings.parse(stderr: #"{"totals": {"translatingMs": 0.00, "loadingMs": 1}}"#) == CacheReportTimings(translateSeconds: 0, loadSeconds: 0.001))
         // kiln run --cache-report=json's own shape, after guest stderr without a final newline.
         let kiln = #"guest{"a": 1}{"mode": "off", "regions": [{"translatingMs": 9.5}], "totals": {"regions": 1, "attachMs": 0.25, "loadingMs": 0.75, "translatingMs": 12.5}}"# + "\n"
         #expect(CacheReportTimings.parse(stderr: kiln) == CacheReportTimings(translateSeconds: 0.0125, loadSeconds: 0.001))
@@ -135,7 +136,7 @@ import Testing
             "P1 brk(0x0) = <addr>",
             "P1 mmap(0x0,0x21000,0x3,0x22,-1,0x0) = <addr>",
             "P1 openat(AT_FDCWD,\"/tmp/0x7fff0000-P1\",0x80000,0) = 3",
-            "P1 getpid() = P1",
+            "P1 getpid() = <pid>",
             "P1 clone(<addr>,0x0,0x0,0x0,0x0) = <pid>",
             "P2 write(1,<addr>,14) = 14",
             "P1 exit_group(0) = ?",
@@ -211,6 +212,7 @@ import Testing
     private func parse(_ json: String) throws -> BenchSuite { try BenchSuite(json: Data(json.utf8), baseDirectory: "/suites") }
 
     @Test func parsesWorkloadsWithDefaults() throws {
+        #expect(try parse(#"{"runs": 1, "warmup": 0, "workloads": [{"command": ["a"], "qemu": false}]}"#).runs == 1)
         let suite = try parse(#"{"runs": 7, "workloads": [{"command": ["/usr/bin/lua5.4", "-e", "print(1)"], "qemu": true, "native": "lua -e 'print(1)'", "stdin": "in.txt"}, {"name": "canary", "command": ["fixtures/bin/canary", "3"]}]}"#)
         #expect(suite.runs == 7)
         #expect(suite.warmup == nil)
@@ -232,6 +234,9 @@ import Testing
             (#"{"workloads": [{"command": ["a"], "qemu": "yes"}]}"#, "\"qemu\" must be true or false"),
             (#"{"workloads": [{"command": ["a"], "colour": 1}]}"#, "unknown field \"colour\""),
             (#"{"runs": "five", "workloads": [{"command": ["a"]}]}"#, "\"runs\" must be an integer"),
+            (#"{"runs": true, "workloads": [{"command": ["a"]}]}"#, "\"runs\" must be an integer"),
+            (#"{"runs": 2.5, "workloads": [{"command": ["a"]}]}"#, "\"runs\" must be an integer"),
+            (#"{"workloads": [{"command": ["a"], "qemu": 1}]}"#, "\"qemu\" must be true or false"),
             (#"{"workloads": [{"command": ["a"]}, {"command": ["a"]}]}"#, "two workloads are named \"a\""),
         ]
         for (json, message) in cases {
