@@ -91,7 +91,8 @@ struct DemoCommand: ParsableCommand {
         if let timings = CacheReportTimings.parse(stderr: String(decoding: result.stderr, as: UTF8.self)) {
             line += ", of which translating \(formatSeconds(timings.translateSeconds))"
         }
-        print(line + "   (\(render(command)))")
+        // The kiln executable's own path is long and says nothing here.
+        print(line + "   (" + (["kiln"] + command.arguments).map(shellQuoted).joined(separator: " ") + ")")
         return result
     }
 
