@@ -266,7 +266,8 @@ public struct CacheFileView: @unchecked Sendable {
         let flags = CacheEntryFlags(rawValue: CacheFileView.u32(entries, o + 52))
         let tableOffset = CacheFileView.u32(entries, o + 56)
         let tableSlots = CacheFileView.u32(entries, o + 60)
-        let name = "entry \(i) (guest 0x\(String(guestOffset, radix: 16)))"
+        // Built only for a rejection: this runs on every entry's first use.
+        var name: String { "entry \(i) (guest 0x\(String(guestOffset, radix: 16)))" }
 
         func within(_ offset: UInt64, _ length: UInt64, _ limit: Int) -> Bool {
             let (end, overflow) = offset.addingReportingOverflow(length)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnCache
 
 /// The `--cache-report` output format.
@@ -103,9 +106,13 @@ extension CacheAttach {
         guard mode != .off || report != nil else { return }
         let cache = CacheAttach(mode: mode, environment: environment, timing: report != nil)
         shared = cache
+        // The guest may close its stderr before it exits (coreutils do): the report goes to
+        // a copy of it, far from the descriptors a guest uses, that the guest cannot close.
+        let reportDescriptor = report == nil ? -1 : fcntl(2, F_DUPFD_CLOEXEC, 901)
+        if reportDescriptor >= 0 { process.reservedDescriptors.insert(reportDescriptor) }
         process.atExit {
             cache.flush()
-            if let report { writeAll(2, cache.report(report)) }
+            if let report, reportDescriptor >= 0 { writeAll(reportDescriptor, cache.report(report)) }
         }
     }
 }

@@ -89,7 +89,7 @@ import KilnELF
             }
         }
         #expect(reason(bytes) == nil)
-        var v = bytes; v[8] = 2
+        var v = bytes; v[8] = 1
         #expect(reason(v) == .formatVersion)
         #expect(reason(Array(bytes.prefix(100))) == .truncated)
         #expect(reason(Array(bytes.prefix(bytes.count - 1))) == .truncated)
