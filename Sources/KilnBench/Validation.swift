@@ -58,8 +58,15 @@ public struct ValidationReport: Codable, Equatable, Sendable {
     public var differences: [ValidationDifference]
     /// Translated blocks blamed for a difference, from `--cache verify` (cache mode only).
     public var blocks: [String]
+    /// Whether the `--cache verify` run was made (the cache mode differed).
+    public var verifyRun: Bool
 
     public var aligned: Bool { differences.isEmpty }
+
+    enum CodingKeys: String, CodingKey {
+        case verdict, program, modes, differences, blocks
+        case verifyRun = "verify_run"
+    }
 
     /// Lines of context shown before and after a difference.
     public static let contextLines = 3
@@ -89,6 +96,7 @@ public struct ValidationReport: Codable, Equatable, Sendable {
         self.differences = differences
         verdict = differences.isEmpty ? "aligned" : "differs"
         blocks = []
+        verifyRun = false
     }
 
     /// The first line where `expected` and `actual` differ (a missing line counts), with context.
@@ -122,8 +130,10 @@ public struct ValidationReport: Codable, Equatable, Sendable {
             out += Self.renderContext(difference)
         }
         if !blocks.isEmpty {
-            out += "blocks whose cached code differs from a fresh translation:\n"
+            out += "blocks whose cached code differs from a fresh translation (--cache verify):\n"
             for block in blocks { out += "  \(block)\n" }
+        } else if verifyRun {
+            out += "--cache verify: every cached block the run used matches a fresh translation; the difference is not in the cached code\n"
         }
         out += "verdict: \(verdict)\n"
         return out

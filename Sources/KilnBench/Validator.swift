@@ -62,6 +62,7 @@ public struct Validator: Sendable {
         if modes.contains(.cache), report.differences.contains(where: { $0.mode == ValidationMode.cache.rawValue }) {
             progress("verify")
             report.blocks = try blamedBlocks(command: command, stdin: stdin)
+            report.verifyRun = true
         }
         return report
     }

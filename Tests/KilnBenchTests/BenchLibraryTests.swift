@@ -200,7 +200,7 @@ import Testing
     @Test func jsonHasTheDocumentedFields() throws {
         let report = ValidationReport(program: ["p", "1"], outcomes: [outcome("interp"), outcome("jit", stdout: "z\n")])
         let object = try #require(try JSONSerialization.jsonObject(with: report.jsonData()) as? [String: Any])
-        #expect(Set(object.keys) == ["verdict", "program", "modes", "differences", "blocks"])
+        #expect(Set(object.keys) == ["verdict", "program", "modes", "differences", "blocks", "verify_run"])
         let difference = try #require((object["differences"] as? [[String: Any]])?.first)
         #expect(Set(difference.keys) == ["aspect", "mode", "reference", "line", "expected", "actual", "context_start"])
         let mode = try #require((object["modes"] as? [[String: Any]])?.first)

@@ -193,6 +193,7 @@ final class ScratchDirectory {
         let json = try KilnExecutable.run(["validate", "--json", "--no-bake", "--modes", "jit,cache", program], cacheDirectory: scratch.path)
         let report = try JSONDecoder().decode(ValidationReport.self, from: json.stdout)
         #expect(report.verdict == "differs")
+        #expect(report.verifyRun)
         #expect(report.blocks.count == 1)
         #expect(report.blocks.first?.contains("entry 0 of") == true)
     }
