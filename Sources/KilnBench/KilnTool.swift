@@ -14,9 +14,13 @@ public struct KilnTool: Sendable {
         self.executable = executable; self.rootfs = rootfs; self.environment = environment
     }
 
-    /// This process's own executable, with the inherited environment.
+    /// This process's own executable, with the inherited environment less KILN_CACHE and
+    /// KILN_CACHE_REPORT: each command says its cache mode and report itself, and a report
+    /// the user asked for would otherwise land in every run's stderr.
     public static func current(rootfs: String?, cacheDirectory: String?) -> KilnTool {
         var environment = ProcessInfo.processInfo.environment
+        environment["KILN_CACHE"] = nil
+        environment["KILN_CACHE_REPORT"] = nil
         if let cacheDirectory { environment["KILN_CACHE_DIR"] = cacheDirectory }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return KilnTool(executable: executable, rootfs: rootfs, environment: environment)

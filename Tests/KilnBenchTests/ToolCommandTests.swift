@@ -24,11 +24,12 @@ enum KilnExecutable {
     static func fixture(_ name: String) -> String { TestEnvironment.fixturesBinDirectory.appendingPathComponent(name).path }
 
     /// Runs `kiln ARGUMENTS` with KILN_CACHE_DIR set to `cacheDirectory`.
-    static func run(_ arguments: [String], cacheDirectory: String, stdin: Data = Data()) throws -> ChildResult {
+    static func run(_ arguments: [String], cacheDirectory: String, stdin: Data = Data(), environment extra: [String: String] = [:]) throws -> ChildResult {
         var environment = ProcessInfo.processInfo.environment
         environment["KILN_CACHE_DIR"] = cacheDirectory
         environment["KILN_CACHE"] = nil
         environment["KILN_CACHE_REPORT"] = nil
+        environment.merge(extra) { $1 }
         return try ChildProcess(executable: path, arguments: arguments, environment: environment).run(stdin: stdin)
     }
 }
@@ -155,11 +156,37 @@ final class ScratchDirectory {
         }
     }
 
-    @Test func stdinIsReplayedToEveryMode() throws {
+    @Test func aUsersCacheReportStaysOutOfTheComparedStderr() throws {
         let scratch = try ScratchDirectory()
-        let result = try KilnExecutable.run(["validate", "--modes", "jit,cache", "--json", KilnExecutable.fixture("hello")], cacheDirectory: scratch.path, stdin: Data("unused input\n".utf8))
+        let result = try KilnExecutable.run(["validate", "--modes", "jit,cache", "--json", KilnExecutable.fixture("hello")], cacheDirectory: scratch.path,
+                                            environment: ["KILN_CACHE_REPORT": "1"])
         let report = try JSONDecoder().decode(ValidationReport.self, from: result.stdout)
-        #expect(report.aligned)
+        #expect(report.aligned, "\(report.differences)")
+        #expect(report.modes.allSatisfy { $0.stderrBytes == 0 })
+    }
+
+    @Test(.enabled(if: TestEnvironment.rootfsTestsEnabled)) func stdinIsReadOnceAndReplayedToEveryMode() throws {
+        let scratch = try ScratchDirectory()
+        let input = Data((1 ... 200).map { "line \($0)\n" }.joined().utf8)
+        let result = try KilnExecutable.run(["validate", "--modes", "interp,jit", "--json", "/usr/bin/cat"], cacheDirectory: scratch.path, stdin: input)
+        let report = try JSONDecoder().decode(ValidationReport.self, from: result.stdout)
+        #expect(report.aligned, "\(report.differences)")
+        #expect(report.modes.map(\.stdoutBytes) == [input.count, input.count])
+    }
+
+    @Test func demoShowsPrebuiltAgainstBaselineAndAnAlignedVerdict() throws {
+        // Its validate step runs the canary on the interpreter: a minute in a debug build.
+        guard KilnExecutable.isFast else { return }
+        let scratch = try ScratchDirectory()
+        let result = try KilnExecutable.run(["demo", "--runs", "1"], cacheDirectory: scratch.path + "/never-used")
+        let text = String(decoding: result.stdout, as: UTF8.self)
+        #expect(result.status == 0, "\(text)\(String(decoding: result.stderr, as: UTF8.self))")
+        #expect(text.contains("| canary | baseline |"))
+        #expect(text.contains("| canary | prebuilt |"))
+        #expect(text.contains("bytecode: 392931"))
+        #expect(text.hasSuffix("verdict: aligned\n"))
+        // The demo's caches went to its own temporary directory and are gone.
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/never-used"))
     }
 
     /// A cache entry patched to compute a wrong value, with every section and header hash made
