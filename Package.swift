@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnA64", "KilnAOT", "KilnBench", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime",
+                "KilnA64", "KilnAOT", "KilnBench", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime", "KilnTranslator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KilnCache
 import KilnELF
+import KilnTranslator
 
 /// `kiln cache`: inspect and maintain the translation cache directory.
 struct CacheCommand: ParsableCommand {
@@ -48,8 +49,8 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Memory-model mode: \(MemoryModelMode.allCases.map(\.name).joined(separator: ", ")).")
     var memoryModel: String = TranslationOptions().memoryModel.name
 
-    @Option(help: "Host features the backend uses: 'detected' or a comma-separated list of /proc/cpuinfo flag names.")
-    var hostFeatures: String = "detected"
+    @Option(help: "Host features the backend uses: 'runtime' (what kiln run and kiln bake use on this host), 'detected' (every feature this host has) or a comma-separated list of /proc/cpuinfo flag names.")
+    var hostFeatures: String = "runtime"
 
     @Option(help: "Guest AT_HWCAP value.")
     var hwcap: UInt64 = GuestFeatures.current.hwcap
@@ -60,7 +61,9 @@ struct ConfigurationOptions: ParsableArguments {
             throw ValidationError("unknown memory model \(memoryModel)")
         }
         let features: HostFeatures
-        if hostFeatures == "detected" {
+        if hostFeatures == "runtime" {
+            features = Translator().configuration.hostFeatures
+        } else if hostFeatures == "detected" {
             features = HostFeatures.detect()
         } else {
             let names = hostFeatures.split(separator: ",").map { String($0) }
