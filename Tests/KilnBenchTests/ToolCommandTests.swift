@@ -135,7 +135,7 @@ final class ScratchDirectory {
         let scratch = try ScratchDirectory()
         // The interpreter in a debug build needs about a minute for the canary; it runs with a
         // release binary and in CI.
-        let slow: Set<String> = ["canary", "canary-3", "math", "neon"]
+        let slow: Set<String> = ["canary", "canary-3", "malloc", "math", "neon"]
         for fixture in Self.cases where KilnExecutable.isFast || !slow.contains(fixture.name) {
             let result = try KilnExecutable.run(["validate", "--json", "--", KilnExecutable.fixture(fixture.program)] + fixture.arguments,
                                                 cacheDirectory: scratch.path)
