@@ -40,6 +40,16 @@ public struct KilnTool: Sendable {
     }
 
     private var rootfsArguments: [String] { rootfs.map { ["--rootfs", $0] } ?? [] }
+
+    /// The program as `kiln bake` takes it: a file inside the rootfs by its guest path, so the
+    /// bake closes over the libraries the guest's ld.so loads for it (given the host path of a
+    /// file in the rootfs, `kiln bake` bakes that file alone).
+    public static func bakeName(hostProgram: String, rootfs: String?) -> String {
+        guard let rootfs, !rootfs.isEmpty else { return hostProgram }
+        let root = (rootfs as NSString).standardizingPath
+        let path = (hostProgram as NSString).standardizingPath
+        return root != "/" && path.hasPrefix(root + "/") ? String(path.dropFirst(root.count)) : hostProgram
+    }
 }
 
 /// Builds the benchmark of one workload: baseline (`--cache off`, a cold JIT), the bake, then
@@ -60,7 +70,9 @@ public struct BenchPlanner: Sendable {
     ///   - hostProgram: the program's path on the host, for qemu.
     ///   - native: a shell command doing the same natively.
     ///   - bake: whether to bake before measuring (false measures the caches already there).
-    public func plan(name: String, command: [String], hostProgram: String, qemu wantsQemu: Bool, native: String?, stdin: Data, bake: Bool = true) -> BenchPlan {
+    ///   - bakeProgram: the program as `kiln bake` should be given it (default: `command[0]`).
+    public func plan(name: String, command: [String], hostProgram: String, qemu wantsQemu: Bool, native: String?, stdin: Data,
+                     bake: Bool = true, bakeProgram: String? = nil) -> BenchPlan {
         let report = ["--cache-report=json"]
         var variants = [
             BenchVariant(name: "baseline", description: "kiln, no cache (cold JIT)", command: tool.run(cache: "off", options: report, command: command), reportsCacheTimings: true),
@@ -73,7 +85,7 @@ public struct BenchPlanner: Sendable {
         if let native {
             variants.append(BenchVariant(name: "native", description: "native x86-64", command: ChildProcess(executable: "/bin/sh", arguments: ["-c", native], environment: tool.environment), reportsCacheTimings: false))
         }
-        let preparation = bake ? [BenchStep(name: "bake", command: tool.bake(program: command[0]))] : []
+        let preparation = bake ? [BenchStep(name: "bake", command: tool.bake(program: bakeProgram ?? command[0]))] : []
         return BenchPlan(workload: name, variants: variants, runs: runs, warmup: warmup, stdin: stdin, preparation: preparation)
     }
 }

@@ -45,14 +45,16 @@ public struct Validator: Sendable {
         self.tool = tool; self.modes = modes; self.bake = bake; self.progress = progress
     }
 
-    public func validate(command: [String], stdin: Data) throws -> ValidationReport {
+    /// - Parameter bakeProgram: the program as `kiln bake` should be given it (default: `command[0]`).
+    public func validate(command: [String], stdin: Data, bakeProgram: String? = nil) throws -> ValidationReport {
         var outcomes: [ModeOutcome] = []
         for mode in modes {
             if mode == .cache, bake {
                 progress("bake")
-                let result = try tool.bake(program: command[0]).run()
+                let program = bakeProgram ?? command[0]
+                let result = try tool.bake(program: program).run()
                 guard result.status == 0, !result.signaled else {
-                    throw ValidationFailure("kiln bake \(command[0]) failed (\(result.outcome))" + excerpt(String(decoding: result.stderr, as: UTF8.self)))
+                    throw ValidationFailure("kiln bake \(program) failed (\(result.outcome))" + excerpt(String(decoding: result.stderr, as: UTF8.self)))
                 }
             }
             progress(mode.rawValue)

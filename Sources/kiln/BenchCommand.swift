@@ -81,7 +81,8 @@ struct BenchCommand: ParsableCommand {
                 input = data
             }
             plans.append(planner.plan(name: workload.name, command: workload.command, hostProgram: hostProgram,
-                                      qemu: workload.qemu, native: workload.native, stdin: input, bake: !noBake))
+                                      qemu: workload.qemu, native: workload.native, stdin: input, bake: !noBake,
+                                      bakeProgram: KilnTool.bakeName(hostProgram: hostProgram, rootfs: rootfs)))
         }
 
         let progress = ProgressLine()

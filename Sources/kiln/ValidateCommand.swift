@@ -37,7 +37,7 @@ struct ValidateCommand: ParsableCommand {
         let modes: [ValidationMode]
         do { modes = try ValidationMode.parseList(self.modes) } catch let error as ValidationFailure { throw ValidationError(error.description) }
         let rootfs = try environment.rootfsDirectory()
-        _ = try locateProgram(command[0], rootfs: rootfs)
+        let hostProgram = try locateProgram(command[0], rootfs: rootfs)
         let stdin = isatty(0) == 1 ? Data() : FileHandle.standardInput.readDataToEndOfFile()
 
         let progress = ProgressLine()
@@ -46,7 +46,7 @@ struct ValidateCommand: ParsableCommand {
         }
         let report: ValidationReport
         do {
-            report = try validator.validate(command: command, stdin: stdin)
+            report = try validator.validate(command: command, stdin: stdin, bakeProgram: KilnTool.bakeName(hostProgram: hostProgram, rootfs: rootfs))
         } catch let error as ValidationFailure {
             progress.clear()
             throw ToolError(error.description)

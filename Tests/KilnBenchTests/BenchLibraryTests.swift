@@ -27,6 +27,23 @@ import Testing
     }
 }
 
+@Suite struct KilnToolTests {
+    @Test func commandLinesAreKilnsOwn() {
+        let tool = KilnTool(executable: "/k/kiln", rootfs: "/r", environment: [:])
+        #expect(render(tool.run(cache: "readonly", tier: "jit", options: ["--strace-file", "/t"], command: ["/usr/bin/lua5.4", "-e", "print(1)"]))
+                == "/k/kiln run --rootfs /r --cache readonly --jit --strace-file /t -- /usr/bin/lua5.4 -e 'print(1)'")
+        #expect(render(tool.bake(program: "/usr/bin/lua5.4")) == "/k/kiln bake --rootfs /r /usr/bin/lua5.4")
+    }
+
+    @Test func programsInTheRootfsAreBakedByTheirGuestPath() {
+        #expect(KilnTool.bakeName(hostProgram: "/r/fs/usr/bin/python3.11", rootfs: "/r/fs") == "/usr/bin/python3.11")
+        #expect(KilnTool.bakeName(hostProgram: "/r/fs/usr/bin/python3.11", rootfs: "/r/fs/") == "/usr/bin/python3.11")
+        #expect(KilnTool.bakeName(hostProgram: "/r/fsx/bin/a", rootfs: "/r/fs") == "/r/fsx/bin/a")
+        #expect(KilnTool.bakeName(hostProgram: "/work/fixtures/bin/canary", rootfs: nil) == "/work/fixtures/bin/canary")
+        #expect(KilnTool.bakeName(hostProgram: "/work/fixtures/bin/canary", rootfs: "/") == "/work/fixtures/bin/canary")
+    }
+}
+
 @Suite struct ChildProcessTests {
     @Test func capturesOutputStatusAndStdin() throws {
         let result = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "cat; echo err >&2; exit 3"]).run(stdin: Data("in\n".utf8))
