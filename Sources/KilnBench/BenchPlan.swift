@@ -29,7 +29,8 @@ public struct BenchPlan: Sendable {
     public var warmup: Int
     /// Fed to every run.
     public var stdin: Data
-    /// Work done once before the first run (`kiln bake`), timed and reported.
+    /// Work done once before the first run (recording codemaps, `kiln bake`), each fed
+    /// `stdin`, timed and reported.
     public var preparation: [BenchStep]
 
     public init(workload: String, variants: [BenchVariant], runs: Int, warmup: Int, stdin: Data = Data(), preparation: [BenchStep] = []) {
@@ -52,7 +53,12 @@ public struct BenchPlan: Sendable {
 public struct BenchStep: Sendable {
     public var name: String
     public var command: ChildProcess
-    public init(name: String, command: ChildProcess) { self.name = name; self.command = command }
+    /// Whether anything but exit status 0 is a failure (false for a run of the workload
+    /// itself, whose status is the program's own).
+    public var mustSucceed: Bool
+    public init(name: String, command: ChildProcess, mustSucceed: Bool = true) {
+        self.name = name; self.command = command; self.mustSucceed = mustSucceed
+    }
 }
 
 /// Input a benchmark cannot run with.

@@ -15,8 +15,8 @@ public struct BenchRunner {
         var preparation: [StepResult] = []
         for step in plan.preparation {
             progress(step.name, 0, false)
-            let result = try step.command.run()
-            guard result.status == 0, !result.signaled else {
+            let result = try step.command.run(stdin: plan.stdin)
+            guard !step.mustSucceed || (result.status == 0 && !result.signaled) else {
                 throw BenchError.stepFailed(name: step.name, outcome: result.outcome, stderr: String(decoding: result.stderr, as: UTF8.self))
             }
             preparation.append(StepResult(name: step.name, command: render(step.command), seconds: result.wallSeconds))

@@ -41,6 +41,14 @@ public struct KilnTool: Sendable {
 
     private var rootfsArguments: [String] { rootfs.map { ["--rootfs", $0] } ?? [] }
 
+    /// The caching workflow before a cached run: one run in the default mode (`auto`), which
+    /// records in codemaps the code it executed, so the bake covers what static seeding cannot
+    /// find (code reached only through computed branches); then `kiln bake`.
+    public func recordAndBake(command: [String], bakeProgram: String?) -> [BenchStep] {
+        [BenchStep(name: "record", command: run(cache: "auto", command: command), mustSucceed: false),
+         BenchStep(name: "bake", command: bake(program: bakeProgram ?? command[0]))]
+    }
+
     /// The program as `kiln bake` takes it: a file inside the rootfs by its guest path, so the
     /// bake closes over the libraries the guest's ld.so loads for it (given the host path of a
     /// file in the rootfs, `kiln bake` bakes that file alone).
@@ -52,8 +60,8 @@ public struct KilnTool: Sendable {
     }
 }
 
-/// Builds the benchmark of one workload: baseline (`--cache off`, a cold JIT), the bake, then
-/// prebuilt (`--cache readonly`), and the peers asked for.
+/// Builds the benchmark of one workload: baseline (`--cache off`, a cold JIT); a recording run
+/// and the bake; prebuilt (`--cache readonly`); and the peers asked for.
 public struct BenchPlanner: Sendable {
     public var tool: KilnTool
     public var runs: Int
@@ -85,7 +93,7 @@ public struct BenchPlanner: Sendable {
         if let native {
             variants.append(BenchVariant(name: "native", description: "native x86-64", command: ChildProcess(executable: "/bin/sh", arguments: ["-c", native], environment: tool.environment), reportsCacheTimings: false))
         }
-        let preparation = bake ? [BenchStep(name: "bake", command: tool.bake(program: bakeProgram ?? command[0]))] : []
+        let preparation = bake ? tool.recordAndBake(command: command, bakeProgram: bakeProgram) : []
         return BenchPlan(workload: name, variants: variants, runs: runs, warmup: warmup, stdin: stdin, preparation: preparation)
     }
 }

@@ -50,11 +50,14 @@ public struct Validator: Sendable {
         var outcomes: [ModeOutcome] = []
         for mode in modes {
             if mode == .cache, bake {
-                progress("bake")
-                let program = bakeProgram ?? command[0]
-                let result = try tool.bake(program: program).run()
-                guard result.status == 0, !result.signaled else {
-                    throw ValidationFailure("kiln bake \(program) failed (\(result.outcome))" + excerpt(String(decoding: result.stderr, as: UTF8.self)))
+                // Recording first puts every block the program runs into the cache, so the
+                // cache mode runs cached code, not the JIT's, wherever it can.
+                for step in tool.recordAndBake(command: command, bakeProgram: bakeProgram) {
+                    progress(step.name)
+                    let result = try step.command.run(stdin: stdin)
+                    if step.mustSucceed, result.status != 0 || result.signaled {
+                        throw ValidationFailure("\(render(step.command)) failed (\(result.outcome))" + excerpt(String(decoding: result.stderr, as: UTF8.self)))
+                    }
                 }
             }
             progress(mode.rawValue)

@@ -11,8 +11,9 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure a program cold, with a baked cache, under qemu and natively.",
         discussion: """
-            Runs the baseline (kiln run --cache off: a cold JIT), bakes (kiln bake), then runs \
-            prebuilt (kiln run --cache readonly), and with --qemu and --native the peers; every \
+            Runs the baseline (kiln run --cache off: a cold JIT), records codemaps (one kiln run) \
+            and bakes (kiln bake), then runs prebuilt (kiln run --cache readonly), and with \
+            --qemu and --native the peers; every \
             round runs each variant once, A B A B, after the warmup rounds. Prints the table and \
             writes report.md, report.svg and report.json (schema: docs/BENCH.md) into the report \
             directory. With --suite, the workloads come from a JSON file (docs/BENCH.md).
@@ -89,8 +90,9 @@ struct BenchCommand: ParsableCommand {
         var results: [WorkloadResult] = []
         for plan in plans {
             let runner = BenchRunner { variant, round, timed in
-                let phase = variant == "bake" ? "baking" : timed ? "run \(round - warmup + 1)/\(runs)" : "warmup \(round + 1)/\(warmup)"
-                progress.show("bench \(plan.workload): \(phase) \(variant == "bake" ? "" : variant)")
+                let preparing = plan.preparation.contains { $0.name == variant }
+                let phase = preparing ? "" : timed ? "run \(round - warmup + 1)/\(runs) " : "warmup \(round + 1)/\(warmup) "
+                progress.show("bench \(plan.workload): \(phase)\(variant)")
             }
             do {
                 results.append(try runner.run(plan))

@@ -36,7 +36,8 @@ struct DemoCommand: ParsableCommand {
         print("Kiln demo: \(program) (arm64, static; source fixtures/src/canary.c)")
         print("cache directory: \(cacheDirectory) (temporary)\n")
 
-        let cold = try step("1. cold run, no cache", tool.run(cache: "off", options: report, command: command))
+        // The default mode with an empty cache directory: a cold JIT that records codemaps.
+        let cold = try step("1. cold run, empty cache", tool.run(cache: "auto", options: report, command: command))
         print(indent(String(decoding: cold.stdout, as: UTF8.self)))
         _ = try step("2. bake", tool.bake(program: program))
         let files = Self.cacheFiles(in: cacheDirectory)

@@ -12,9 +12,9 @@ struct ValidateCommand: ParsableCommand {
             own stdin unless it is a terminal), environment and working directory, and compares \
             exit status, stdout, stderr and the system call trace (names, arguments and results; \
             addresses and process ids normalised). Modes: interp (IR interpreter), jit, cache \
-            (bakes first, then kiln run --cache readonly). Prints the first difference with \
-            context; when the cache mode differs, reruns under --cache verify to name the \
-            translated block. Exit status 0 only when all modes agree, 1 when they differ.
+            (one kiln run recording codemaps and kiln bake first, then kiln run --cache \
+            readonly). Prints the first difference with context; when the cache mode differs, \
+            reruns under --cache verify to name the translated block. Exit status 0 only when all modes agree, 1 when they differ.
             """
     )
 

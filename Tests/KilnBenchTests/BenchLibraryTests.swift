@@ -102,6 +102,13 @@ import Testing
         }
     }
 
+    @Test func aRecordingStepMayEndAsTheProgramDoes() throws {
+        let record = BenchStep(name: "record", command: ChildProcess(executable: "/bin/sh", arguments: ["-c", "exit 42"]), mustSucceed: false)
+        let result = try BenchRunner().run(BenchPlan(workload: "w", variants: [variant("a", "exit 42")], runs: 1, warmup: 0, preparation: [record]))
+        #expect(result.preparation.map(\.name) == ["record"])
+        #expect(result.variants[0].outcome == "exit 42")
+    }
+
     @Test func measuresEveryVariantAgainstTheBaseline() throws {
         let report = #"{"totals": {"translate_ns": 20000000, "load_ns": 1000000}}"#
         let plan = BenchPlan(workload: "sleepers", variants: [

@@ -85,7 +85,7 @@ final class ScratchDirectory {
         let workload = try #require(report.workloads.first)
         #expect(workload.variants.map(\.name) == ["baseline", "prebuilt", "native"])
         #expect(workload.variants.allSatisfy { $0.samples.count == 2 && $0.outcome == "exit 0" })
-        #expect(workload.preparation.map(\.name) == ["bake"])
+        #expect(workload.preparation.map(\.name) == ["record", "bake"])
         // kiln run's cache report gives the translation time of both kiln variants.
         #expect(workload.variants[0].translateSeconds != nil)
         #expect(workload.variants[1].translateSeconds != nil)
@@ -115,6 +115,7 @@ final class ScratchDirectory {
         let report = try JSONDecoder().decode(BenchReport.self, from: try #require(FileManager.default.contents(atPath: scratch.path + "/r/report.json")))
         #expect(report.workloads.map(\.name) == ["exit42", "args"])
         #expect(report.workloads[0].variants.allSatisfy { $0.outcome == "exit 42" })
+        #expect(report.workloads[1].preparation.map(\.name) == ["record", "bake"])
         #expect(report.runs == 1 && report.warmup == 0)
     }
 }
