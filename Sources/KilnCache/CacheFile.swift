@@ -43,9 +43,13 @@ public final class CacheFile: @unchecked Sendable {
 
     /// Opens, checks and maps the cache file at `path`. Every failure is one typed rejection,
     /// also counted in `diagnostics`. `markUsed` records the access time used for LRU eviction.
+    /// `checkSectionHashes: false` (the runtime) leaves the sections unread until entries are
+    /// used; each entry's own hash is checked then.
     public static func open(path: String, expectedKey: CacheKey?, hostFeatures: HostFeatures,
-                            diagnostics: CacheDiagnostics? = nil, markUsed: Bool = true) -> Result<CacheFile, CacheRejection> {
-        let result = attach(path: path, expectedKey: expectedKey, hostFeatures: hostFeatures, diagnostics: diagnostics, markUsed: markUsed)
+                            diagnostics: CacheDiagnostics? = nil, markUsed: Bool = true,
+                            checkSectionHashes: Bool = true) -> Result<CacheFile, CacheRejection> {
+        let result = attach(path: path, expectedKey: expectedKey, hostFeatures: hostFeatures, diagnostics: diagnostics,
+                            markUsed: markUsed, checkSectionHashes: checkSectionHashes)
         switch result {
         case .success: diagnostics?.recordAttached(path: path)
         case .failure(let rejection): diagnostics?.recordRejectedFile(path: path, rejection)
@@ -54,7 +58,7 @@ public final class CacheFile: @unchecked Sendable {
     }
 
     private static func attach(path: String, expectedKey: CacheKey?, hostFeatures: HostFeatures,
-                               diagnostics: CacheDiagnostics?, markUsed: Bool) -> Result<CacheFile, CacheRejection> {
+                               diagnostics: CacheDiagnostics?, markUsed: Bool, checkSectionHashes: Bool) -> Result<CacheFile, CacheRejection> {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
             let e = errno
@@ -71,7 +75,7 @@ public final class CacheFile: @unchecked Sendable {
             return .failure(CacheRejection(.permissions, "cannot map \(path): \(errnoDescription(errno))"))
         }
         let mapping = UnsafeRawBufferPointer(start: base, count: size)
-        switch CacheFileView.attach(mapping, expectedKey: expectedKey, hostFeatures: hostFeatures) {
+        switch CacheFileView.attach(mapping, expectedKey: expectedKey, hostFeatures: hostFeatures, checkSectionHashes: checkSectionHashes) {
         case .failure(let rejection):
             munmap(base, size)
             return .failure(CacheRejection(rejection.reason, "\(path): \(rejection.detail)"))

@@ -8,7 +8,7 @@ public enum CacheFormat {
     /// Fixed part of the header; the section table follows, then the 8-byte header hash.
     public static let fixedHeaderSize = 184
     public static let sectionRecordSize = 32
-    public static let entryRecordSize = 64
+    public static let entryRecordSize = 72
     public static let slotRecordSize = 24
     /// Host code of each entry starts on this boundary inside the code section.
     public static let codeAlignment = 16
@@ -116,6 +116,26 @@ public struct CacheTableReference: Hashable, Sendable {
         self.fieldOffset = fieldOffset
         self.instructionEnd = instructionEnd
         self.slot = slot
+    }
+}
+
+/// The hash each entry record carries over its own record, slot initialisers and resolved
+/// code, checked on the entry's first use: the runtime attaches a file without reading its
+/// sections (their hashes are checked by `kiln cache verify`), so a corrupt byte is found in
+/// the entry that holds it, and only the pages of entries a run uses are ever read.
+public enum CacheEntryHash {
+    /// XXH3-64 of (XXH3-64 of the first 64 record bytes, of the slot records, of the code).
+    public static func hash(record: UnsafeRawBufferPointer, slots: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer) -> UInt64 {
+        var parts: [UInt8] = []
+        parts.reserveCapacity(24)
+        parts.appendLittleEndian(XXH3.hash64(record))
+        parts.appendLittleEndian(XXH3.hash64(slots))
+        parts.appendLittleEndian(XXH3.hash64(code))
+        return XXH3.hash64(parts)
+    }
+
+    static func hash(record: ArraySlice<UInt8>, slots: ArraySlice<UInt8>, code: ArraySlice<UInt8>) -> UInt64 {
+        record.withUnsafeBytes { r in slots.withUnsafeBytes { s in code.withUnsafeBytes { c in hash(record: r, slots: s, code: c) } } }
     }
 }
 
@@ -268,6 +288,7 @@ public enum CacheFileBuilder {
             entryBytes.appendLittleEndian(entry.flags.rawValue)
             entryBytes.appendLittleEndian(UInt32(tableOffsets[n]))
             entryBytes.appendLittleEndian(entry.tableSlots)
+            let recordStart = entryBytes.count - 64, slotStart = slotBytes.count
             for initializer in entry.initializers {
                 guard initializer.slot < entry.tableSlots else {
                     throw CacheBuildError.slotOutsideTable(guestOffset: entry.guestOffset, slot: initializer.slot)
@@ -282,6 +303,7 @@ public enum CacheFileBuilder {
                 slotBytes.appendLittleEndian(initializer.addend)
             }
             slotCount += UInt64(entry.initializers.count)
+            entryBytes.appendLittleEndian(CacheEntryHash.hash(record: entryBytes[recordStart...], slots: slotBytes[slotStart...], code: code[...]))
             codeBytes += code
             irBytes += entry.ir
         }

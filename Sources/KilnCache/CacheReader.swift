@@ -67,8 +67,10 @@ public struct CacheFileView: @unchecked Sendable {
 
     /// Validates `bytes` as a cache file. With `expectedKey`, the file must be for exactly that
     /// key; `hostFeatures` are the features this host has (the file's must be a subset).
+    /// `checkSectionHashes: false` (the runtime) skips reading the sections: every entry's own
+    /// hash is checked on its first use instead.
     public static func attach(_ bytes: UnsafeRawBufferPointer, expectedKey: CacheKey?,
-                              hostFeatures: HostFeatures) -> Result<CacheFileView, CacheRejection> {
+                              hostFeatures: HostFeatures, checkSectionHashes: Bool = true) -> Result<CacheFileView, CacheRejection> {
         do {
             let header = try parseHeader(bytes)
             guard header.configuration.hostFeatures.isSubset(of: hostFeatures) else {
@@ -87,7 +89,7 @@ public struct CacheFileView: @unchecked Sendable {
                 guard let s = header.section(kind) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
                 return UnsafeRawBufferPointer(rebasing: bytes[Int(s.offset)..<Int(s.offset + s.length)])
             }
-            for section in header.sections {
+            for section in header.sections where checkSectionHashes {
                 let hash = XXH3.hash64(slice(section.kind))
                 guard hash == section.hash else {
                     throw CacheRejection(.corruptSection, "\(section.kind.name) section hash \(hex64(hash)) != recorded \(hex64(section.hash))")
@@ -266,6 +268,7 @@ public struct CacheFileView: @unchecked Sendable {
         let flags = CacheEntryFlags(rawValue: CacheFileView.u32(entries, o + 52))
         let tableOffset = CacheFileView.u32(entries, o + 56)
         let tableSlots = CacheFileView.u32(entries, o + 60)
+        let entryHash = CacheFileView.u64(entries, o + 64)
         // Built only for a rejection: this runs on every entry's first use.
         var name: String { "entry \(i) (guest 0x\(String(guestOffset, radix: 16)))" }
 
@@ -286,6 +289,12 @@ public struct CacheFileView: @unchecked Sendable {
         }
         guard irLength == 0 || within(irOffset, UInt64(irLength), ir.count) else {
             return .failure(CacheRejection(.corruptSection, "\(name): IR outside the IR section"))
+        }
+        let recordBytes = UnsafeRawBufferPointer(rebasing: entries[o..<(o + 64)])
+        let slotBytes = UnsafeRawBufferPointer(rebasing: slots[(Int(slotStart) * CacheFormat.slotRecordSize)..<((Int(slotStart) + Int(slotRecords)) * CacheFormat.slotRecordSize)])
+        let codeBytes = UnsafeRawBufferPointer(rebasing: code[Int(codeOffset)..<Int(codeOffset + UInt64(codeLength))])
+        guard CacheEntryHash.hash(record: recordBytes, slots: slotBytes, code: codeBytes) == entryHash else {
+            return .failure(CacheRejection(.corruptSection, "\(name): entry hash mismatch (record, slot initialisers or code changed)"))
         }
         var records: [CacheSlotInitializer] = []
         records.reserveCapacity(Int(slotRecords))

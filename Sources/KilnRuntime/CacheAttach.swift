@@ -30,8 +30,10 @@ public enum CacheMode: String, CaseIterable, Sendable {
 enum JITReason: Int, CaseIterable {
     /// The region has a cache but no entry for this offset.
     case notInCache
-    /// The entry's guest bytes no longer match (or its records were inconsistent).
-    case entryRejected
+    /// The entry's guest bytes no longer match the bytes it was translated from.
+    case guestBytesChanged
+    /// The entry's records or code failed their checks (corrupt-section).
+    case entryCorrupt
     /// The region has no usable cache (missing, rejected, ineligible, or caching off).
     case noCache
     /// Code in anonymous memory (a guest JIT): never cached.
@@ -40,7 +42,8 @@ enum JITReason: Int, CaseIterable {
     var name: String {
         switch self {
         case .notInCache: return "not-in-cache"
-        case .entryRejected: return "guest-bytes-changed"
+        case .guestBytesChanged: return "guest-bytes-changed"
+        case .entryCorrupt: return "corrupt-entry"
         case .noCache: return "no-cache"
         case .anonymousMemory: return "anonymous-memory"
         }
@@ -170,8 +173,8 @@ public final class CacheAttach {
         switch file.prepare(guestOffset: pc &- region.base, guest: region.guestBytes, regionBase: region.base) {
         case .notInCache:
             return CacheAnswer(code: nil, region: region, reason: .notInCache)
-        case .rejected:
-            return CacheAnswer(code: nil, region: region, reason: .entryRejected)
+        case .rejected(let rejection):
+            return CacheAnswer(code: nil, region: region, reason: rejection.reason == .guestBytesChanged ? .guestBytesChanged : .entryCorrupt)
         case let .ready(code, index, guestLength):
             if mode == .verify, region.verifiedEntries.insert(index).inserted {
                 verify(entry: index, of: region, file: file, pc: pc, process: process, pipeline: &pipeline)
@@ -269,7 +272,7 @@ public final class CacheAttach {
         let path = store.directory.filePath(for: key)
         region.cachePath = path
         switch CacheFile.open(path: path, expectedKey: key, hostFeatures: store.hostFeatures, diagnostics: store.diagnostics,
-                              markUsed: mode == .auto) {
+                              markUsed: mode == .auto, checkSectionHashes: false) {
         case .failure(let rejection):
             region.status = rejection.reason == .missing ? "missing" : "rejected"
             region.reason = rejection.reason.rawValue

@@ -84,7 +84,7 @@ import Testing
         case 6, 7:
             guard entryCount > 0 else { return "none" }
             let e = Int(rng.next() % UInt64(entryCount))
-            let fields: [(Int, Int)] = [(0, 8), (8, 8), (16, 8), (24, 8), (32, 4), (36, 4), (40, 4), (44, 4), (48, 4), (52, 4), (56, 4), (60, 4)]
+            let fields: [(Int, Int)] = [(0, 8), (8, 8), (16, 8), (24, 8), (32, 4), (36, 4), (40, 4), (44, 4), (48, 4), (52, 4), (56, 4), (60, 4), (64, 8)]
             let (offset, width) = fields[Int(rng.next() % UInt64(fields.count))]
             put(&b, entriesOffset + e * CacheFormat.entryRecordSize + offset, width, interestingValue(&rng))
             reseal(&b)
