@@ -238,7 +238,7 @@ enum CacheCorruption {
         guard var bytes = FileManager.default.contents(atPath: path).map({ [UInt8]($0) }) else { throw Failure(description: "cannot read \(path)") }
         let needle = withUnsafeBytes(of: from.littleEndian) { Array($0) }
         let replacement = withUnsafeBytes(of: to.littleEndian) { Array($0) }
-        var patched: (guestOffset: UInt64, at: Int)?
+        var patched: (index: Int, guestOffset: UInt64, codeStart: Int, codeLength: Int, at: Int)?
         var sections: [CacheSection] = []
         var headerSize = 0
         try bytes.withUnsafeBytes { raw in
@@ -252,27 +252,47 @@ enum CacheCorruption {
                 let code = Array(entry.code)
                 guard code.count >= 4 else { continue }
                 if let at = (0 ... code.count - 4).first(where: { Array(code[$0 ..< $0 + 4]) == needle }) {
-                    patched = (entry.guestOffset, Int(view.codeFileOffset) + Int(entry.codeOffset) + at)
+                    let start = Int(view.codeFileOffset) + Int(entry.codeOffset)
+                    patched = (i, entry.guestOffset, start, code.count, start + at)
                     break
                 }
             }
         }
         guard let patched else { throw Failure(description: "no entry of \(path) holds the immediate \(from)") }
         bytes.replaceSubrange(patched.at ..< patched.at + 4, with: replacement)
-        // Section hashes (row i of the table at 184 + 32 i, hash at +24), then the header hash.
-        for (i, section) in sections.enumerated() {
-            let hash = XXH3.hash64(Array(bytes[Int(section.offset) ..< Int(section.offset + section.length)]))
-            let row = CacheFormat.fixedHeaderSize + CacheFormat.sectionRecordSize * i
-            bytes.replaceSubrange(row + 24 ..< row + 32, with: withUnsafeBytes(of: hash.littleEndian) { Array($0) })
+        func put(_ value: UInt64, at offset: Int) { bytes.replaceSubrange(offset ..< offset + 8, with: withUnsafeBytes(of: value.littleEndian) { Array($0) }) }
+        func u32(_ offset: Int) -> Int { Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24 }
+        // The entry's own hash (record bytes [0, 64) with the first slot at 40 and the slot
+        // count at 44, its slot records, its code), then the section hashes (row i of the
+        // table at 184 + 32 i, hash at +24), then the header hash.
+        guard let entries = sections.first(where: { $0.kind == .entries }), let slots = sections.first(where: { $0.kind == .slots }) else {
+            throw Failure(description: "\(path) lacks an entries or slots section")
         }
-        let headerHash = XXH3.hash64(Array(bytes[0 ..< headerSize - 8]))
-        bytes.replaceSubrange(headerSize - 8 ..< headerSize, with: withUnsafeBytes(of: headerHash.littleEndian) { Array($0) })
+        let record = Int(entries.offset) + patched.index * CacheFormat.entryRecordSize
+        let firstSlot = Int(slots.offset) + u32(record + 40) * CacheFormat.slotRecordSize
+        let slotBytes = u32(record + 44) * CacheFormat.slotRecordSize
+        let entryHash = Array(bytes[record ..< record + 64]).withUnsafeBytes { r in
+            Array(bytes[firstSlot ..< firstSlot + slotBytes]).withUnsafeBytes { s in
+                Array(bytes[patched.codeStart ..< patched.codeStart + patched.codeLength]).withUnsafeBytes { c in
+                    CacheEntryHash.hash(record: r, slots: s, code: c)
+                }
+            }
+        }
+        put(entryHash, at: record + 64)
+        for (i, section) in sections.enumerated() {
+            put(XXH3.hash64(Array(bytes[Int(section.offset) ..< Int(section.offset + section.length)])), at: CacheFormat.fixedHeaderSize + CacheFormat.sectionRecordSize * i + 24)
+        }
+        put(XXH3.hash64(Array(bytes[0 ..< headerSize - 8])), at: headerSize - 8)
         // A new file (mode 0600) renamed over the old one, as the cache writer does.
         let temporary = path + ".patched"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]),
               rename(temporary, path) == 0 else { throw Failure(description: "cannot rewrite \(path)") }
-        let check = bytes.withUnsafeBytes { CacheFileView.attach($0, expectedKey: nil, hostFeatures: HostFeatures.detect()) }
-        guard case .success = check else { throw Failure(description: "the patched file no longer passes the structural checks") }
+        let intact = bytes.withUnsafeBytes { raw -> Bool in
+            guard case .success(let view) = CacheFileView.attach(raw, expectedKey: nil, hostFeatures: HostFeatures.detect()),
+                  case .success = view.validateEntry(patched.index, guest: nil, checkGuestBytes: false) else { return false }
+            return true
+        }
+        guard intact else { throw Failure(description: "the patched file no longer passes the structural checks") }
         return patched.guestOffset
     }
 }
