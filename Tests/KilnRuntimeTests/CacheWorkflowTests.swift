@@ -140,6 +140,17 @@ import Testing
         #expect(regionReport?["jit"] as? Int == 0, "\(cached.stderr)")
     }
 
+    /// Invariant 2: the same region baked with one thread or two gives the same bytes.
+    @Test func bakesAreDeterministicWhateverTheJobCount() throws {
+        let one = try CacheDir(), two = try CacheDir()
+        let program = TestEnvironment.fixturesBinDirectory.appendingPathComponent("malloc").path
+        #expect(try KilnBinary.run(KilnBinary.path, ["bake", "--jobs", "1", program], environment: one.environment).status == 0)
+        #expect(try KilnBinary.run(KilnBinary.path, ["bake", "--jobs", "2", program], environment: two.environment).status == 0)
+        let name = try #require(one.cacheFiles.first)
+        #expect(two.cacheFiles == [name])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: one.path + "/" + name)) == Data(contentsOf: URL(fileURLWithPath: two.path + "/" + name)))
+    }
+
     @Test func concurrentBakesLeaveValidCaches() throws {
         let cache = try CacheDir()
         let program = TestEnvironment.fixturesBinDirectory.appendingPathComponent("malloc").path
