@@ -105,7 +105,7 @@ private final class ScratchFile {
     let descriptor: Int32
 
     init() throws {
-        var template = Array((temporaryPath("kiln-child.XXXXXX")).utf8CString)
+        var template = Array(temporaryPath("kiln-child.XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw ChildProcessError("cannot create a temporary file: \(String(cString: strerror(errno)))") }
         // Only the child's 0, 1 and 2 (dup2 clears the flag) may carry it into the child.
