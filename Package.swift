@@ -29,13 +29,15 @@ let package = Package(
         .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache", "KilnTranslator", "KilnX64"]),
         // Translation cache storage: content identity, keys, file format, codemaps.
         .target(name: "KilnCache", dependencies: ["KilnELF"]),
+        // Measuring and checking runs: kiln bench's alternating runs and reports, kiln validate's comparisons.
+        .target(name: "KilnBench"),
         // Building an arm64 Debian root filesystem with an isolated apt.
         .target(name: "KilnRootfs"),
         // The command-line tool.
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnA64", "KilnAOT", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime", "KilnTranslator",
+                "KilnA64", "KilnAOT", "KilnBench", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime", "KilnTranslator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnCache", "KilnTestSupport"]),
         .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnCache", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnCache", "KilnTestSupport"]),
         .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
         .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),
     ],

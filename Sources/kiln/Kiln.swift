@@ -13,6 +13,7 @@ struct Kiln: ParsableCommand {
             CoverageCommand.self,
             RootfsCommand.self,
             RunCommand.self,
+            BenchCommand.self, ValidateCommand.self, DemoCommand.self,
         ]
     )
 }
