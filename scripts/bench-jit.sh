@@ -112,7 +112,8 @@ run() {
 }
 
 median() { tr ' ' '\n' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# a / b, or "-" when b is below the timer's 10 ms resolution.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) printf "-"; else printf "%.2f", a / b }'; }
 
 header="| workload | native (s) | qemu-aarch64 (s) | kiln (s) | kiln / native | qemu / kiln |
 |---|---:|---:|---:|---:|---:|"
