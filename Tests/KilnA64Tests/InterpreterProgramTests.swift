@@ -211,6 +211,10 @@ struct InterpreterProgramTests {
     /// `KILN_SLOW_TESTS=1` includes them.
     static let slowCases: Set<String> = ["malloc", "canary", "canary-3"]
 
+    /// Fixtures that start threads, take signals or fork: this in-process system call model
+    /// is single-threaded and has none of that (FixtureRunTests runs them under `kiln run`).
+    static let runtimeCases: Set<String> = ["threads", "atomics", "atomics-lse", "signals", "faults", "forkexec"]
+
     /// The fixture table, without the cases that need files (fileio).
     static var cases: [Case] {
         let includeSlow = ProcessInfo.processInfo.environment["KILN_SLOW_TESTS"] == "1"
@@ -221,6 +225,7 @@ struct InterpreterProgramTests {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 3, fields[1] != "fileio", let status = Int32(fields[2]) else { return nil }
             if slowCases.contains(fields[0]) && !includeSlow { return nil }
+            if runtimeCases.contains(fields[0]) { return nil }
             let arguments = fields.count > 3 ? fields[3].split(separator: " ").map(String.init) : []
             return Case(name: fields[0], program: fields[1], status: status, arguments: arguments)
         }

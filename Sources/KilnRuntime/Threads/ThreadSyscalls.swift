@@ -59,7 +59,24 @@ extension Syscalls {
             return p.vforkChild(flags: flags, stack: a[1], tls: a[3])
         }
         guard flags & CloneFlags.vm == 0 else { return -Int(EINVAL) }
-        let hostFlags = flags & (0xff | CloneFlags.childSetTID | CloneFlags.childClearTID | CloneFlags.parentSetTID)
+        let tidFlags = CloneFlags.childSetTID | CloneFlags.childClearTID | CloneFlags.parentSetTID
+        // glibc's fork (what the guest's fork asks for) resets the allocator's locks and
+        // other host-library state in the child, which another host thread may hold at the
+        // moment of the fork; the tid words are then written here. Other flag sets go to
+        // the host clone call as they are.
+        if flags & ~(0xff | tidFlags | CloneFlags.setTLS) == 0, Int32(flags & 0xff) == SIGCHLD {
+            let pid = Glibc.fork()
+            guard pid >= 0 else { return -Int(errno) }
+            if pid == 0 {
+                p.continueInForkedChild(flags: flags, stack: a[1], tls: a[3])
+                if flags & CloneFlags.childSetTID != 0, let word = pointer(a[4]) { word.storeBytes(of: getpid(), as: Int32.self) }
+                if flags & CloneFlags.childClearTID != 0 { p.currentThread.clearChildTID = a[4] }
+            } else if flags & CloneFlags.parentSetTID != 0, let word = pointer(a[2]) {
+                word.storeBytes(of: pid, as: Int32.self)
+            }
+            return Int(pid)
+        }
+        let hostFlags = flags & (0xff | tidFlags)
         let r = HostSyscall.call(HostNumber.clone, hostFlags, 0, a[2], a[4], 0)
         if r == 0 { p.continueInForkedChild(flags: flags, stack: a[1], tls: a[3]) }
         return r
