@@ -9,8 +9,9 @@ public enum SyscallTrace {
     /// Calls whose result is a process or thread id.
     static let idResults: Set<String> = ["getpid", "gettid", "getppid", "set_tid_address", "clone", "clone3", "fork", "vfork"]
 
-    /// The normalised lines of `text`: process ids (the leading column, and wherever the
-    /// same number appears as a word, as in a file named after the pid) become P1, P2, ... in
+    /// The normalised lines of `text`: process ids (the leading column and the results of
+    /// calls that return one, and wherever the same number appears as a word, as in a file
+    /// named after the pid or wait4's argument) become P1, P2, ... in
     /// order of first appearance; addresses become `<addr>`; the results of calls returning a
     /// process or thread id become `<pid>`.
     public static func normalize(_ text: String) -> [String] {
@@ -24,6 +25,15 @@ public enum SyscallTrace {
                 split.append((pid, line[line.index(after: space)...]))
             } else {
                 split.append((nil, line))
+            }
+            // A child's id (clone's result) names it in later arguments too, e.g. wait4's.
+            let body = split[split.count - 1].body
+            if let paren = body.firstIndex(of: "("), idResults.contains(String(body[..<paren])),
+               let equals = body.range(of: " = ", options: .backwards) {
+                let result = body[equals.upperBound...]
+                if !result.isEmpty, result.allSatisfy(\.isNumber), processes[result] == nil {
+                    processes[result] = "P\(processes.count + 1)"
+                }
             }
         }
         return split.map { pid, body in

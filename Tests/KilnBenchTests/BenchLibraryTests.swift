@@ -146,6 +146,8 @@ import Testing
 }
 
 @Suite struct SyscallTraceTests {
+    /// A child's id from clone names it wherever it appears later (wait4), so two runs whose
+    /// children got different pids agree.
     @Test func normalisesProcessIdsAddressesAndIdResults() {
         let trace = """
             4242 brk(0x0) = 0x4a3000
@@ -154,6 +156,7 @@ import Testing
             4242 getpid() = 4242
             4242 clone(0x1200011,0x0,0x0,0x0,0x0) = 4250
             4243 write(1,0x4a2010,14) = 14
+            4242 wait4(4250,0x7ffd0010,0x0,0x0) = 4250
             4242 exit_group(0) = ?
             """
         #expect(SyscallTrace.normalize(trace) == [
@@ -162,7 +165,8 @@ import Testing
             "P1 openat(AT_FDCWD,\"/tmp/0x7fff0000-P1\",0x80000,0) = 3",
             "P1 getpid() = <pid>",
             "P1 clone(<addr>,0x0,0x0,0x0,0x0) = <pid>",
-            "P2 write(1,<addr>,14) = 14",
+            "P3 write(1,<addr>,14) = 14",
+            "P1 wait4(P2,<addr>,0x0,0x0) = P2",
             "P1 exit_group(0) = ?",
         ])
     }
