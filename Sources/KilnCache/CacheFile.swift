@@ -178,7 +178,9 @@ public final class CacheFile: @unchecked Sendable {
                         switch initializer.kind {
                         case .regionAddress: value = regionBase &+ initializer.target
                         case .helper: value = helper(initializer.target)
-                        case .link: value = entryCode &+ initializer.addend
+                        case .link:
+                            value = readyCode(forGuestOffset: initializer.target, near: index, code: code)
+                                ?? entryCode &+ initializer.addend
                         }
                         table[Int(initializer.slot)] = value
                     }
@@ -188,6 +190,23 @@ public final class CacheFile: @unchecked Sendable {
                 return .ready(code + Int(entry.codeOffset), index, entry.guestLength)
             }
         }
+    }
+
+    /// Eager chaining: the host code of the entry for `guestOffset` when it is already checked
+    /// and its table filled (state 3), so a link slot can point straight at it instead of at
+    /// its stub; nil otherwise (the exit then returns to the dispatcher once, which prepares
+    /// the target and chains the slot). Fall-through and nearby targets are tried first as the
+    /// neighbouring entries. Caller holds `lock`.
+    private func readyCode(forGuestOffset guestOffset: UInt64, near index: Int, code: UnsafeRawPointer) -> UInt64? {
+        var target: Int?
+        let next = index &+ 1
+        if next < view.entryCount, view.guestOffset(ofEntry: next) == guestOffset {
+            target = next
+        } else {
+            target = view.entryIndex(forGuestOffset: guestOffset)
+        }
+        guard let target, entryStates[target] == 3 else { return nil }
+        return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: target)
     }
 
     /// The table-area slot index of a host address, when it lies inside this file's tables.

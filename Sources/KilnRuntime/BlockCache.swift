@@ -21,6 +21,15 @@ struct BlockCache<Block> {
     /// The block at `pc` without touching the direct-mapped cache.
     subscript(pc: UInt64) -> Block? { blocks[pc] }
 
+    /// Keeps `block` in the direct-mapped cache only. For blocks another table already
+    /// finds again cheaply (cached code, served from its file's index): the dictionary
+    /// would grow by tens of thousands of entries, each insert touching a fresh page.
+    mutating func insertRecent(_ block: Block, at pc: UInt64) {
+        let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
+        recentPCs[slot] = pc
+        recentBlocks[slot] = block
+    }
+
     mutating func insert(_ block: Block, at pc: UInt64) {
         blocks[pc] = block
         let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)

@@ -349,13 +349,16 @@ public final class CacheAttach {
     }
 
     /// Drops the regions overlapping `[start, end)` (their memory changed or went away);
-    /// the next miss there attaches again.
-    func invalidate(_ start: UInt64, _ end: UInt64) {
+    /// the next miss there attaches again. Returns whether a dropped region had served
+    /// cached code: the dispatcher must then forget every address it holds for it (cached
+    /// blocks are not in its block table, only in its direct-mapped and inline lookups).
+    func invalidate(_ start: UInt64, _ end: UInt64) -> Bool {
         locked {
             let gone = regions.filter { $0.start < end && $0.end > start }
-            guard !gone.isEmpty else { return }
+            guard !gone.isEmpty else { return false }
             regions.removeAll { $0.start < end && $0.end > start }
             retired += gone
+            return gone.contains { $0.served > 0 }
         }
     }
 
@@ -371,11 +374,13 @@ public final class CacheAttach {
 
 extension JITDispatcher {
     /// Records cached code as the block at `pc` (no IR: cached blocks always run as code).
+    /// Only the direct-mapped cache and the inline indirect lookup remember it; a later miss
+    /// is served again from the file's index (its entry is ready by then: no checks redone).
     func installCached(_ code: UnsafeRawPointer, pc: UInt64, guestLength: UInt32, region: CacheRegion?) -> JITBlock {
         let block = JITBlock(code: code, ir: IRBlock(startOffset: pc &- (region?.base ?? 0), guestLength: guestLength),
                              base: region?.base ?? 0, pc: pc, guestLength: UInt64(guestLength))
         runtime.register(pc: pc, code: code)
-        blocks.insert(block, at: pc)
+        blocks.insertRecent(block, at: pc)
         return block
     }
 }

@@ -76,8 +76,8 @@ final class JITDispatcher {
         runtime = try X64Runtime(codeCapacity: 256 << 20, environment: environment)
         cache = options.lockstep ? nil : CacheAttach.shared
         process.addressSpace.invalidate = { [unowned self] start, end in
-            self.cache?.invalidate(start, end)
-            guard self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
+            let servedCached = self.cache?.invalidate(start, end) ?? false
+            guard servedCached || self.blocks.blocks.values.contains(where: { $0.pc < end && $0.pc &+ max($0.guestLength, 4) > start }) else { return }
             self.flush()
         }
         process.afterForkInChild = { [unowned self] in
