@@ -164,7 +164,7 @@ public final class CacheFile: @unchecked Sendable {
             case 3: return .ready(code + Int(view.codeOffset(ofEntry: index)), index, view.guestLength(ofEntry: index))
             default: break
             }
-            switch view.validateEntry(index, guest: guest, checkGuestBytes: true) {
+            switch view.checkEntry(index, guest: guest, checkGuestBytes: true) {
             case .failure(let rejection):
                 entryStates[index] = 2
                 diagnostics?.recordRejectedEntry(path: path, rejection)
@@ -173,7 +173,8 @@ public final class CacheFile: @unchecked Sendable {
                 if entry.tableSlots > 0, let tables {
                     let table = tables + Int(entry.tableOffset)
                     let entryCode = UInt64(UInt(bitPattern: code)) &+ entry.codeOffset
-                    for initializer in entry.initializers {
+                    for record in Int(entry.slotStart)..<(Int(entry.slotStart) + Int(entry.slotRecords)) {
+                        let initializer = view.slotInitializer(record)
                         let value: UInt64
                         switch initializer.kind {
                         case .regionAddress: value = regionBase &+ initializer.target
