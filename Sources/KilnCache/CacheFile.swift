@@ -18,8 +18,10 @@ public final class CacheFile: @unchecked Sendable {
     public private(set) var tables: UnsafeMutablePointer<UInt64>?
     private let diagnostics: CacheDiagnostics?
     /// Per entry: 0 unchecked, 1 valid, 2 rejected, 3 valid with its table initialised.
-    /// Guarded by `lock`.
-    private var entryStates: [UInt8]
+    /// Guarded by `lock`. A plain buffer, not an array: it is read and written on every
+    /// lookup and every link slot filled, where an array's uniqueness and exclusivity checks
+    /// showed in profiles.
+    private let entryStates: UnsafeMutableBufferPointer<UInt8>
     private let lock = Lock()
 
     private init(path: String, fd: Int32, mapping: UnsafeRawBufferPointer, view: CacheFileView, diagnostics: CacheDiagnostics?) {
@@ -28,10 +30,12 @@ public final class CacheFile: @unchecked Sendable {
         self.mapping = mapping
         self.view = view
         self.diagnostics = diagnostics
-        self.entryStates = [UInt8](repeating: 0, count: view.entryCount)
+        self.entryStates = .allocate(capacity: view.entryCount)
+        entryStates.initialize(repeating: 0)
     }
 
     deinit {
+        entryStates.deallocate()
         if let reserved = reservation, let base = reserved.baseAddress {
             munmap(base, reserved.count)
         } else if let code = executableCode, let base = code.baseAddress {
