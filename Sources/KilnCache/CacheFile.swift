@@ -18,8 +18,10 @@ public final class CacheFile: @unchecked Sendable {
     public private(set) var tables: UnsafeMutablePointer<UInt64>?
     private let diagnostics: CacheDiagnostics?
     /// Per entry: 0 unchecked, 1 valid, 2 rejected, 3 valid with its table initialised.
-    /// Guarded by `lock`.
-    private var entryStates: [UInt8]
+    /// Guarded by `lock`. A plain buffer, not an array: it is read and written on every
+    /// lookup and every link slot filled, where an array's uniqueness and exclusivity checks
+    /// showed in profiles.
+    private let entryStates: UnsafeMutableBufferPointer<UInt8>
     private let lock = Lock()
 
     private init(path: String, fd: Int32, mapping: UnsafeRawBufferPointer, view: CacheFileView, diagnostics: CacheDiagnostics?) {
@@ -28,10 +30,12 @@ public final class CacheFile: @unchecked Sendable {
         self.mapping = mapping
         self.view = view
         self.diagnostics = diagnostics
-        self.entryStates = [UInt8](repeating: 0, count: view.entryCount)
+        self.entryStates = .allocate(capacity: view.entryCount)
+        entryStates.initialize(repeating: 0)
     }
 
     deinit {
+        entryStates.deallocate()
         if let reserved = reservation, let base = reserved.baseAddress {
             munmap(base, reserved.count)
         } else if let code = executableCode, let base = code.baseAddress {
@@ -164,7 +168,7 @@ public final class CacheFile: @unchecked Sendable {
             case 3: return .ready(code + Int(view.codeOffset(ofEntry: index)), index, view.guestLength(ofEntry: index))
             default: break
             }
-            switch view.validateEntry(index, guest: guest, checkGuestBytes: true) {
+            switch view.checkEntry(index, guest: guest, checkGuestBytes: true) {
             case .failure(let rejection):
                 entryStates[index] = 2
                 diagnostics?.recordRejectedEntry(path: path, rejection)
@@ -173,12 +177,15 @@ public final class CacheFile: @unchecked Sendable {
                 if entry.tableSlots > 0, let tables {
                     let table = tables + Int(entry.tableOffset)
                     let entryCode = UInt64(UInt(bitPattern: code)) &+ entry.codeOffset
-                    for initializer in entry.initializers {
+                    for record in Int(entry.slotStart)..<(Int(entry.slotStart) + Int(entry.slotRecords)) {
+                        let initializer = view.slotInitializer(record)
                         let value: UInt64
                         switch initializer.kind {
                         case .regionAddress: value = regionBase &+ initializer.target
                         case .helper: value = helper(initializer.target)
-                        case .link: value = entryCode &+ initializer.addend
+                        case .link:
+                            value = readyCode(forGuestOffset: initializer.target, near: index, code: code)
+                                ?? entryCode &+ initializer.addend
                         }
                         table[Int(initializer.slot)] = value
                     }
@@ -188,6 +195,44 @@ public final class CacheFile: @unchecked Sendable {
                 return .ready(code + Int(entry.codeOffset), index, entry.guestLength)
             }
         }
+    }
+
+    /// Points every link slot of every entry in use back at its stub and returns the entries to
+    /// unchecked, for a region whose mapping or bytes changed: cached code then leaves to the
+    /// dispatcher at its next exit instead of running on into code that may be stale, and an
+    /// entry used again is checked against the guest bytes again.
+    public func unlinkAll() {
+        lock.withLock {
+            guard let code = executableCode?.baseAddress, let tables else { return }
+            for index in 0..<view.entryCount where entryStates[index] == 3 {
+                entryStates[index] = 0
+                guard case .success(let entry) = view.checkEntry(index, guest: nil, checkGuestBytes: false),
+                      entry.tableSlots > 0 else { continue }
+                let table = tables + Int(entry.tableOffset)
+                let entryCode = UInt64(UInt(bitPattern: code)) &+ entry.codeOffset
+                for record in Int(entry.slotStart)..<(Int(entry.slotStart) + Int(entry.slotRecords)) {
+                    let initializer = view.slotInitializer(record)
+                    if initializer.kind == .link { table[Int(initializer.slot)] = entryCode &+ initializer.addend }
+                }
+            }
+        }
+    }
+
+    /// Eager chaining: the host code of the entry for `guestOffset` when it is already checked
+    /// and its table filled (state 3), so a link slot can point straight at it instead of at
+    /// its stub; nil otherwise (the exit then returns to the dispatcher once, which prepares
+    /// the target and chains the slot). Fall-through and nearby targets are tried first as the
+    /// neighbouring entries. Caller holds `lock`.
+    private func readyCode(forGuestOffset guestOffset: UInt64, near index: Int, code: UnsafeRawPointer) -> UInt64? {
+        var target: Int?
+        let next = index &+ 1
+        if next < view.entryCount, view.guestOffset(ofEntry: next) == guestOffset {
+            target = next
+        } else {
+            target = view.entryIndex(forGuestOffset: guestOffset)
+        }
+        guard let target, entryStates[target] == 3 else { return nil }
+        return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: target)
     }
 
     /// The table-area slot index of a host address, when it lies inside this file's tables.

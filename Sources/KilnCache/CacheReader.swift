@@ -32,6 +32,21 @@ public struct CacheEntry: @unchecked Sendable {
     public var guestHash: UInt64
 }
 
+/// An entry that passed `CacheFileView.checkEntry`: its record's fields, its initialisers
+/// left in the slots section (`slotStart ..< slotStart + slotRecords`).
+public struct CheckedCacheEntry: Sendable {
+    public var guestOffset: UInt64
+    public var guestHash: UInt64
+    public var guestLength: UInt32
+    public var flags: CacheEntryFlags
+    public var codeOffset: UInt64
+    public var codeLength: UInt32
+    public var tableOffset: UInt32
+    public var tableSlots: UInt32
+    public var slotStart: UInt32
+    public var slotRecords: UInt32
+}
+
 /// The decoded header of a cache file.
 public struct CacheFileHeader: Sendable {
     public var formatVersion: UInt32
@@ -254,6 +269,37 @@ public struct CacheFileView: @unchecked Sendable {
     /// `checkGuestBytes` is set, its guest bytes; returns it ready to use. Without `guest` only
     /// the file's own consistency is checked (`kiln cache verify` without a region).
     public func validateEntry(_ i: Int, guest: GuestRegion?, checkGuestBytes: Bool = true) -> Result<CacheEntry, CacheRejection> {
+        switch checkEntry(i, guest: guest, checkGuestBytes: checkGuestBytes) {
+        case .failure(let rejection):
+            return .failure(rejection)
+        case .success(let checked):
+            var records: [CacheSlotInitializer] = []
+            records.reserveCapacity(Int(checked.slotRecords))
+            for r in 0..<Int(checked.slotRecords) { records.append(slotInitializer(Int(checked.slotStart) + r)) }
+            let o = i * CacheFormat.entryRecordSize
+            let irOffset = CacheFileView.u64(entries, o + 24)
+            let irLength = CacheFileView.u32(entries, o + 48)
+            return .success(CacheEntry(
+                index: i, guestOffset: checked.guestOffset, guestLength: checked.guestLength, flags: checked.flags,
+                code: UnsafeRawBufferPointer(rebasing: code[Int(checked.codeOffset)..<Int(checked.codeOffset + UInt64(checked.codeLength))]),
+                codeOffset: checked.codeOffset, tableOffset: checked.tableOffset, tableSlots: checked.tableSlots, initializers: records,
+                ir: irLength == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
+                    : UnsafeRawBufferPointer(rebasing: ir[Int(irOffset)..<Int(irOffset + UInt64(irLength))]),
+                guestHash: checked.guestHash))
+        }
+    }
+
+    /// Slot initialiser record `record` of the slots section, decoded without checks: only for
+    /// records of an entry that passed `checkEntry`.
+    @inline(__always) public func slotInitializer(_ record: Int) -> CacheSlotInitializer {
+        let ro = record &* CacheFormat.slotRecordSize
+        return CacheSlotInitializer(kind: CacheSlotKind(rawValue: slots[ro]) ?? .regionAddress, slot: CacheFileView.u32(slots, ro + 4),
+                                    target: CacheFileView.u64(slots, ro + 8), addend: CacheFileView.u64(slots, ro + 16))
+    }
+
+    /// The checks of `validateEntry` without building the entry (no allocation): the runtime
+    /// runs them on every entry's first use, then reads the initialisers with `slotInitializer`.
+    public func checkEntry(_ i: Int, guest: GuestRegion?, checkGuestBytes: Bool = true) -> Result<CheckedCacheEntry, CacheRejection> {
         guard i >= 0, i < entryCount else { return .failure(CacheRejection(.corruptSection, "entry \(i) out of range")) }
         let o = i * CacheFormat.entryRecordSize
         let guestOffset = CacheFileView.u64(entries, o)
@@ -296,15 +342,13 @@ public struct CacheFileView: @unchecked Sendable {
         guard CacheEntryHash.hash(record: recordBytes, slots: slotBytes, code: codeBytes) == entryHash else {
             return .failure(CacheRejection(.corruptSection, "\(name): entry hash mismatch (record, slot initialisers or code changed)"))
         }
-        var records: [CacheSlotInitializer] = []
-        records.reserveCapacity(Int(slotRecords))
         for r in 0..<Int(slotRecords) {
             let ro = (Int(slotStart) + r) * CacheFormat.slotRecordSize
             guard let kind = CacheSlotKind(rawValue: slots[ro]), slots[ro + 1] == 0, slots[ro + 2] == 0, slots[ro + 3] == 0 else {
                 return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) has an unknown kind"))
             }
             let slot = CacheFileView.u32(slots, ro + 4)
-            let target = CacheFileView.u64(slots, ro + 8), addend = CacheFileView.u64(slots, ro + 16)
+            let addend = CacheFileView.u64(slots, ro + 16)
             guard slot < tableSlots else {
                 return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) names slot \(slot) of \(tableSlots)"))
             }
@@ -314,7 +358,6 @@ public struct CacheFileView: @unchecked Sendable {
             guard kind == .link || addend == 0 else {
                 return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) has a nonzero addend"))
             }
-            records.append(CacheSlotInitializer(kind: kind, slot: slot, target: target, addend: addend))
         }
         if let guest, checkGuestBytes {
             guard guestOffset >= guest.offset, within(guestOffset - guest.offset, UInt64(guestLength), guest.bytes.count) else {
@@ -326,13 +369,9 @@ public struct CacheFileView: @unchecked Sendable {
                 return .failure(CacheRejection(.guestBytesChanged, "\(name): guest bytes hash \(hex64(actual)) != \(hex64(guestHash))"))
             }
         }
-        return .success(CacheEntry(
-            index: i, guestOffset: guestOffset, guestLength: guestLength, flags: flags,
-            code: UnsafeRawBufferPointer(rebasing: code[Int(codeOffset)..<Int(codeOffset + UInt64(codeLength))]),
-            codeOffset: codeOffset, tableOffset: tableOffset, tableSlots: tableSlots, initializers: records,
-            ir: irLength == 0 ? UnsafeRawBufferPointer(start: nil, count: 0)
-                : UnsafeRawBufferPointer(rebasing: ir[Int(irOffset)..<Int(irOffset + UInt64(irLength))]),
-            guestHash: guestHash))
+        return .success(CheckedCacheEntry(guestOffset: guestOffset, guestHash: guestHash, guestLength: guestLength, flags: flags,
+                                          codeOffset: codeOffset, codeLength: codeLength, tableOffset: tableOffset,
+                                          tableSlots: tableSlots, slotStart: slotStart, slotRecords: slotRecords))
     }
 
 }

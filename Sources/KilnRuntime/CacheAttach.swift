@@ -323,7 +323,8 @@ public final class CacheAttach {
     /// Chaining from cached code: if `exitSlot` (as `X64Exit.slot` reports it) lies in a
     /// cache file's table, stores `code` there when `code` is cached code of the same file
     /// (a cached unit's slot must never point into one thread's JIT buffer) and returns
-    /// true; returns false when the slot is not a cache slot.
+    /// true; a slot of a retired region is left unlinked (true too); returns false when the
+    /// slot is not a cache slot.
     func chain(exitSlot: UInt, codeBuffer: (base: UInt, writable: UInt), to code: UnsafeRawPointer) -> Bool {
         let raw = exitSlot &- codeBuffer.writable &+ codeBuffer.base
         return locked {
@@ -334,7 +335,8 @@ public final class CacheAttach {
                 }
                 return true
             }
-            return false
+            // A retired region's slots stay unlinked: its code may be stale.
+            return retired.contains { $0.file?.tableSlot(at: raw) != nil }
         }
     }
 
@@ -349,13 +351,17 @@ public final class CacheAttach {
     }
 
     /// Drops the regions overlapping `[start, end)` (their memory changed or went away);
-    /// the next miss there attaches again.
-    func invalidate(_ start: UInt64, _ end: UInt64) {
+    /// the next miss there attaches again. Returns whether a dropped region had served
+    /// cached code: the dispatcher must then forget every address it holds for it (cached
+    /// blocks are not in its block table, only in its direct-mapped and inline lookups).
+    func invalidate(_ start: UInt64, _ end: UInt64) -> Bool {
         locked {
             let gone = regions.filter { $0.start < end && $0.end > start }
-            guard !gone.isEmpty else { return }
+            guard !gone.isEmpty else { return false }
             regions.removeAll { $0.start < end && $0.end > start }
             retired += gone
+            for region in gone { region.file?.unlinkAll() }
+            return gone.contains { $0.served > 0 }
         }
     }
 
@@ -371,11 +377,13 @@ public final class CacheAttach {
 
 extension JITDispatcher {
     /// Records cached code as the block at `pc` (no IR: cached blocks always run as code).
+    /// Only the direct-mapped cache and the inline indirect lookup remember it; a later miss
+    /// is served again from the file's index (its entry is ready by then: no checks redone).
     func installCached(_ code: UnsafeRawPointer, pc: UInt64, guestLength: UInt32, region: CacheRegion?) -> JITBlock {
         let block = JITBlock(code: code, ir: IRBlock(startOffset: pc &- (region?.base ?? 0), guestLength: guestLength),
                              base: region?.base ?? 0, pc: pc, guestLength: UInt64(guestLength))
         runtime.register(pc: pc, code: code)
-        blocks.insert(block, at: pc, length: UInt64(guestLength))
+        blocks.insertRecent(block, at: pc)
         return block
     }
 }

@@ -13,6 +13,9 @@ struct CodeInvalidation: Equatable, Sendable {
     var start: UInt64
     var end: UInt64
     var epoch: UInt64
+    /// A cache region that had served code was dropped: cached blocks are in no block table
+    /// (only the direct-mapped and inline lookups), so every dispatcher flushes.
+    var dropsCachedCode = false
 }
 
 /// The process-wide invalidation count. Issuing an invalidation advances it after the guest's
@@ -51,6 +54,10 @@ extension JITDispatcher {
     /// predictions forgotten. Its code stays in the buffer (unreachable) until the next flush,
     /// so a thread still inside it finishes its block safely and leaves at its next exit.
     func apply(_ invalidation: CodeInvalidation) {
+        if invalidation.dropsCachedCode {
+            flush()
+            return
+        }
         let removed = blocks.removeBlocks(overlapping: invalidation.start, invalidation.end)
         guard !removed.isEmpty else { return }
         for (pc, block) in removed {
@@ -117,9 +124,10 @@ extension GuestProcess {
     /// epoch, applied at once on the calling thread and posted to every other thread.
     func issueInvalidation(_ start: UInt64, _ end: UInt64) {
         codeWrites?.forget(start, end)
-        // A cached region whose bytes or mapping changed is served by the JIT from now on.
-        CacheAttach.shared?.invalidate(start, end)
-        let invalidation = CodeInvalidation(start: start, end: end, epoch: CodeInvalidationEpoch.advance())
+        // A cached region whose bytes or mapping changed is attached again only once it is
+        // read-only again; until then the JIT serves it.
+        let dropsCachedCode = CacheAttach.shared?.invalidate(start, end) ?? false
+        let invalidation = CodeInvalidation(start: start, end: end, epoch: CodeInvalidationEpoch.advance(), dropsCachedCode: dropsCachedCode)
         threads.postToEveryThread { $0.invalidateTranslations(invalidation) }
     }
 

@@ -15,7 +15,9 @@ public struct TranslatedUnit {
 /// runtime's JIT and `kiln bake` both call it, so cached code and JIT code come from the same
 /// configuration and are byte-identical for the same guest bytes (invariant 2).
 public struct Translator {
-    public var frontend: A64Translator
+    /// Made on the first translation: building the A64 decoder's tables costs a few
+    /// milliseconds of start-up that a run served wholly from caches never needs.
+    private var builtFrontend: A64Translator?
     public var backend: X64Lowerer
     /// The host features the backend may use (a subset of what the host has).
     public let backendFeatures: X64Features
@@ -25,8 +27,6 @@ public struct Translator {
     public static let zeroBlockSize = UInt64(IRSystemEnvironment().zeroBlockSize)
 
     public init(hostFeatures: X64Features = X64Features.host) {
-        frontend = A64Translator()
-        frontend.lifter.zeroBlockSize = Translator.zeroBlockSize
         let options = X64LoweringOptions.forHost(hostFeatures)
         backend = X64Lowerer(options: options)
         backendFeatures = options.features
@@ -37,9 +37,21 @@ public struct Translator {
     /// addresses for `.absolute`).
     public mutating func translate(code: UnsafeRawBufferPointer, codeOffset: UInt64, at start: UInt64,
                                    addressing: IRAddressing = .region) -> TranslatedUnit {
-        frontend.translate(code: code, codeOffset: codeOffset, at: start, addressing: addressing)
-        let ir = frontend.block
+        var lifter = builtFrontend ?? Translator.makeFrontend()
+        builtFrontend = nil
+        lifter.translate(code: code, codeOffset: codeOffset, at: start, addressing: addressing)
+        let ir = lifter.block
+        builtFrontend = lifter
         return TranslatedUnit(ir: ir, code: try? backend.lower(ir))
+    }
+
+    /// The A64 frontend (decoder and lifter) this pipeline translates with.
+    public var frontend: A64Translator { builtFrontend ?? Translator.makeFrontend() }
+
+    private static func makeFrontend() -> A64Translator {
+        var frontend = A64Translator()
+        frontend.lifter.zeroBlockSize = Translator.zeroBlockSize
+        return frontend
     }
 
     /// The configuration that names caches of this translator's output: the host features the

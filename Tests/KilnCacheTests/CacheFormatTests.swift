@@ -202,4 +202,39 @@ import KilnELF
             #expect(rejection.reason == .permissions)
         }
     }
+
+    /// Eager chaining: a link slot filled after its target entry is in use (the next entry or
+    /// one further away) points straight at the target's code; one whose target is not in use
+    /// yet keeps its stub.
+    @Test func linkSlotsChainEagerlyToEntriesAlreadyInUse() throws {
+        let dir = try TemporaryDirectory()
+        var entries = Fixture.entries(count: 4, seed: 11)
+        entries[0].tableSlots = 3
+        entries[0].references = []
+        entries[0].initializers = [
+            CacheSlotInitializer(kind: .link, slot: 0, target: entries[1].guestOffset, addend: 0),
+            CacheSlotInitializer(kind: .link, slot: 1, target: entries[2].guestOffset, addend: 4),
+            CacheSlotInitializer(kind: .link, slot: 2, target: entries[3].guestOffset, addend: 2),
+        ]
+        let path = try CacheWriter(directory: CacheDirectory(path: dir.path))
+            .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
+        let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+        guard case .success(let (_, mappedTables)) = file.mapCodeAndTables(), let tables = mappedTables else {
+            return // only a noexec mount refuses (codeMapsExecutableWithTablesBesideIt checks the reason)
+        }
+        Fixture.image.withGuestRegion { guest in
+            func prepared(_ input: CacheEntryInput) -> UnsafeRawPointer? {
+                guard case .ready(let host, _, _) = file.prepare(guestOffset: input.guestOffset, guest: guest, regionBase: 0x5500_0000_0000) else {
+                    Issue.record("entry 0x\(String(input.guestOffset, radix: 16)) not prepared"); return nil
+                }
+                return host
+            }
+            guard let target = prepared(entries[1]), let farTarget = prepared(entries[2]), let source = prepared(entries[0]),
+                  case .success(let entry) = file.view.validateEntry(0, guest: nil) else { return }
+            let table = tables + Int(entry.tableOffset)
+            #expect(table[0] == UInt64(UInt(bitPattern: target)))
+            #expect(table[1] == UInt64(UInt(bitPattern: farTarget)))
+            #expect(table[2] == UInt64(UInt(bitPattern: source)) + 2)
+        }
+    }
 }
