@@ -61,13 +61,30 @@ public final class CacheFile: @unchecked Sendable {
         return result
     }
 
+    /// Descriptors at or above this are Kiln's own (the strace and report descriptors sit at
+    /// 900 and up): below the usual 1024 soft limit, above what programs normally reach.
+    static let firstDescriptor: Int32 = 700
+
+    /// `fd` duplicated to `firstDescriptor` or above (close-on-exec), the original closed; `fd`
+    /// itself when no such descriptor is free.
+    static func moveOutOfGuestRange(_ fd: Int32) -> Int32 {
+        guard fd < firstDescriptor else { return fd }
+        let moved = fcntl(fd, F_DUPFD_CLOEXEC, firstDescriptor)
+        guard moved >= 0 else { return fd }
+        close(fd)
+        return moved
+    }
+
     private static func attach(path: String, expectedKey: CacheKey?, hostFeatures: HostFeatures,
                                diagnostics: CacheDiagnostics?, markUsed: Bool, checkSectionHashes: Bool) -> Result<CacheFile, CacheRejection> {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
+        let opened = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard opened >= 0 else {
             let e = errno
             return .failure(CacheRejection(e == ENOENT ? .missing : .permissions, "\(path): \(errnoDescription(e))"))
         }
+        // The descriptor stays open while the file is attached: moved out of the low numbers a
+        // guest program allocates from, so its open() results are those of a run without caches.
+        let fd = Self.moveOutOfGuestRange(opened)
         var keepOpen = false
         defer { if !keepOpen { close(fd) } }
         if let problem = CacheDirectory.checkOwnership(fd: fd, what: path) { return .failure(problem) }

@@ -147,17 +147,8 @@ final class ScratchDirectory {
             let report = try JSONDecoder().decode(ValidationReport.self, from: result.stdout)
             #expect(report.modes.map(\.mode) == ["interp", "jit", "cache"])
             #expect(report.modes.allSatisfy { $0.syscalls > 0 }, "\(fixture.name): no syscall trace")
-            let check = {
-                #expect(report.verdict == "aligned", "\(fixture.name): \(report.differences)")
-                #expect(result.status == 0, "\(fixture.name)")
-            }
-            if fixture.name == "fileio" {
-                // Found by this test: with a cache attached, Kiln keeps the cache file open as
-                // descriptor 3, so the guest's open() returns 4 instead of 3 (aot branch, cce850f).
-                withKnownIssue("cache files stay open in the guest's descriptor range", check)
-            } else {
-                check()
-            }
+            #expect(report.verdict == "aligned", "\(fixture.name): \(report.differences)")
+            #expect(result.status == 0, "\(fixture.name)")
         }
     }
 
