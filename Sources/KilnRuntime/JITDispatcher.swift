@@ -269,7 +269,7 @@ final class JITDispatcher {
         thread.state.pc = pc
         var block = blocks[pc] ?? JITBlock(code: nil, ir: IRBlock(), base: 0, pc: pc, guestLength: 0)
         if block.ir.instructions.isEmpty {
-            let lifted = Dispatcher.translate(pc, process: process, translator: &pipeline.frontend)
+            let lifted = Dispatcher.translate(pc, process: process, pipeline: &pipeline).block
             block.ir = lifted.ir
             block.base = lifted.base
         }
