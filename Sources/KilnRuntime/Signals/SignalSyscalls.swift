@@ -43,6 +43,21 @@ extension Syscalls {
         guard signal >= 1, signal <= 64, a[3] == 8 else { return -Int(EINVAL) }
         let newAction: [UInt64]? = pointer(a[1]).map { new in (0..<4).map { new.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
         if newAction != nil, signal == Int(SIGKILL) || signal == Int(SIGSTOP) { return -Int(EINVAL) }
+        let thread = p.currentThread
+        if thread.isVforkChild {
+            // The vfork child shares the parent's memory but not its host handler table:
+            // its changes (posix_spawn and _posixsubprocess reset dispositions before exec)
+            // stay in its own copy and on its own host table.
+            if thread.vforkSignalActions.isEmpty { thread.vforkSignalActions = p.signalLock.withLock { p.signalActions } }
+            if let old = pointer(a[2]) {
+                for i in 0..<4 { old.storeBytes(of: thread.vforkSignalActions[signal][i], toByteOffset: i * 8, as: UInt64.self) }
+            }
+            guard let action = newAction else { return 0 }
+            thread.vforkSignalActions[signal] = action
+            let sig = Int32(signal)
+            if action[0] <= 1, sig != SIGSEGV, sig != SIGBUS { Glibc.signal(sig, action[0] == 1 ? SIG_IGN : SIG_DFL) }
+            return 0
+        }
         return p.signalLock.withLock {
             if let old = pointer(a[2]) {
                 for i in 0..<4 { old.storeBytes(of: p.signalActions[signal][i], toByteOffset: i * 8, as: UInt64.self) }

@@ -25,7 +25,9 @@ extension Syscalls {
     }
 
     private static func execute(_ p: GuestProcess, path: String, argv argvAddress: UInt64, envp envpAddress: UInt64) -> Int {
-        guard let argv = p.guestStringArray(argvAddress), let envp = p.guestStringArray(envpAddress) else { return -Int(EFAULT) }
+        // Arguments and environment keep their bytes (they need not be UTF-8).
+        guard let argv = p.guestStringArray(argvAddress), let envp = p.guestByteStringArray(envpAddress),
+              let rawArgv = p.guestByteStringArray(argvAddress) else { return -Int(EFAULT) }
         let host = p.hostPath(path)
         guard access(host, F_OK) == 0 else { return -Int(errno) }
         guard access(host, X_OK) == 0 else { return -Int(EACCES) }
@@ -37,11 +39,11 @@ extension Syscalls {
         let isELF = n >= 20 && head[0] == 0x7f && head[1] == 0x45 && head[2] == 0x4c && head[3] == 0x46
         let machine = n >= 20 ? UInt16(head[18]) | UInt16(head[19]) << 8 : 0
         let isScript = n >= 2 && head[0] == UInt8(ascii: "#") && head[1] == UInt8(ascii: "!")
-        let command: [String]
+        let command: [[UInt8]]
         let program: String
         if isELF && machine == 62 {
             program = host
-            command = argv
+            command = rawArgv
         } else if isScript || (isELF && machine == 183) {
             program = p.kilnExecutable
             var options = ["run", "--rootfs", p.options.rootfs.isEmpty ? "/" : p.options.rootfs]
@@ -52,22 +54,50 @@ extension Syscalls {
             if let first = argv.first { options += ["--argv0", first] }
             // The new Kiln must see the guest's program, not itself, behind /proc/self/exe.
             let target = host == p.programHostPath ? p.programGuestPath : path
-            command = [program] + options + ["--", target] + argv.dropFirst()
+            command = ([program] + options + ["--", target]).map { Array($0.utf8) } + rawArgv.dropFirst()
         } else {
             return -Int(ENOEXEC)
         }
         p.strace?.flush()
-        let cArguments = command.map { strdup($0) } + [nil]
-        let cEnvironment = envp.map { strdup($0) } + [nil]
+        let cArguments = command.map(Self.cString) + [nil]
+        let cEnvironment = envp.map(Self.cString) + [nil]
         let r = program.withCString { Glibc.execve($0, cArguments, cEnvironment) }
         let error = errno
-        cArguments.forEach { free($0) }
-        cEnvironment.forEach { free($0) }
+        cArguments.forEach { $0?.deallocate() }
+        cEnvironment.forEach { $0?.deallocate() }
         return r < 0 ? -Int(error) : Int(r)
     }
 }
 
+extension Syscalls {
+    /// A malloc'ed NUL-terminated copy of `bytes`.
+    static func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar>? {
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        bytes.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        copy[bytes.count] = 0
+        return copy
+    }
+}
+
 extension GuestProcess {
+    /// A NULL-terminated array of guest string pointers, as raw bytes.
+    func guestByteStringArray(_ address: UInt64) -> [[UInt8]]? {
+        guard address != 0 else { return [] }
+        var result: [[UInt8]] = []
+        var cursor = address
+        while result.count < 1 << 16 {
+            guard let p = pointer(cursor), cursor < GuestLayout.limit else { return nil }
+            let item = p.loadUnaligned(as: UInt64.self)
+            if item == 0 { return result }
+            guard item >= GuestLayout.minimumAddress, item < GuestLayout.limit, let s = UnsafePointer<UInt8>(bitPattern: UInt(item)) else { return nil }
+            var n = 0
+            while n < 1 << 20, s[n] != 0 { n += 1 }
+            result.append(Array(UnsafeBufferPointer(start: s, count: n)))
+            cursor += 8
+        }
+        return nil
+    }
+
     /// A NULL-terminated array of guest string pointers (argv, envp).
     func guestStringArray(_ address: UInt64) -> [String]? {
         guard address != 0 else { return [] }

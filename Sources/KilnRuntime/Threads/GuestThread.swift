@@ -24,6 +24,8 @@ public final class GuestThread: @unchecked Sendable {
     var hasExited = false
     /// The child side of a vfork: it shares the parent's memory until it execs or exits.
     var isVforkChild = false
+    /// A vfork child's own signal dispositions (copied on its first rt_sigaction).
+    var vforkSignalActions: [[UInt64]] = []
 
     /// The word translated code polls at chained exits (nonzero: leave to the dispatcher).
     /// Owned here for the interpreter tier; the JIT tier moves it into its X64 context.
