@@ -64,6 +64,7 @@ import Testing
         let suites = ["test_thread", "test_queue", "test_threading", "test_signal"]
         let result = try KilnBinary.run(["/usr/bin/python3.11", "-m", "test"] + suites,
                                         tier: .jit, options: ["--rootfs", Self.rootfs])
-        #expect(result.stdoutText.contains("Tests result: SUCCESS") && result.status == 0, "\(result.stdoutText.suffix(3000)) \(result.stderr.suffix(2000))")
+        #expect(result.stdoutText.contains("Tests result: SUCCESS") && result.status == 0,
+                "\(result.stdoutText.suffix(3000)) \(result.stderr.suffix(2000))")
     }
 }

@@ -85,6 +85,13 @@ public func runProcess(
     process.standardOutput = outPipe
     process.standardError = errPipe
     process.standardInput = inPipe
+    // A child inherits the spawning thread's signal mask, and the test runner's worker threads
+    // block most signals: a guest waiting for SIGALRM (CPython's test_signal) would wait
+    // forever. The child starts with none blocked, as from a shell.
+    var none = sigset_t(), saved = sigset_t()
+    sigemptyset(&none)
+    pthread_sigmask(SIG_SETMASK, &none, &saved)
+    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
     try process.run()
     // stdin is written and stderr drained on other threads, so a child that fills one pipe
     // while waiting on another never deadlocks.
