@@ -61,36 +61,18 @@ extension CacheAttach {
                          + "attach \(ms(attach)) ms, loading \(ms(load)) ms, translating \(ms(translate)) ms")
             return lines.joined(separator: "\n") + "\n"
         case .json:
-            func string(_ s: String) -> String {
-                var out = "\""
-                for scalar in s.unicodeScalars {
-                    switch scalar {
-                    case "\"": out += "\\\""
-                    case "\\": out += "\\\\"
-                    case "\n": out += "\\n"
-                    default:
-                        if scalar.value < 0x20 {
-                            let h = String(scalar.value, radix: 16)
-                            out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                        } else {
-                            out.unicodeScalars.append(scalar)
-                        }
-                    }
-                }
-                return out + "\""
-            }
             let items = regions.map { r -> String in
-                let reasons = JITReason.allCases.map { "\(string($0.name)): \(r.jit[$0.rawValue])" }.joined(separator: ", ")
-                return "{\"path\": \(string(r.path)), \"start\": \(r.start), \"end\": \(r.end), "
-                    + "\"identity\": \(r.identity.map { string($0.contentHash.hex) } ?? "null"), "
-                    + "\"buildID\": \(r.identity.map { string($0.buildIDHex) } ?? "null"), "
-                    + "\"cacheFile\": \(r.cachePath.map(string) ?? "null"), \"status\": \(string(r.status)), "
-                    + "\"reason\": \(string(r.reason)), \"detail\": \(string(r.detail)), "
+                let reasons = JITReason.allCases.map { "\(jsonQuoted($0.name)): \(r.jit[$0.rawValue])" }.joined(separator: ", ")
+                return "{\"path\": \(jsonQuoted(r.path)), \"start\": \(r.start), \"end\": \(r.end), "
+                    + "\"identity\": \(r.identity.map { jsonQuoted($0.contentHash.hex) } ?? "null"), "
+                    + "\"buildID\": \(r.identity.map { jsonQuoted($0.buildIDHex) } ?? "null"), "
+                    + "\"cacheFile\": \(r.cachePath.map(jsonQuoted) ?? "null"), \"status\": \(jsonQuoted(r.status)), "
+                    + "\"reason\": \(jsonQuoted(r.reason)), \"detail\": \(jsonQuoted(r.detail)), "
                     + "\"served\": \(r.served), \"verified\": \(r.verified), \"jit\": \(r.jit.reduce(0, +)), \"jitReasons\": {\(reasons)}, "
                     + "\"attachMs\": \(ms(r.attachNanoseconds)), \"loadingMs\": \(ms(r.loadNanoseconds)), "
                     + "\"translatingMs\": \(ms(r.translateNanoseconds))}"
             }
-            return "{\"mode\": \(string(mode.rawValue)), \"regions\": [\(items.joined(separator: ", "))], "
+            return "{\"mode\": \(jsonQuoted(mode.rawValue)), \"regions\": [\(items.joined(separator: ", "))], "
                 + "\"anonymous\": {\"jit\": \(anonymousCount), \"translatingMs\": \(ms(anonymousNanoseconds))}, "
                 + "\"totals\": {\"regions\": \(regions.count), \"cacheUsed\": \(used), \"served\": \(served), \"jit\": \(jit), "
                 + "\"attachMs\": \(ms(attach)), \"loadingMs\": \(ms(load)), \"translatingMs\": \(ms(translate))}}\n"

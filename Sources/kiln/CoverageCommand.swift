@@ -3,6 +3,7 @@ import Foundation
 import KilnA64
 import KilnELF
 import KilnIR
+import KilnRuntime
 
 /// The executable code of an AArch64 ELF file: its SHF_EXECINSTR sections, or its executable
 /// PT_LOAD segments when it has no section headers.
@@ -209,30 +210,16 @@ struct CoverageCommand: ParsableCommand {
         return out
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out + "\""
-    }
-
     /// JSON with keys in a fixed order, so reports diff cleanly.
     static func json(_ reports: [FileReport]) -> String {
         func table(_ t: [String: Example]) -> String {
             "{" + t.sorted { $0.key < $1.key }.map { m, e in
-                "\(jsonString(m)): {\"count\": \(e.count), \"example_address\": \"\(hex(e.address))\", \"example_encoding\": \"\(word(e.encoding))\"}"
+                "\(jsonQuoted(m)): {\"count\": \(e.count), \"example_address\": \"\(hex(e.address))\", \"example_encoding\": \"\(word(e.encoding))\"}"
             }.joined(separator: ", ") + "}"
         }
         let files = reports.map { r -> String in
             var fields = [
-                "\"path\": \(jsonString(r.path))",
+                "\"path\": \(jsonQuoted(r.path))",
                 "\"instructions\": \(r.instructions)",
                 "\"unsupported\": \(r.unsupported)",
                 "\"excluded\": \(r.excluded)",

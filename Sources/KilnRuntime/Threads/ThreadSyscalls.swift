@@ -101,18 +101,25 @@ private final class ThreadStart {
 }
 
 extension GuestProcess {
-    /// A guest thread: a copy of the caller's registers with x0 = 0, the new stack and TLS,
-    /// run by its own dispatcher on a new host thread. Returns its tid once the tid words are
-    /// written (before the child runs guest code, as the kernel does).
-    func startThread(flags: UInt64, stack: UInt64, parentTID: UInt64, tls: UInt64, childTID: UInt64) -> Int {
+    /// The calling thread's registers and signal mask as a clone child sees them: x0 = 0, the
+    /// new stack when one is given, TLS from CLONE_SETTLS.
+    func cloneOfCurrentThread(flags: UInt64, stack: UInt64, tls: UInt64) -> GuestThread {
         let parent = currentThread
         let child = GuestThread(state: GuestCPUState())
         child.state.base.copyMemory(from: parent.state.base, byteCount: GuestCPUState.size)
         child.state.setX(0, 0)
         if stack != 0 { child.state.sp = stack }
         if flags & CloneFlags.setTLS != 0 { child.state.tpidr = tls }
-        child.state.exclusiveSize = 0
         child.signalMask = parent.signalMask
+        return child
+    }
+
+    /// A guest thread: a copy of the caller's registers with x0 = 0, the new stack and TLS,
+    /// run by its own dispatcher on a new host thread. Returns its tid once the tid words are
+    /// written (before the child runs guest code, as the kernel does).
+    func startThread(flags: UInt64, stack: UInt64, parentTID: UInt64, tls: UInt64, childTID: UInt64) -> Int {
+        let child = cloneOfCurrentThread(flags: flags, stack: stack, tls: tls)
+        child.state.exclusiveSize = 0
         if flags & CloneFlags.childClearTID != 0 { child.clearChildTID = childTID }
         let start = ThreadStart(process: self, thread: child, flags: flags, parentTID: parentTID, childTID: childTID)
         threads.add(child)
@@ -186,12 +193,7 @@ extension GuestProcess {
         guard let symbol = dlsym(nil, "clone") else { return -Int(ENOSYS) }
         let hostClone = unsafeBitCast(symbol, to: HostClone.self)
         let parent = currentThread
-        let child = GuestThread(state: GuestCPUState())
-        child.state.base.copyMemory(from: parent.state.base, byteCount: GuestCPUState.size)
-        child.state.setX(0, 0)
-        if stack != 0 { child.state.sp = stack }
-        if flags & CloneFlags.setTLS != 0 { child.state.tpidr = tls }
-        child.signalMask = parent.signalMask
+        let child = cloneOfCurrentThread(flags: flags, stack: stack, tls: tls)
         child.isVforkChild = true
         let start = VforkStart(process: self, child: child)
         let hostStackSize = 1 << 20
