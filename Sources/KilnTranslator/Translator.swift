@@ -86,11 +86,10 @@ extension CacheEntryInput {
             initializers.append(CacheSlotInitializer(kind: .link, slot: link.tableEntry, target: link.targetOffset,
                                                      addend: UInt64(link.stubOffset)))
         }
-        // A copy sized to the code: the assembler's buffer (whose capacity the translation's
-        // array shares) is far larger, and a bake holds hundreds of thousands of entries.
-        let code = translation.code.withUnsafeBufferPointer { Array($0) }
+        // The translation's code is already a copy sized to it (a bake holds hundreds of
+        // thousands of entries).
         self.init(guestOffset: guestOffset, guestLength: UInt32(guestBytes.count), guestHash: XXH3.hash64(guestBytes),
-                  code: code, tableSlots: UInt32(translation.tableEntries),
+                  code: translation.code, tableSlots: UInt32(translation.tableEntries),
                   references: translation.relocations.map {
                       CacheTableReference(fieldOffset: $0.fieldOffset, instructionEnd: $0.instructionEnd, slot: $0.tableEntry)
                   },

@@ -18,6 +18,8 @@ public struct X64Assembler {
     /// Bound label offsets (-1 while unbound) and pending rel32/rel8 fixups.
     private var labelOffsets: [Int] = []
     private var fixups: [(position: Int, label: Int32, size: Int8)] = []
+    /// `X64Form.table`, read without the global's once-check and bounds check per instruction.
+    private let forms = X64Form.tableStorage
 
     public init() {
         bytes.reserveCapacity(4096)
@@ -93,7 +95,7 @@ public struct X64Assembler {
     /// `vexVM`), `rm` the r/m operand, `vvvv` the VEX.vvvv register, `imm` the immediate or
     /// displacement, `cc` the condition of conditional forms.
     public mutating func emit(_ op: X64Op, reg: UInt8 = 0, rm: X64RM = .reg(0), vvvv: UInt8 = 0, imm: Int64 = 0, cc: X64Condition = .o) {
-        let form = X64Form.table[Int(op.rawValue)]
+        let form = forms[Int(op.rawValue)]
         features.formUnion(form.feature)
         instructionCount += 1
         let e = form.encoding

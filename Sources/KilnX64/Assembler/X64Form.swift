@@ -86,8 +86,10 @@ public enum X64OpcodeMap: UInt8, Sendable {
 /// One x86-64 instruction form: everything needed to encode it, one table line each.
 public struct X64Form: Sendable {
     public let op: X64Op
-    /// Mnemonic as llvm-objdump prints it (AT&T suffix-free, Intel syntax).
-    public let mnemonic: String
+    /// Mnemonic as llvm-objdump prints it (AT&T suffix-free, Intel syntax). Held as a
+    /// `StaticString` so that a form holds no reference: the assembler copies one per
+    /// instruction, and a copy is then a plain load without retain and release.
+    public let mnemonicText: StaticString
     public let encoding: X64Encoding
     /// Class of the ModRM.reg / opcode / VEX destination register field.
     public let regClass: X64RegisterClass
@@ -109,16 +111,19 @@ public struct X64Form: Sendable {
     public let conditional: Bool
     public let feature: X64Features
 
-    public init(_ op: X64Op, _ mnemonic: String, _ encoding: X64Encoding, reg: X64RegisterClass, rm: X64RegisterClass,
+    public init(_ op: X64Op, _ mnemonic: StaticString, _ encoding: X64Encoding, reg: X64RegisterClass, rm: X64RegisterClass,
                 prefix: UInt8 = 0, operandSize16: Bool = false, map: X64OpcodeMap, opcode: UInt8, digit: UInt8? = nil,
                 rexW: Bool = false, byteRegisters: Bool = false, lock: Bool = false, conditional: Bool = false,
                 feature: X64Features = []) {
-        self.op = op; self.mnemonic = mnemonic; self.encoding = encoding
+        self.op = op; self.mnemonicText = mnemonic; self.encoding = encoding
         self.regClass = reg; self.rmClass = rm; self.prefix = prefix; self.operandSize16 = operandSize16
         self.map = map; self.opcode = opcode; self.digit = digit; self.rexW = rexW
         self.byteRegisters = byteRegisters; self.lock = lock; self.conditional = conditional
         self.feature = feature
     }
+
+    /// Mnemonic as llvm-objdump prints it.
+    public var mnemonic: String { mnemonicText.description }
 
     /// Whether the form has a VEX prefix.
     @inlinable public var isVEX: Bool { encoding.rawValue >= X64Encoding.vexRVM.rawValue }
@@ -134,7 +139,7 @@ public enum X64Width: Sendable {
 
 extension X64Form {
     /// A general-purpose form whose register and r/m operands both have width `width`.
-    static func gpr(_ op: X64Op, _ mnemonic: String, _ encoding: X64Encoding, _ width: X64Width, _ map: X64OpcodeMap, _ opcode: UInt8,
+    static func gpr(_ op: X64Op, _ mnemonic: StaticString, _ encoding: X64Encoding, _ width: X64Width, _ map: X64OpcodeMap, _ opcode: UInt8,
                     digit: UInt8? = nil, rm: X64RegisterClass? = nil, reg: X64RegisterClass? = nil, prefix: UInt8 = 0,
                     lock: Bool = false, conditional: Bool = false, feature: X64Features = []) -> X64Form {
         let hasReg = digit == nil && encoding != .none && encoding != .rel8 && encoding != .rel32
@@ -147,7 +152,7 @@ extension X64Form {
 
     /// An SSE form: XMM register operands, `gpr` names the width of a general-register operand
     /// (REX.W for 64-bit), `rm`/`reg` override the operand classes.
-    static func sse(_ op: X64Op, _ mnemonic: String, _ encoding: X64Encoding, _ prefix: UInt8, _ map: X64OpcodeMap, _ opcode: UInt8,
+    static func sse(_ op: X64Op, _ mnemonic: StaticString, _ encoding: X64Encoding, _ prefix: UInt8, _ map: X64OpcodeMap, _ opcode: UInt8,
                     digit: UInt8? = nil, reg: X64RegisterClass = .xmm, rm: X64RegisterClass = .xmm, rexW: Bool = false,
                     feature: X64Features = []) -> X64Form {
         X64Form(op, mnemonic, encoding, reg: digit == nil ? reg : .none, rm: rm, prefix: prefix, map: map, opcode: opcode,
@@ -155,7 +160,7 @@ extension X64Form {
     }
 
     /// A VEX-encoded general-purpose form (BMI1/BMI2): `prefix` is the VEX.pp prefix.
-    static func vex(_ op: X64Op, _ mnemonic: String, _ encoding: X64Encoding, _ width: X64Width, _ prefix: UInt8, _ map: X64OpcodeMap,
+    static func vex(_ op: X64Op, _ mnemonic: StaticString, _ encoding: X64Encoding, _ width: X64Width, _ prefix: UInt8, _ map: X64OpcodeMap,
                     _ opcode: UInt8, digit: UInt8? = nil, feature: X64Features) -> X64Form {
         X64Form(op, mnemonic, encoding, reg: width.gprClass, rm: width.gprClass, prefix: prefix, map: map, opcode: opcode,
                 digit: digit, rexW: width == .q, feature: feature)

@@ -58,4 +58,12 @@ extension X64Form {
         let lines: [[X64Form]] = [integerALU, shifts, multiplyDivide, bitOperations, moves, conditional, control, atomics, sseMoves, sseScalar, sseVectorFloat, sseVectorInteger]
         return lines.joined().sorted { $0.op.rawValue < $1.op.rawValue }
     }()
+
+    /// `table` in storage that lives as long as the process, for the assembler's hot path
+    /// (every `X64Op` indexes it in range: the table has one form per case).
+    static let tableStorage: UnsafePointer<X64Form> = {
+        let storage = UnsafeMutablePointer<X64Form>.allocate(capacity: table.count)
+        storage.initialize(from: table, count: table.count)
+        return UnsafePointer(storage)
+    }()
 }

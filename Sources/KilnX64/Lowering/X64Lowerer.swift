@@ -108,8 +108,12 @@ public struct X64Lowerer {
     public mutating func lower(_ block: IRBlock) throws(X64LoweringError) -> X64Translation {
         // Malformed IR must fail cleanly, never index out of range below.
         do { try IRVerifier.verify(block) } catch { throw .malformedIR(index: error.instruction ?? block.instructions.count) }
+        // The instructions are shared with the caller's builder only while lowering: held
+        // afterwards, the builder's next reset would have to allocate new storage.
         self.block = block
+        self.block.instructions = []
         insts = block.instructions
+        defer { insts = [] }
         asm.reset()
         relocations.removeAll(keepingCapacity: true)
         linkSlots.removeAll(keepingCapacity: true)
@@ -142,10 +146,18 @@ public struct X64Lowerer {
         lowerExit()
         if let failure { throw failure }
         guard asm.resolveLabels() else { throw .malformedIR(index: insts.count) }
-        return X64Translation(code: asm.bytes, relocations: relocations, linkSlots: linkSlots, pcMap: pcMap,
+        // Copies sized to their contents: the lowerer's buffers are reused for the next block,
+        // and a caller that keeps a translation (the JIT keeps the pc map) must not share them.
+        return X64Translation(code: Self.exactCopy(asm.bytes), relocations: Self.exactCopy(relocations),
+                              linkSlots: Self.exactCopy(linkSlots), pcMap: Self.exactCopy(pcMap),
                               tableEntries: X64ABI.UnitTable.firstLinkSlot + linkSlots.count,
                               features: asm.features, instructionCount: asm.instructionCount,
                               cacheable: block.addressing == .region, helperOps: helperOps)
+    }
+
+    /// A copy of `array` in storage of its own, no larger than its contents.
+    static func exactCopy<T>(_ array: [T]) -> [T] {
+        array.isEmpty ? [] : array.withUnsafeBufferPointer { Array($0) }
     }
 
     // MARK: Analysis
@@ -277,19 +289,24 @@ public struct X64Lowerer {
                 if inst.op != .condition && !flagsStore { otherUse[Int(alias[Int(v.index)])] = true }
             }
         }
-        for i in 0..<n where needsCode[i] {
-            switch insts[i].op {
+        // One pass reading each instruction into a local: indexing `insts` in the loop
+        // condition made the compiler copy the whole lowerer per iteration.
+        let lahf = options.features.contains(.lahfsahf)
+        for i in 0..<n {
+            guard needsCode[i] else { continue }
+            let inst = insts[i]
+            switch inst.op {
             case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:
-                let t = insts[Int(insts[i].a.index)].type
-                rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && options.features.contains(.lahfsahf)
+                let t = insts[Int(inst.a.index)].type
+                rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && lahf
+            case .trunc where inst.type.isInteger:
+                // The register read is earlier than `i`, so no later iteration looks at it.
+                let r = Int(alias[Int(inst.a.index)])
+                if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1 {
+                    truncatedLoad[i] = true
+                    needsCode[r] = false
+                }
             default: break
-            }
-        }
-        for i in 0..<n where needsCode[i] && insts[i].op == .trunc && insts[i].type.isInteger {
-            let r = Int(alias[Int(insts[i].a.index)])
-            if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1 {
-                truncatedLoad[i] = true
-                needsCode[r] = false
             }
         }
         if fusedExitCondition >= 0 && !rawFlags[Int(alias[Int(insts[Int(fusedExitCondition)].a.index)])] {
