@@ -260,12 +260,17 @@ public struct X64Lowerer {
             if (inst.op == .load || inst.op == .store) && !inst.a.isNone && Int(inst.a.index) < i {
                 // Fold `add base, constant` chains into the access's displacement.
                 var base = Int(alias[Int(inst.a.index)]), disp: Int64 = 0
-                while insts[base].op == .add && insts[base].type == .i64, !insts[base].b.isNone, Int(insts[base].b.index) < base,
-                      let k = constant(insts[base].b) {
-                    let next = disp &+ Int64(bitPattern: k)
+                // (Instructions read into locals: calling `constant` here made the compiler copy
+                // the whole lowerer per step.)
+                while true {
+                    let add = insts[base]
+                    guard add.op == .add && add.type == .i64, !add.b.isNone, Int(add.b.index) < base else { break }
+                    let k = insts[Int(alias[Int(add.b.index)])]
+                    guard k.op == .const else { break }
+                    let next = disp &+ Int64(bitPattern: k.imm & k.type.mask)
                     guard next >= Int64(Int32.min) && next <= Int64(Int32.max) else { break }
                     disp = next
-                    base = Int(alias[Int(insts[base].a.index)])
+                    base = Int(alias[Int(add.a.index)])
                 }
                 addressBase[i] = Int32(base)
                 addressDisp[i] = Int32(disp)
@@ -289,8 +294,7 @@ public struct X64Lowerer {
                 if inst.op != .condition && !flagsStore { otherUse[Int(alias[Int(v.index)])] = true }
             }
         }
-        // One pass reading each instruction into a local: indexing `insts` in the loop
-        // condition made the compiler copy the whole lowerer per iteration.
+        // One pass, each instruction read into a local.
         let lahf = options.features.contains(.lahfsahf)
         for i in 0..<n {
             guard needsCode[i] else { continue }
