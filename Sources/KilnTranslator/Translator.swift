@@ -26,8 +26,18 @@ public struct Translator {
     /// frontend lowers DC ZVA with it, so it is part of the translation configuration.
     public static let zeroBlockSize = UInt64(IRSystemEnvironment().zeroBlockSize)
 
+    /// Whether the backend verifies each lifted block before lowering it: in debug builds
+    /// (tests) it does, so a frontend bug shows as a failed verification; release builds
+    /// trust the frontend, whose every lift the tests verify.
+    #if DEBUG
+    public static let verifiesLiftedIR = true
+    #else
+    public static let verifiesLiftedIR = false
+    #endif
+
     public init(hostFeatures: X64Features = X64Features.host) {
-        let options = X64LoweringOptions.forHost(hostFeatures)
+        var options = X64LoweringOptions.forHost(hostFeatures)
+        options.verifiesIR = Translator.verifiesLiftedIR
         backend = X64Lowerer(options: options)
         backendFeatures = options.features
     }

@@ -98,70 +98,72 @@ public struct X64Assembler {
         let form = forms[Int(op.rawValue)]
         features.formUnion(form.feature)
         instructionCount += 1
+        var out = EncodedInstruction()
+        defer { append(out) }
         let e = form.encoding
         let opcode = form.conditional ? form.opcode &+ cc.rawValue : form.opcode
 
-        if form.lock { bytes.append(0xF0) }
+        if form.lock { out.put(0xF0) }
         if form.isVEX {
             // In VEX forms ModRM.reg is the digit when there is one; `vexVM` puts the
             // destination in vvvv.
             let modReg = form.digit ?? reg
             let v: UInt8 = e == .vexVM ? reg : (e == .vexRMImm8 ? 0 : vvvv)
-            emitVEX(form, modReg: modReg, rm: rm, vvvv: v)
-            bytes.append(opcode)
-            emitModRM(modReg, rm, immediateSize: e == .vexRMImm8 ? 1 : 0)
-            if e == .vexRMImm8 { append8(imm) }
+            emitVEX(&out, form, modReg: modReg, rm: rm, vvvv: v)
+            out.put(opcode)
+            emitModRM(&out, modReg, rm, immediateSize: e == .vexRMImm8 ? 1 : 0)
+            if e == .vexRMImm8 { out.put8(imm) }
             return
         }
-        if form.operandSize16 { bytes.append(0x66) }
-        if form.prefix != 0 { bytes.append(form.prefix) }
+        if form.operandSize16 { out.put(0x66) }
+        if form.prefix != 0 { out.put(form.prefix) }
 
         switch e {
         case .none:
-            emitREX(form, reg: 0, rm: nil, opcodeReg: nil)
-            emitOpcode(form.map, opcode)
+            emitREX(&out, form, reg: 0, rm: nil, opcodeReg: nil)
+            emitOpcode(&out, form.map, opcode)
         case .o, .oImm32, .oImm64:
-            emitREX(form, reg: 0, rm: nil, opcodeReg: reg)
-            emitOpcode(form.map, opcode &+ (reg & 7))
-            if e == .oImm32 { append32(imm) } else if e == .oImm64 { append64(imm) }
+            emitREX(&out, form, reg: 0, rm: nil, opcodeReg: reg)
+            emitOpcode(&out, form.map, opcode &+ (reg & 7))
+            if e == .oImm32 { out.put32(imm) } else if e == .oImm64 { out.put64(imm) }
         case .rel8:
-            emitOpcode(form.map, opcode)
-            append8(imm)
+            emitOpcode(&out, form.map, opcode)
+            out.put8(imm)
         case .rel32:
-            emitOpcode(form.map, opcode)
-            lastDisplacementOffset = bytes.count
-            append32(imm)
+            emitOpcode(&out, form.map, opcode)
+            lastDisplacementOffset = bytes.count + out.count
+            out.put32(imm)
         default:
             let modReg = form.digit ?? reg
-            emitREX(form, reg: modReg, rm: rm, opcodeReg: nil)
-            emitOpcode(form.map, opcode)
+            emitREX(&out, form, reg: modReg, rm: rm, opcodeReg: nil)
+            emitOpcode(&out, form.map, opcode)
             let immediateSize: Int
             switch e {
             case .mImm8, .rmImm8, .mrImm8: immediateSize = 1
             case .mImm32, .rmImm32: immediateSize = form.operandSize16 ? 2 : 4
             default: immediateSize = 0
             }
-            emitModRM(modReg, rm, immediateSize: immediateSize)
+            emitModRM(&out, modReg, rm, immediateSize: immediateSize)
             switch immediateSize {
-            case 1: append8(imm)
-            case 2: bytes.append(UInt8(truncatingIfNeeded: imm)); bytes.append(UInt8(truncatingIfNeeded: imm >> 8))
-            case 4: append32(imm)
+            case 1: out.put8(imm)
+            case 2: out.put(UInt8(truncatingIfNeeded: imm)); out.put(UInt8(truncatingIfNeeded: imm >> 8))
+            case 4: out.put32(imm)
             default: break
             }
         }
     }
 
-    @inline(__always) private mutating func emitOpcode(_ map: X64OpcodeMap, _ opcode: UInt8) {
+    @inline(__always) private func emitOpcode(_ out: inout EncodedInstruction, _ map: X64OpcodeMap, _ opcode: UInt8) {
         switch map {
         case .primary: break
-        case .map0F: bytes.append(0x0F)
-        case .map0F38: bytes.append(0x0F); bytes.append(0x38)
-        case .map0F3A: bytes.append(0x0F); bytes.append(0x3A)
+        case .map0F: out.put(0x0F)
+        case .map0F38: out.put(0x0F); out.put(0x38)
+        case .map0F3A: out.put(0x0F); out.put(0x3A)
         }
-        bytes.append(opcode)
+        out.put(opcode)
     }
 
-    private mutating func emitREX(_ form: X64Form, reg: UInt8, rm: X64RM?, opcodeReg: UInt8?) {
+    private func emitREX(_ out: inout EncodedInstruction, _ form: X64Form, reg: UInt8, rm: X64RM?, opcodeReg: UInt8?) {
         var rex: UInt8 = form.rexW ? 0x08 : 0
         if reg >= 8 { rex |= 0x04 }
         var forced = false
@@ -178,10 +180,10 @@ public struct X64Assembler {
             if let i = m.index, i.isExtended { rex |= 0x02 }
         case nil: break
         }
-        if rex != 0 || forced { bytes.append(0x40 | rex) }
+        if rex != 0 || forced { out.put(0x40 | rex) }
     }
 
-    private mutating func emitVEX(_ form: X64Form, modReg: UInt8, rm: X64RM, vvvv: UInt8) {
+    private func emitVEX(_ out: inout EncodedInstruction, _ form: X64Form, modReg: UInt8, rm: X64RM, vvvv: UInt8) {
         var r = modReg < 8, x = true, b = true
         switch rm {
         case .reg(let n): b = n < 8
@@ -195,28 +197,28 @@ public struct X64Assembler {
         let mmmmm = form.map.rawValue
         let notV = (~vvvv) & 15
         if !form.rexW && x && b && mmmmm == 1 {
-            bytes.append(0xC5)
-            bytes.append((r ? 0x80 : 0) | notV << 3 | pp)
+            out.put(0xC5)
+            out.put((r ? 0x80 : 0) | notV << 3 | pp)
         } else {
-            bytes.append(0xC4)
-            bytes.append((r ? 0x80 : 0) | (x ? 0x40 : 0) | (b ? 0x20 : 0) | mmmmm)
-            bytes.append((form.rexW ? 0x80 : 0) | notV << 3 | pp)
+            out.put(0xC4)
+            out.put((r ? 0x80 : 0) | (x ? 0x40 : 0) | (b ? 0x20 : 0) | mmmmm)
+            out.put((form.rexW ? 0x80 : 0) | notV << 3 | pp)
         }
     }
 
     /// ModRM, SIB and displacement. `immediateSize` bytes follow, which RIP-relative
     /// displacements must account for.
-    private mutating func emitModRM(_ reg: UInt8, _ rm: X64RM, immediateSize: Int) {
+    private mutating func emitModRM(_ out: inout EncodedInstruction, _ reg: UInt8, _ rm: X64RM, immediateSize: Int) {
         let regBits = (reg & 7) << 3
         switch rm {
         case .reg(let r):
-            bytes.append(0xC0 | regBits | (r & 7))
+            out.put(0xC0 | regBits | (r & 7))
         case .mem(let m):
             switch m.base {
             case .rip:
-                bytes.append(regBits | 5)
-                lastDisplacementOffset = bytes.count
-                append32(Int64(m.disp))
+                out.put(regBits | 5)
+                lastDisplacementOffset = bytes.count + out.count
+                out.put32(Int64(m.disp))
             case .register(let base):
                 let needsSIB = m.index != nil || base.low3 == 4
                 // rbp/r13 as base with mod 00 would mean RIP/no base: give them a disp8 of 0.
@@ -224,25 +226,43 @@ public struct X64Assembler {
                 if m.disp == 0 && base.low3 != 5 { mod = 0 }
                 else if m.disp >= -128 && m.disp <= 127 { mod = 1 }
                 else { mod = 2 }
-                bytes.append(mod << 6 | regBits | (needsSIB ? 4 : base.low3))
+                out.put(mod << 6 | regBits | (needsSIB ? 4 : base.low3))
                 if needsSIB {
                     let scaleBits: UInt8
                     switch m.scale { case 2: scaleBits = 1; case 4: scaleBits = 2; case 8: scaleBits = 3; default: scaleBits = 0 }
                     let indexBits = m.index.map { $0.low3 } ?? 4
-                    bytes.append(scaleBits << 6 | indexBits << 3 | base.low3)
+                    out.put(scaleBits << 6 | indexBits << 3 | base.low3)
                 }
-                if mod == 1 { append8(Int64(m.disp)) }
-                else if mod == 2 { lastDisplacementOffset = bytes.count; append32(Int64(m.disp)) }
+                if mod == 1 { out.put8(Int64(m.disp)) }
+                else if mod == 2 { lastDisplacementOffset = bytes.count + out.count; out.put32(Int64(m.disp)) }
             }
         }
     }
 
-    @inline(__always) private mutating func append8(_ v: Int64) { bytes.append(UInt8(truncatingIfNeeded: v)) }
-    @inline(__always) private mutating func append32(_ v: Int64) {
-        bytes.append(UInt8(truncatingIfNeeded: v)); bytes.append(UInt8(truncatingIfNeeded: v >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: v >> 16)); bytes.append(UInt8(truncatingIfNeeded: v >> 24))
+    /// Appends one encoded instruction: one capacity and uniqueness check per instruction
+    /// rather than per byte.
+    @inline(__always) private mutating func append(_ instruction: EncodedInstruction) {
+        withUnsafeBytes(of: instruction.bytes) { raw in
+            bytes.append(contentsOf: UnsafeBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: instruction.count))
+        }
     }
-    @inline(__always) private mutating func append64(_ v: Int64) {
-        append32(v); append32(v >> 32)
+}
+
+/// The bytes of one instruction while it is encoded (x86 instructions are at most 15 bytes).
+struct EncodedInstruction {
+    var bytes: (UInt64, UInt64) = (0, 0)
+    var count = 0
+
+    @inline(__always) mutating func put(_ b: UInt8) {
+        if count < 8 { bytes.0 |= UInt64(b) << (count * 8) } else { bytes.1 |= UInt64(b) << ((count - 8) * 8) }
+        count += 1
+    }
+    @inline(__always) mutating func put8(_ v: Int64) { put(UInt8(truncatingIfNeeded: v)) }
+    @inline(__always) mutating func put32(_ v: Int64) {
+        put(UInt8(truncatingIfNeeded: v)); put(UInt8(truncatingIfNeeded: v >> 8))
+        put(UInt8(truncatingIfNeeded: v >> 16)); put(UInt8(truncatingIfNeeded: v >> 24))
+    }
+    @inline(__always) mutating func put64(_ v: Int64) {
+        put32(v); put32(v >> 32)
     }
 }
