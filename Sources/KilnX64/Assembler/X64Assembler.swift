@@ -6,8 +6,13 @@ public struct X64Label: Hashable, Sendable {
 /// Encodes instruction forms from `X64Form.table` into a reusable byte buffer. Emitting does
 /// not allocate once the buffer and label storage have grown to their working size.
 public struct X64Assembler {
-    /// The code emitted so far.
-    public private(set) var bytes: [UInt8] = []
+    /// The code bytes, copied on write (see `makeStorageWritable`). Written through a raw
+    /// pointer: an instruction is stored with two 8-byte stores rather than byte appends.
+    private var storage = X64CodeStorage(capacity: 4096)
+    /// Current end of the code.
+    public private(set) var offset = 0
+    /// A copy of the code emitted so far.
+    public var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: storage.base, count: offset)) }
     /// Union of the CPU features of every form emitted since the last `reset`.
     public private(set) var features: X64Features = []
     /// Number of instructions emitted since the last `reset`.
@@ -21,22 +26,17 @@ public struct X64Assembler {
     /// `X64Form.table`, read without the global's once-check and bounds check per instruction.
     private let forms = X64Form.tableStorage
 
-    public init() {
-        bytes.reserveCapacity(4096)
-    }
+    public init() {}
 
     /// Clears code, labels and features, keeping storage.
     public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
+        offset = 0
         labelOffsets.removeAll(keepingCapacity: true)
         fixups.removeAll(keepingCapacity: true)
         features = []
         instructionCount = 0
         lastDisplacementOffset = -1
     }
-
-    /// Current end of the code.
-    @inlinable public var offset: Int { bytes.count }
 
     // MARK: Labels
 
@@ -46,19 +46,19 @@ public struct X64Assembler {
     }
 
     public mutating func bind(_ label: X64Label) {
-        labelOffsets[Int(label.id)] = bytes.count
+        labelOffsets[Int(label.id)] = offset
     }
 
     /// Jcc or JMP (`cc` nil) to `label` with a 32-bit displacement, resolved by `resolveLabels`.
     public mutating func jump(_ cc: X64Condition?, to label: X64Label) {
         if let cc { emit(.jcc32, cc: cc) } else { emit(.jmp32) }
-        fixups.append((bytes.count - 4, label.id, 4))
+        fixups.append((offset - 4, label.id, 4))
     }
 
     /// Short Jcc or JMP to a label no more than 127 bytes ahead.
     public mutating func shortJump(_ cc: X64Condition?, to label: X64Label) {
         if let cc { emit(.jcc8, cc: cc) } else { emit(.jmp8) }
-        fixups.append((bytes.count - 1, label.id, 1))
+        fixups.append((offset - 1, label.id, 1))
     }
 
     /// Patches every jump to a label. Returns false if a label is unbound or a short jump
@@ -70,7 +70,8 @@ public struct X64Assembler {
             let rel = target - (f.position + Int(f.size))
             if f.size == 1 {
                 guard rel >= -128 && rel <= 127 else { return false }
-                bytes[f.position] = UInt8(truncatingIfNeeded: rel)
+                makeStorageWritable()
+                storage.base.storeBytes(of: UInt8(truncatingIfNeeded: rel), toByteOffset: f.position, as: UInt8.self)
             } else {
                 patch32(at: f.position, Int32(truncatingIfNeeded: rel))
             }
@@ -81,11 +82,17 @@ public struct X64Assembler {
 
     /// Overwrites the 32-bit little-endian field at `position`.
     public mutating func patch32(at position: Int, _ value: Int32) {
-        let v = UInt32(bitPattern: value)
-        bytes[position] = UInt8(truncatingIfNeeded: v)
-        bytes[position + 1] = UInt8(truncatingIfNeeded: v >> 8)
-        bytes[position + 2] = UInt8(truncatingIfNeeded: v >> 16)
-        bytes[position + 3] = UInt8(truncatingIfNeeded: v >> 24)
+        precondition(position >= 0 && position + 4 <= offset, "patch outside the code")
+        makeStorageWritable()
+        storage.base.storeBytes(of: UInt32(bitPattern: value).littleEndian, toByteOffset: position, as: UInt32.self)
+    }
+
+    /// Gives this assembler storage of its own (a copy of an assembler shares it until then)
+    /// with room for one more instruction.
+    @inline(__always) private mutating func makeStorageWritable() {
+        if !isKnownUniquelyReferenced(&storage) || storage.capacity - offset < 16 {
+            storage = X64CodeStorage(copying: storage, count: offset, capacity: max(storage.capacity, 2 * (offset + 16)))
+        }
     }
 
     // MARK: Encoding
@@ -131,7 +138,7 @@ public struct X64Assembler {
             out.put8(imm)
         case .rel32:
             emitOpcode(&out, form.map, opcode)
-            lastDisplacementOffset = bytes.count + out.count
+            lastDisplacementOffset = offset + out.count
             out.put32(imm)
         default:
             let modReg = form.digit ?? reg
@@ -217,7 +224,7 @@ public struct X64Assembler {
             switch m.base {
             case .rip:
                 out.put(regBits | 5)
-                lastDisplacementOffset = bytes.count + out.count
+                lastDisplacementOffset = offset + out.count
                 out.put32(Int64(m.disp))
             case .register(let base):
                 let needsSIB = m.index != nil || base.low3 == 4
@@ -234,21 +241,42 @@ public struct X64Assembler {
                     out.put(scaleBits << 6 | indexBits << 3 | base.low3)
                 }
                 if mod == 1 { out.put8(Int64(m.disp)) }
-                else if mod == 2 { lastDisplacementOffset = bytes.count + out.count; out.put32(Int64(m.disp)) }
+                else if mod == 2 { lastDisplacementOffset = offset + out.count; out.put32(Int64(m.disp)) }
             }
         }
     }
 
-    /// Appends one encoded instruction: one capacity and uniqueness check per instruction
-    /// rather than per byte.
+    /// Appends one encoded instruction: one capacity and uniqueness check and two stores.
     @inline(__always) private mutating func append(_ instruction: EncodedInstruction) {
-        withUnsafeBytes(of: instruction.bytes) { raw in
-            bytes.append(contentsOf: UnsafeBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: instruction.count))
-        }
+        makeStorageWritable()
+        storage.base.storeBytes(of: instruction.bytes.0.littleEndian, toByteOffset: offset, as: UInt64.self)
+        storage.base.storeBytes(of: instruction.bytes.1.littleEndian, toByteOffset: offset + 8, as: UInt64.self)
+        offset += instruction.count
     }
 }
 
-/// The bytes of one instruction while it is encoded (x86 instructions are at most 15 bytes).
+/// An assembler's code buffer. Bytes past the code's end are scratch: an instruction is
+/// stored as 16 bytes and the end then moves by its length.
+final class X64CodeStorage {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    }
+
+    /// New storage of `capacity` bytes holding the first `count` bytes of `other`.
+    convenience init(copying other: X64CodeStorage, count: Int, capacity: Int) {
+        self.init(capacity: capacity)
+        base.copyMemory(from: other.base, byteCount: count)
+    }
+
+    deinit { base.deallocate() }
+}
+
+/// The bytes of one instruction while it is encoded (x86 instructions are at most 15 bytes),
+/// little-endian in two words.
 struct EncodedInstruction {
     var bytes: (UInt64, UInt64) = (0, 0)
     var count = 0
@@ -258,11 +286,17 @@ struct EncodedInstruction {
         count += 1
     }
     @inline(__always) mutating func put8(_ v: Int64) { put(UInt8(truncatingIfNeeded: v)) }
-    @inline(__always) mutating func put32(_ v: Int64) {
-        put(UInt8(truncatingIfNeeded: v)); put(UInt8(truncatingIfNeeded: v >> 8))
-        put(UInt8(truncatingIfNeeded: v >> 16)); put(UInt8(truncatingIfNeeded: v >> 24))
-    }
-    @inline(__always) mutating func put64(_ v: Int64) {
-        put32(v); put32(v >> 32)
+    @inline(__always) mutating func put32(_ v: Int64) { put(UInt64(UInt32(truncatingIfNeeded: v)), length: 4) }
+    @inline(__always) mutating func put64(_ v: Int64) { put(UInt64(bitPattern: v), length: 8) }
+
+    /// Appends the low `length` bytes of `value` (whose other bytes are zero).
+    @inline(__always) mutating func put(_ value: UInt64, length: Int) {
+        if count >= 8 {
+            bytes.1 |= value << ((count - 8) * 8)
+        } else {
+            bytes.0 |= value << (count * 8)
+            if count + length > 8 { bytes.1 |= value >> ((8 - count) * 8) }
+        }
+        count += length
     }
 }

@@ -156,7 +156,7 @@ public struct X64Lowerer {
         guard asm.resolveLabels() else { throw .malformedIR(index: insts.count) }
         // Copies sized to their contents: the lowerer's buffers are reused for the next block,
         // and a caller that keeps a translation (the JIT keeps the pc map) must not share them.
-        return X64Translation(code: Self.exactCopy(asm.bytes), relocations: Self.exactCopy(relocations),
+        return X64Translation(code: asm.bytes, relocations: Self.exactCopy(relocations),
                               linkSlots: Self.exactCopy(linkSlots), pcMap: Self.exactCopy(pcMap),
                               tableEntries: X64ABI.UnitTable.firstLinkSlot + linkSlots.count,
                               features: asm.features, instructionCount: asm.instructionCount,
