@@ -78,6 +78,8 @@ final class JITDispatcher {
     var incoming: [UInt64: [IncomingLink]] = [:]
     /// `--smc mtrack`'s page tracker (the process's).
     var mtrack: CodeWriteTracker?
+    /// `KILN_PERF_MAP=1`: installed blocks are named for perf (PerfMap.swift).
+    let perfMap = PerfMap.shared
 
     /// The guest thread this dispatcher runs (each guest thread has its own dispatcher).
     let thread: GuestThread
@@ -312,6 +314,7 @@ final class JITDispatcher {
                 extents.append(JITUnitExtent(start: start, end: start + UInt(translation.code.count), blockPC: pc,
                                              base: translated.base, pcMap: translation.pcMap))
                 if chaining { runtime.register(pc: pc, code: unit.code) }
+                perfMap?.record(code: unit.code, size: translation.code.count, name: "\(process.describe(pc)) len \(hex(guestLength))")
             }
         }
         // The IR is needed only to interpret the block or to compare with it (a faulting block

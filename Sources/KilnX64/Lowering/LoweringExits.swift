@@ -9,8 +9,9 @@ import KilnIR
 // small stack in the context, and a return whose target matches the top jumps through that
 // slot, which chaining fills like any other; a mismatch falls back to the lookup.
 // Every direct exit first tests the thread's interrupt word and, when something was posted
-// (a signal, an invalidation), leaves through its stub, so a chained loop returns to its
-// dispatcher within one block.
+// (a signal, an invalidation), leaves through its stub; indirect exits and predicted returns
+// test it before jumping on and leave through the lookup's miss path. So a loop of translated
+// code returns to its dispatcher within one block.
 extension X64Lowerer {
     mutating func lowerExit() {
         let exit = block.exit
@@ -26,6 +27,25 @@ extension X64Lowerer {
             restoreFlags(source, from: s)
             let notTaken = asm.newLabel()
             asm.jump(hostCondition(IRCondition(rawValue: condition.aux) ?? .al).inverted, to: notTaken)
+            emitLinkedJump(to: exit.target, kind: .branch)
+            asm.bind(notTaken)
+            emitLinkedJump(to: exit.next, kind: .branch)
+            emitStubs()
+            emitFloatSlowPaths()
+            emitBoundsFaults()
+            return
+        }
+        if fusedExitCompare >= 0 {
+            // cbz/cbnz/tbz-style exits: the comparison itself, after the write-backs and the
+            // MXCSR fold (which may change EFLAGS), then Jcc.
+            let compare = insts[Int(fusedExitCompare)]
+            let cc = compareCondition(compare) ?? .ne
+            let operands = compareOperands(compare)
+            writeBack()
+            if mxcsrState == .dirty { foldMXCSR() }
+            emitCompare(compare, operands)
+            let notTaken = asm.newLabel()
+            asm.jump(cc.inverted, to: notTaken)
             emitLinkedJump(to: exit.target, kind: .branch)
             asm.bind(notTaken)
             emitLinkedJump(to: exit.next, kind: .branch)
@@ -75,6 +95,18 @@ extension X64Lowerer {
         emitStubs()
         emitFloatSlowPaths()
         emitBoundsFaults()
+    }
+
+    /// The `icmp` that only the branch exit reads and that lowers natively (-1 if none): the
+    /// exit compares and jumps instead of materializing it.
+    func fusableExitCompare() -> Int {
+        let exit = block.exit
+        guard exit.kind == .branch, !exit.value.isNone, Int(exit.value.index) < insts.count else { return -1 }
+        let c = Int(alias[Int(exit.value.index)])
+        let inst = insts[c]
+        guard inst.op == .icmp, !inst.a.isNone, !inst.b.isNone, Int(inst.a.index) < c, Int(inst.b.index) < c,
+              compareCondition(inst) != nil else { return -1 }
+        return c
     }
 
     /// Stores every deferred guest register write.
@@ -143,8 +175,8 @@ extension X64Lowerer {
         asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
     }
 
-    /// If `target` is the predicted return address, pops it and jumps through its slot;
-    /// otherwise falls through with the stack unchanged.
+    /// If `target` is the predicted return address and nothing was posted to the thread, pops
+    /// it and jumps through its slot; otherwise falls through with the stack unchanged.
     mutating func emitPredictedReturn(_ target: UInt8) {
         let rax = GPR.rax.number, rcx = GPR.rcx.number
         let miss = asm.newLabel()
@@ -153,6 +185,8 @@ extension X64Lowerer {
         asm.emit(.shl32mi, rm: .reg(rcx), imm: 4)
         asm.emit(.lea64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rcx, disp: Int32(X64ABI.Context.returnStack))))
         asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: .rcx)))
+        asm.shortJump(.ne, to: miss)
+        asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
         asm.shortJump(.ne, to: miss)
         asm.emit(.sub32mi8, rm: .reg(rax), imm: 1)
         asm.emit(.and32mi8, rm: .reg(rax), imm: Int64(X64ABI.Context.returnStackEntries - 1))
@@ -196,8 +230,10 @@ extension X64Lowerer {
     }
 
     /// Inline lookup: entry = table[(pc >> 2) & (entries - 1)], at byte offset
-    /// (pc << 2) & lookupMask; jump to its code if its pc matches. The guest pc is stored
-    /// only when leaving for the dispatcher (translated code never reads it).
+    /// (pc << 2) & lookupMask; jump to its code if its pc matches and nothing was posted to
+    /// the thread (else a thread looping through indirect branches would never see a signal).
+    /// The guest pc is stored only when leaving for the dispatcher (translated code never
+    /// reads it).
     mutating func emitIndirect(_ target: UInt8, kind: IRExitKind) {
         let rcx = GPR.rcx.number
         asm.emit(.mov32rm, reg: rcx, rm: .reg(target))
@@ -206,6 +242,8 @@ extension X64Lowerer {
         asm.emit(.add64rm, reg: rcx, rm: context(X64ABI.Context.lookupTable))
         let miss = asm.newLabel()
         asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: .rcx)))
+        asm.shortJump(.ne, to: miss)
+        asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
         asm.shortJump(.ne, to: miss)
         asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx, disp: 8)))
         asm.bind(miss)

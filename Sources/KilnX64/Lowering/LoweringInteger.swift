@@ -383,6 +383,16 @@ extension X64Lowerer {
     }
 
     mutating func lowerCompare(_ i: Int, _ inst: IRInst) {
+        guard let cc = compareCondition(inst) else { return lowerViaHelper(i) }
+        let operands = compareOperands(inst)
+        let d = define(i)
+        asm.emit(.xor32rm, reg: d, rm: .reg(d))
+        emitCompare(inst, operands)
+        asm.emit(.setcc, rm: .reg(d), cc: cc)
+    }
+
+    /// The x86 condition of `icmp` `inst`, or nil when it is lowered through the helper.
+    func compareCondition(_ inst: IRInst) -> X64Condition? {
         let t = type(inst.a)
         let signed: Bool
         let cc: X64Condition
@@ -398,7 +408,13 @@ extension X64Lowerer {
         case .sgt: cc = .g; signed = true
         case .sge: cc = .ge; signed = true
         }
-        guard t.isInteger, !(signed && t != .i32 && t != .i64) else { return lowerViaHelper(i) }
+        guard t.isInteger, !(signed && t != .i32 && t != .i64) else { return nil }
+        return cc
+    }
+
+    /// The registers (or immediate second operand) of `icmp` `inst`.
+    mutating func compareOperands(_ inst: IRInst) -> (a: UInt8, b: UInt8?, imm: Int64?) {
+        let t = type(inst.a)
         let w = t == .i64
         let a = use(inst.a)
         var imm: Int64? = nil
@@ -406,16 +422,23 @@ extension X64Lowerer {
             let s = w ? Int64(bitPattern: k) : Int64(Int32(truncatingIfNeeded: k))
             if s >= Int64(Int32.min) && s <= Int64(Int32.max) && (w || t == .i32 || k <= UInt64(Int32.max)) { imm = s }
         }
-        let b: UInt8? = imm == nil ? use(inst.b) : nil
-        let d = define(i)
-        asm.emit(.xor32rm, reg: d, rm: .reg(d))
-        if let imm {
-            asm.emit(w ? (imm >= -128 && imm <= 127 ? .cmp64mi8 : .cmp64mi) : (imm >= -128 && imm <= 127 ? .cmp32mi8 : .cmp32mi),
-                     rm: .reg(a), imm: imm)
-        } else if let b {
-            asm.emit(w ? .cmp64rm : .cmp32rm, reg: a, rm: .reg(b))
+        return (a, imm == nil ? use(inst.b) : nil, imm)
+    }
+
+    /// `cmp a, b` (or `test a, a` against zero) for `icmp` `inst`; sets EFLAGS.
+    mutating func emitCompare(_ inst: IRInst, _ operands: (a: UInt8, b: UInt8?, imm: Int64?)) {
+        let w = type(inst.a) == .i64
+        if let imm = operands.imm {
+            if imm == 0 {
+                asm.emit(w ? .test64mr : .test32mr, reg: operands.a, rm: .reg(operands.a))
+            } else {
+                asm.emit(w ? (imm >= -128 && imm <= 127 ? .cmp64mi8 : .cmp64mi) : (imm >= -128 && imm <= 127 ? .cmp32mi8 : .cmp32mi),
+                         rm: .reg(operands.a), imm: imm)
+            }
+        } else if let b = operands.b {
+            asm.emit(w ? .cmp64rm : .cmp32rm, reg: operands.a, rm: .reg(b))
         }
-        asm.emit(.setcc, rm: .reg(d), cc: cc)
+        flagsValue = -1
     }
 
     mutating func lowerBitcast(_ i: Int, _ inst: IRInst) {

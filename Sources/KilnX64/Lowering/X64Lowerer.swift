@@ -68,6 +68,8 @@ public struct X64Lowerer {
     var written: [Bool] = []
     /// A condition used only by the branch exit on raw flags: evaluated by the exit's Jcc.
     var fusedExitCondition: Int32 = -1
+    /// An integer comparison used only by the branch exit: compared by the exit itself.
+    var fusedExitCompare: Int32 = -1
 
     // Host registers: the value each holds (-1 free); pinned registers belong to the current
     // instruction's operands and result.
@@ -200,6 +202,7 @@ public struct X64Lowerer {
         Self.fill(&cache, IRGuestRegister.count, -1)
         Self.fill(&written, IRGuestRegister.count, false)
         fusedExitCondition = -1
+        fusedExitCompare = -1
 
         for i in 0..<n {
             let inst = insts[i]
@@ -251,6 +254,7 @@ public struct X64Lowerer {
             lastUse[Int(w.value)] = Int32(n)
             if w.register != .nzcv { otherUse[Int(w.value)] = true }
         }
+        let exitCompare = fusableExitCompare()
         for i in stride(from: n - 1, through: 0, by: -1) {
             let inst = insts[i]
             if alias[i] != Int32(i) { continue }
@@ -260,6 +264,12 @@ public struct X64Lowerer {
                 // Only the branch reads it: the exit tests the flags instead (if they stay raw).
                 fusedExitCondition = Int32(i)
                 markUse(inst.a, at: n)
+                continue
+            }
+            if i == exitCompare && useCount[i] == 1 {
+                fusedExitCompare = Int32(i)
+                markUse(inst.a, at: n)
+                markUse(inst.b, at: n)
                 continue
             }
             needsCode[i] = inst.op != .const
