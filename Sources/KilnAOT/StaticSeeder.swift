@@ -103,16 +103,28 @@ public struct StaticSeeder {
     }
 
     /// In a fixed-address executable (ET_EXEC), pointers to code in data need no relocation,
-    /// so they are found by value: every aligned 64-bit word of a data segment that names an
-    /// instruction in a code range (function pointer tables, computed-goto label tables).
+    /// so they are found by value: every aligned 64-bit word of a loaded segment outside the
+    /// code ranges that names an instruction in a code range (function pointer tables,
+    /// computed-goto label tables). Read-only data counts too: GCC places tables it sees never
+    /// written in .rodata, inside the executable segment (CPython's opcode_targets).
     /// Position-independent files carry such pointers as relocations instead.
     func addAbsolutePointers(to seeds: inout SeedSet) throws {
         guard file.header.type == .executable else { return }
-        for segment in file.programHeaders where segment.type == ELFSegmentType.load && !segment.flags.contains(.execute) {
+        let code = image.codeRanges
+        for segment in file.programHeaders where segment.type == ELFSegmentType.load {
             let bytes = try file.fileBytes(of: segment)
             // Alignment is relative to the address, which is what the loader preserves.
             var offset = Int((8 &- (segment.virtualAddress & 7)) & 7)
+            var range = 0
             while offset + 8 <= bytes.count {
+                let address = segment.virtualAddress &+ UInt64(offset)
+                while range < code.count, code[range].upperBound <= address { range += 1 }
+                if range < code.count, code[range].lowerBound < address &+ 8 {
+                    // Skip the instructions: words there are code, not pointers.
+                    let end = code[range].upperBound
+                    offset += Int((end &- address + 7) & ~7)
+                    continue
+                }
                 let value = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
                 add(value, .dataPointer, to: &seeds)
                 offset += 8
