@@ -103,16 +103,28 @@ public struct StaticSeeder {
     }
 
     /// In a fixed-address executable (ET_EXEC), pointers to code in data need no relocation,
-    /// so they are found by value: every aligned 64-bit word of a data segment that names an
-    /// instruction in a code range (function pointer tables, computed-goto label tables).
+    /// so they are found by value: every aligned 64-bit word of a loaded segment outside the
+    /// code ranges that names an instruction in a code range (function pointer tables,
+    /// computed-goto label tables). Read-only data counts too: GCC places tables it sees never
+    /// written in .rodata, inside the executable segment (CPython's opcode_targets).
     /// Position-independent files carry such pointers as relocations instead.
     func addAbsolutePointers(to seeds: inout SeedSet) throws {
         guard file.header.type == .executable else { return }
-        for segment in file.programHeaders where segment.type == ELFSegmentType.load && !segment.flags.contains(.execute) {
+        let code = image.codeRanges
+        for segment in file.programHeaders where segment.type == ELFSegmentType.load {
             let bytes = try file.fileBytes(of: segment)
             // Alignment is relative to the address, which is what the loader preserves.
             var offset = Int((8 &- (segment.virtualAddress & 7)) & 7)
+            var range = 0
             while offset + 8 <= bytes.count {
+                let address = segment.virtualAddress &+ UInt64(offset)
+                while range < code.count, code[range].upperBound <= address { range += 1 }
+                if range < code.count, code[range].lowerBound < address &+ 8 {
+                    // Skip the instructions: words there are code, not pointers.
+                    let end = code[range].upperBound
+                    offset += Int((end &- address + 7) & ~7)
+                    continue
+                }
                 let value = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
                 add(value, .dataPointer, to: &seeds)
                 offset += 8
@@ -151,12 +163,15 @@ public struct StaticSeeder {
 extension StaticSeeder {
     /// Most cases a switch statement's jump table can have before we stop trusting the match.
     static let maxJumpTableEntries = 4096
+    /// How far before its ADD the ADRP of a jump table's address may be.
+    static let adrpScheduleWindow = 6
 
     /// The targets of the switch dispatch that ends in the BR at `index`, in the shape GCC and
     /// Clang emit for AArch64:
     ///
-    ///     cmp   wI, #N ; b.hi default          bound: N + 1 cases
-    ///     adrp  xT, table ; add xT, xT, #lo    table of byte or halfword offsets
+    ///     cmp   wI, #N ; b.hi default          bound: N + 1 cases (or b.ls to the dispatch)
+    ///     adrp  xT, table ; add xT, xT, #lo    table of byte or halfword offsets (other
+    ///                                          instructions may sit between the two)
     ///     ldrb  wE, [xT, wI, uxtw]             (ldrh ... uxtw #1)
     ///     adr   xB, base
     ///     add   xD, xB, wE, sxtb #2            (sxth #2)
@@ -170,6 +185,18 @@ extension StaticSeeder {
             return UInt32(littleEndian: segment.bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
         }
         func pc(_ i: Int) -> UInt64 { segment.address + UInt64(i * 4) }
+        // The page an ADRP of `register` shortly before instruction `i` formed (compilers
+        // schedule other instructions between the ADRP and its ADD).
+        func pageAddress(before i: Int, register: UInt32) -> UInt64? {
+            for back in 1 ... Self.adrpScheduleWindow {
+                guard let w = word(i - back) else { return nil }
+                if w & 0x9F00_0000 == 0x9000_0000, w & 31 == register {
+                    return (pc(i - back) & ~0xFFF) &+ (A64Immediate.adr21(w) << 12)
+                }
+                if w & 31 == register { return nil }
+            }
+            return nil
+        }
         guard let br = word(index), let addWord = word(index - 1), let adrWord = word(index - 2),
               let loadWord = word(index - 3) else { return [] }
         let target = (br >> 5) & 31
@@ -192,12 +219,13 @@ extension StaticSeeder {
         for back in 4 ... 24 {
             guard let w = word(index - back) else { break }
             if table == nil, w & 0xFFC0_0000 == 0x9100_0000, w & 31 == tableRegister, (w >> 5) & 31 == tableRegister,
-               let page = word(index - back - 1), page & 0x9F00_0000 == 0x9000_0000, page & 31 == tableRegister {
-                table = ((pc(index - back - 1) & ~0xFFF) &+ (A64Immediate.adr21(page) << 12)) &+ UInt64((w >> 10) & 0xFFF)
+               let page = pageAddress(before: index - back, register: tableRegister) {
+                table = page &+ UInt64((w >> 10) & 0xFFF)
             }
-            // cmp wI, #N (SUBS wzr, wI, #N) directly followed by b.hi
+            // cmp wI, #N (SUBS wzr, wI, #N) directly followed by b.hi (to the default) or b.ls
+            // (to the dispatch)
             if bound == nil, w & 0xFFC0_001F == 0x7100_001F, (w >> 5) & 31 == indexRegister,
-               let branch = word(index - back + 1), branch & 0xFF00_001F == 0x5400_0008 {
+               let branch = word(index - back + 1), branch & 0xFF00_001E == 0x5400_0008 {
                 bound = Int((w >> 10) & 0xFFF) + 1
             }
             if table != nil && bound != nil { break }

@@ -6,7 +6,9 @@ import Glibc
 /// checked (records and guest bytes) the first time it is looked up.
 public final class CacheFile: @unchecked Sendable {
     public let path: String
-    public let view: CacheFileView
+    /// Reads code from the executable mapping once `mapCodeAndTables` has made it (set
+    /// before the file is shared with other threads).
+    public private(set) var view: CacheFileView
     private let mapping: UnsafeRawBufferPointer
     /// Kept open so the executable mapping comes from the inode that was validated, even if
     /// the path has since been replaced.
@@ -22,6 +24,12 @@ public final class CacheFile: @unchecked Sendable {
     /// lookup and every link slot filled, where an array's uniqueness and exclusivity checks
     /// showed in profiles.
     private let entryStates: UnsafeMutableBufferPointer<UInt8>
+    /// Per guest page (4 KiB, from the first entry's page): 1 + the index of its first
+    /// entry, 0 while not yet searched. Guarded by `lock`. A lookup then searches only the
+    /// entries of one page, whose records lie together, instead of the whole table, which
+    /// touched a new page of records at most steps; each page's bound is searched once.
+    private let pageFirstEntry: UnsafeMutableBufferPointer<UInt32>
+    private let firstPage: UInt64
     private let lock = Lock()
 
     private init(path: String, fd: Int32, mapping: UnsafeRawBufferPointer, view: CacheFileView, diagnostics: CacheDiagnostics?) {
@@ -32,10 +40,21 @@ public final class CacheFile: @unchecked Sendable {
         self.diagnostics = diagnostics
         self.entryStates = .allocate(capacity: view.entryCount)
         entryStates.initialize(repeating: 0)
+        // Entries are sorted (in a file where they are not, lookups just find fewer), so the
+        // last one bounds the pages. A region too large for the index (or an entry count
+        // beyond UInt32) searches the whole table.
+        let count = view.entryCount
+        let first = count > 0 ? view.guestOffset(ofEntry: 0) >> CacheFile.pageShift : 0
+        let last = count > 0 ? view.guestOffset(ofEntry: count - 1) >> CacheFile.pageShift : 0
+        let pages = count > 0 && count < Int(UInt32.max) && last >= first && last - first < CacheFile.maximumIndexedPages ? Int(last - first) + 2 : 0
+        firstPage = first
+        pageFirstEntry = .allocate(capacity: pages)
+        pageFirstEntry.initialize(repeating: 0)
     }
 
     deinit {
         entryStates.deallocate()
+        pageFirstEntry.deallocate()
         if let reserved = reservation, let base = reserved.baseAddress {
             munmap(base, reserved.count)
         } else if let code = executableCode, let base = code.baseAddress {
@@ -167,6 +186,7 @@ public final class CacheFile: @unchecked Sendable {
             reservation = UnsafeMutableRawBufferPointer(start: base, count: total)
             let mapped = UnsafeRawBufferPointer(start: base, count: codeLength)
             executableCode = mapped
+            view = view.readingCode(from: mapped)
             return .success((mapped, tables))
         }
     }
@@ -177,8 +197,8 @@ public final class CacheFile: @unchecked Sendable {
     /// Requires `mapCodeAndTables` to have succeeded.
     public func prepare(guestOffset: UInt64, guest: GuestRegion, regionBase: UInt64,
                         helper: (UInt64) -> UInt64 = { _ in 0 }) -> CacheLookup {
-        guard let index = view.entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
         return lock.withLock {
+            guard let index = entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
             guard let code = executableCode?.baseAddress else { return .notInCache }
             switch entryStates[index] {
             case 2: return .notInCache
@@ -235,6 +255,27 @@ public final class CacheFile: @unchecked Sendable {
         }
     }
 
+    static let pageShift: UInt64 = 12
+    /// Regions up to 16 GiB of code are indexed by page (at most 16 MiB of index).
+    static let maximumIndexedPages: UInt64 = 1 << 22
+
+    /// The entry for `guestOffset`, searched among its page's entries. Caller holds `lock`.
+    private func entryIndex(forGuestOffset guestOffset: UInt64) -> Int? {
+        let page = (guestOffset >> CacheFile.pageShift) &- firstPage
+        guard pageFirstEntry.count > 0 else { return view.entryIndex(forGuestOffset: guestOffset) }
+        guard guestOffset >> CacheFile.pageShift >= firstPage, page < UInt64(pageFirstEntry.count - 1) else { return nil }
+        let lower = firstEntry(ofPage: Int(page)), upper = firstEntry(ofPage: Int(page) + 1)
+        return view.entryIndex(forGuestOffset: guestOffset, in: lower, upper)
+    }
+
+    private func firstEntry(ofPage page: Int) -> Int {
+        let known = pageFirstEntry[page]
+        if known != 0 { return Int(known) - 1 }
+        let index = view.firstEntry(atOrAfter: (UInt64(page) &+ firstPage) << CacheFile.pageShift, in: 0, view.entryCount)
+        pageFirstEntry[page] = UInt32(index + 1)
+        return index
+    }
+
     /// Eager chaining: the host code of the entry for `guestOffset` when it is already checked
     /// and its table filled (state 3), so a link slot can point straight at it instead of at
     /// its stub; nil otherwise (the exit then returns to the dispatcher once, which prepares
@@ -246,7 +287,7 @@ public final class CacheFile: @unchecked Sendable {
         if next < view.entryCount, view.guestOffset(ofEntry: next) == guestOffset {
             target = next
         } else {
-            target = view.entryIndex(forGuestOffset: guestOffset)
+            target = entryIndex(forGuestOffset: guestOffset)
         }
         guard let target, entryStates[target] == 3 else { return nil }
         return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: target)

@@ -126,12 +126,9 @@ public struct CacheTableReference: Hashable, Sendable {
 public enum CacheEntryHash {
     /// XXH3-64 of (XXH3-64 of the first 64 record bytes, of the slot records, of the code).
     public static func hash(record: UnsafeRawBufferPointer, slots: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer) -> UInt64 {
-        var parts: [UInt8] = []
-        parts.reserveCapacity(24)
-        parts.appendLittleEndian(XXH3.hash64(record))
-        parts.appendLittleEndian(XXH3.hash64(slots))
-        parts.appendLittleEndian(XXH3.hash64(code))
-        return XXH3.hash64(parts)
+        // On the stack: this runs on every cached entry's first use.
+        var parts = (XXH3.hash64(record).littleEndian, XXH3.hash64(slots).littleEndian, XXH3.hash64(code).littleEndian)
+        return withUnsafeBytes(of: &parts) { XXH3.hash64($0) }
     }
 
     static func hash(record: ArraySlice<UInt8>, slots: ArraySlice<UInt8>, code: ArraySlice<UInt8>) -> UInt64 {

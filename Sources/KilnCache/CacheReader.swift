@@ -72,13 +72,25 @@ public struct CacheFileView: @unchecked Sendable {
     let entries: UnsafeRawBufferPointer
     let slots: UnsafeRawBufferPointer
     let ir: UnsafeRawBufferPointer
-    public let code: UnsafeRawBufferPointer
+    /// The code section: inside `bytes`, or the same file bytes mapped executable
+    /// (`readingCode(from:)`).
+    public private(set) var code: UnsafeRawBufferPointer
     /// Offset of the code section in the file (page-aligned).
     public let codeFileOffset: UInt64
     public var entryCount: Int { entries.count / CacheFormat.entryRecordSize }
     var slotRecordCount: Int { slots.count / CacheFormat.slotRecordSize }
     /// Offset of the per-process table area from the start of the code section.
     public var tableAreaOffset: Int { CacheTableLayout.tableAreaOffset(codeLength: code.count) }
+
+    /// This view reading its code section from `mapped`, the same file bytes mapped a second
+    /// time (executable): checking an entry's code there faults in the pages it then runs
+    /// from, instead of the same pages again through the read-only mapping.
+    public func readingCode(from mapped: UnsafeRawBufferPointer) -> CacheFileView {
+        precondition(mapped.count == code.count, "the executable mapping holds the whole code section")
+        var view = self
+        view.code = mapped
+        return view
+    }
 
     /// Validates `bytes` as a cache file. With `expectedKey`, the file must be for exactly that
     /// key; `hostFeatures` are the features this host has (the file's must be a subset).
@@ -255,7 +267,23 @@ public struct CacheFileView: @unchecked Sendable {
 
     /// The index of the entry for `guestOffset`, by binary search over the sorted index.
     public func entryIndex(forGuestOffset target: UInt64) -> Int? {
-        var low = 0, high = entryCount
+        entryIndex(forGuestOffset: target, in: 0, entryCount)
+    }
+
+    /// The first entry in `lower ..< upper` whose guest offset is `target` or more (`upper`
+    /// when there is none).
+    public func firstEntry(atOrAfter target: UInt64, in lower: Int, _ upper: Int) -> Int {
+        var low = lower, high = upper
+        while low < high {
+            let mid = (low + high) >> 1
+            if guestOffset(ofEntry: mid) < target { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The entry for `target` among entries `lower ..< upper`.
+    public func entryIndex(forGuestOffset target: UInt64, in lower: Int, _ upper: Int) -> Int? {
+        var low = lower, high = upper
         while low < high {
             let mid = (low + high) >> 1
             let value = guestOffset(ofEntry: mid)

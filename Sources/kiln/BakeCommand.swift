@@ -120,7 +120,11 @@ struct BakeCommand: ParsableCommand {
     /// The objects to bake for one PROGRAM argument.
     func closureObjects(of program: String, closure: LibraryClosure, rootfs: String) throws -> [(hostPath: String, role: String)] {
         var guestPath: String?
-        if program.hasPrefix("/") {
+        if let inside = Self.guestPath(ofHostPath: program, rootfs: rootfs), closure.resolve(inside) != nil {
+            // A host path inside the rootfs (R/usr/bin/X) is the guest's /usr/bin/X: baked
+            // with its closure, as the guest path would be.
+            guestPath = inside
+        } else if program.hasPrefix("/") {
             if closure.resolve(program) != nil, !rootfs.isEmpty { guestPath = program }
         } else if !program.contains("/") {
             guestPath = ProgramLocator.defaultSearchPath.split(separator: ":").map { "\($0)/\(program)" }.first { closure.resolve($0) != nil }
@@ -133,6 +137,23 @@ struct BakeCommand: ParsableCommand {
             throw CacheCommandError("\(program) not found in the rootfs \(rootfs.isEmpty ? "(none)" : rootfs) or on the host")
         }
         return [((program as NSString).standardizingPath.hasPrefix("/") ? program : FileManager.default.currentDirectoryPath + "/" + program, "program")]
+    }
+
+    /// The guest path of `path` when it names a file inside `rootfs` (relative paths are
+    /// taken from the current directory; the rootfs may be given through a symbolic link).
+    static func guestPath(ofHostPath path: String, rootfs: String) -> String? {
+        guard !rootfs.isEmpty, path.contains("/") else { return nil }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let standardized = (absolute as NSString).standardizingPath
+        var roots = [(rootfs as NSString).standardizingPath]
+        if let real = realpath(rootfs, nil) {
+            roots.append(String(cString: real))
+            free(real)
+        }
+        for root in roots where root != "/" && standardized.hasPrefix(root + "/") {
+            return String(standardized.dropFirst(root.count))
+        }
+        return nil
     }
 
     static func summaryLine(_ r: BakeRegionResult) -> String {

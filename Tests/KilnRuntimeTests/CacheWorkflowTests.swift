@@ -208,4 +208,28 @@ import Testing
             #expect(CacheWorkflowTests.totals(report)["served"] as? Int ?? 0 > 0)
         }
     }
+
+    /// A host path inside the rootfs (`R/usr/bin/python3.11`) is baked as the guest path
+    /// it names, closure included; and the static seeds alone leave the JIT almost nothing of
+    /// python's start-up (its computed-goto table in .rodata, switch tables whose bound
+    /// check branches to the dispatch).
+    @Test func hostPathInsideTheRootfsBakesItsClosureAndStaticSeedsCoverStartUp() throws {
+        let cache = try CacheWorkflowTests.CacheDir()
+        let rootfs = TestEnvironment.rootfsPath
+        var environment = cache.environment
+        environment["HOME"] = NSTemporaryDirectory()
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        let baked = try KilnBinary.run(KilnBinary.path, ["bake", "--rootfs", rootfs, "--seeds", "static", "--json", rootfs + "/usr/bin/python3.11"],
+                                       environment: environment)
+        #expect(baked.status == 0, "\(baked.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: baked.stdout) as? [String: Any])
+        let paths = (summary["regions"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(paths.contains { $0.hasSuffix("/libc.so.6") } && paths.contains { $0.hasSuffix("/ld-linux-aarch64.so.1") }, "\(paths)")
+        let run = try KilnBinary.run(["/usr/bin/python3.11", "-c", "pass"], tier: .jit,
+                                     options: ["--rootfs", rootfs, "--cache", "readonly", "--cache-report=json"], environment: environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        let totals = CacheWorkflowTests.totals(try CacheWorkflowTests.report(run))
+        let served = totals["served"] as? Int ?? 0, jit = totals["jit"] as? Int ?? -1
+        #expect(served > 0 && jit >= 0 && jit * 100 <= served, "served \(served), JIT \(jit)")
+    }
 }

@@ -13,9 +13,8 @@ public final class A64Decoder: @unchecked Sendable {
     public static let shared = A64Decoder(table: A64Table.all)
 
     public let table: [A64Encoding]
-    /// Per bucket: start in `candidates` (upper 32 bits would never be needed) and count.
+    /// Bucket `k`'s candidates are `candidates[bucketStart[k] ..< bucketStart[k + 1]]`.
     private let bucketStart: UnsafeMutableBufferPointer<UInt32>
-    private let bucketCount: UnsafeMutableBufferPointer<UInt16>
     private let candidates: UnsafeMutableBufferPointer<UInt16>
     private let masks: UnsafeMutableBufferPointer<UInt32>
     private let values: UnsafeMutableBufferPointer<UInt32>
@@ -24,43 +23,53 @@ public final class A64Decoder: @unchecked Sendable {
         Int((word >> 21) << 6 | (word >> 10 & 63))
     }
 
+    /// Builds the buckets in two passes over flat buffers (count, then place), with no
+    /// per-bucket arrays: this runs at the start of every `kiln run`, so it must cost little.
     public init(table: [A64Encoding]) {
         self.table = table
         let bucketTotal = 1 << 17
-        var lists = [[UInt16]](repeating: [], count: bucketTotal)
         let order = table.indices.sorted {
             let a = table[$0].mask.nonzeroBitCount, b = table[$1].mask.nonzeroBitCount
             return a != b ? a > b : $0 < $1
         }
-        for i in order {
+        // Calls `body` with every key compatible with line `i`'s fixed bits (the subsets of
+        // its free key bits).
+        func forEachKey(of i: Int, _ body: (Int) -> Void) {
             let e = table[i]
             let keyMask = A64Decoder.key(e.mask), keyValue = A64Decoder.key(e.value)
             let free = ~keyMask & (bucketTotal - 1)
-            // Enumerate every key compatible with the line's fixed bits (subsets of `free`).
             var sub = free
             while true {
-                lists[keyValue | sub].append(UInt16(i))
+                body(keyValue | sub)
                 if sub == 0 { break }
                 sub = (sub - 1) & free
             }
         }
-        let total = lists.reduce(0) { $0 + $1.count }
-        bucketStart = .allocate(capacity: bucketTotal)
-        bucketCount = .allocate(capacity: bucketTotal)
-        candidates = .allocate(capacity: max(total, 1))
-        var position = 0
-        for (k, list) in lists.enumerated() {
-            bucketStart[k] = UInt32(position)
-            bucketCount[k] = UInt16(list.count)
-            for c in list { candidates[position] = c; position += 1 }
+        let bucketStart = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: bucketTotal + 1)
+        bucketStart.initialize(repeating: 0)
+        for i in order { forEachKey(of: i) { bucketStart[$0 + 1] += 1 } }
+        for k in 0 ..< bucketTotal { bucketStart[k + 1] += bucketStart[k] }
+        let total = Int(bucketStart[bucketTotal])
+        let candidates = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: max(total, 1))
+        // Placing in `order` keeps each bucket most-specific first; `next` walks each bucket.
+        let next = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: bucketTotal)
+        defer { next.deallocate() }
+        _ = next.initialize(from: bucketStart[0 ..< bucketTotal])
+        for i in order {
+            forEachKey(of: i) { k in
+                candidates[Int(next[k])] = UInt16(i)
+                next[k] += 1
+            }
         }
+        self.bucketStart = bucketStart
+        self.candidates = candidates
         masks = .allocate(capacity: max(table.count, 1))
         values = .allocate(capacity: max(table.count, 1))
         for (i, e) in table.enumerated() { masks[i] = e.mask; values[i] = e.value }
     }
 
     deinit {
-        bucketStart.deallocate(); bucketCount.deallocate(); candidates.deallocate()
+        bucketStart.deallocate(); candidates.deallocate()
         masks.deallocate(); values.deallocate()
     }
 
@@ -68,7 +77,7 @@ public final class A64Decoder: @unchecked Sendable {
     @inline(__always)
     public func decode(_ word: UInt32) -> A64Decoded {
         let k = A64Decoder.key(word)
-        let start = Int(bucketStart[k]), end = start + Int(bucketCount[k])
+        let start = Int(bucketStart[k]), end = Int(bucketStart[k + 1])
         var i = start
         while i < end {
             let c = Int(candidates[i])
