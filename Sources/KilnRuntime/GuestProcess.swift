@@ -20,10 +20,12 @@ public struct RunOptions: Sendable {
     public var lockstep: Bool
     /// How changed guest code is noticed (`--smc`, `KILN_SMC`).
     public var smc: SMCMode
+    /// How translation caches are used (`--cache`, `KILN_CACHE`); execve'd children inherit it.
+    public var cache: CacheMode
     public init(rootfs: String, strace: Bool = false, straceDescriptor: Int32 = 2, tier: ExecutionTier = .jit, lockstep: Bool = false,
-                smc: SMCMode = .icache) {
+                smc: SMCMode = .icache, cache: CacheMode = .auto) {
         self.rootfs = rootfs; self.strace = strace; self.straceDescriptor = straceDescriptor; self.tier = tier
-        self.lockstep = lockstep; self.smc = smc
+        self.lockstep = lockstep; self.smc = smc; self.cache = cache
     }
 }
 
@@ -69,8 +71,9 @@ public final class GuestProcess {
     private var exitHooks: [() -> Void] = []
 
     /// Loads `program` (a guest path or host path, already located) with `arguments` (argv,
-    /// including argv[0]) and `environment`.
-    public init(programHostPath: String, programGuestPath: String, arguments: [String], environment: [String], options: RunOptions) throws {
+    /// including argv[0]) and `environment` ("NAME=value"), each a C string's bytes without
+    /// the NUL: they reach the guest byte for byte, UTF-8 or not.
+    public init(programHostPath: String, programGuestPath: String, arguments: [[UInt8]], environment: [[UInt8]], options: RunOptions) throws {
         self.options = options
         self.paths = PathResolver(rootfs: options.rootfs, home: getenv("HOME").map { String(cString: $0) })
         self.programHostPath = programHostPath

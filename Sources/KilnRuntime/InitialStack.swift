@@ -24,7 +24,7 @@ public enum GuestHardwareCapabilities {
 /// envp, auxv, then the strings and AT_RANDOM bytes above them.
 struct InitialStack {
     /// Writes the stack below `top` and returns the initial sp and the auxv pairs it holds.
-    static func build(top: UInt64, arguments: [String], environment: [String], executableName: String,
+    static func build(top: UInt64, arguments: [[UInt8]], environment: [[UInt8]], executableName: String,
                       program: LoadedImage, interpreterBase: UInt64) -> (sp: UInt64, auxv: [(UInt64, UInt64)]) {
         var cursor = top - 16
         func pushBytes(_ bytes: [UInt8]) -> UInt64 {
@@ -33,14 +33,16 @@ struct InitialStack {
             return cursor
         }
         func pushString(_ s: String) -> UInt64 { pushBytes(Array(s.utf8) + [0]) }
+        // argv and envp strings are bytes: they need not be UTF-8.
+        func pushCString(_ bytes: [UInt8]) -> UInt64 { pushBytes(bytes + [0]) }
 
         let execfn = pushString(executableName)
         let platform = pushString("aarch64")
         var random = [UInt8](repeating: 0, count: 16)
         _ = random.withUnsafeMutableBytes { HostSyscall.call(318, UInt64(UInt(bitPattern: $0.baseAddress)), 16) }
         let randomAddress = pushBytes(random)
-        let environmentPointers = environment.map(pushString)
-        let argumentPointers = arguments.map(pushString)
+        let environmentPointers = environment.map(pushCString)
+        let argumentPointers = arguments.map(pushCString)
 
         let auxv: [(UInt64, UInt64)] = [
             (AuxvTag.phdr, program.programHeaderAddress), (AuxvTag.phent, program.programHeaderSize),

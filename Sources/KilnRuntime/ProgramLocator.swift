@@ -39,16 +39,18 @@ public struct ProgramLocator {
 }
 
 /// What to load for a command line: the program file (after following `#!` lines, as the
-/// kernel's binfmt_script does) and the argv the guest gets.
+/// kernel's binfmt_script does) and the argv the guest gets. Arguments are C strings' bytes
+/// (without the NUL), passed to the guest as they are whether or not they are UTF-8.
 public struct LaunchPlan: Equatable {
     public var hostPath: String
     public var guestPath: String
-    public var arguments: [String]
+    public var arguments: [[UInt8]]
 
     /// Plans `command` (program then arguments); `argv0` replaces argv[0] when given (execve
     /// passes both a path and an argv[0]).
-    public init(command: [String], argv0: String? = nil, locator: ProgramLocator) throws {
-        guard let program = command.first else { throw RuntimeError.programNotFound("", tried: []) }
+    public init(command: [[UInt8]], argv0: [UInt8]? = nil, locator: ProgramLocator) throws {
+        guard let programBytes = command.first else { throw RuntimeError.programNotFound("", tried: []) }
+        let program = String(decoding: programBytes, as: UTF8.self)
         var located = try locator.locate(program)
         var arguments = command
         if let argv0 { arguments[0] = argv0 }
@@ -56,7 +58,8 @@ public struct LaunchPlan: Equatable {
             guard let line = Self.interpreterLine(located.host) else { break }
             var parts = [line.interpreter]
             if let argument = line.argument { parts.append(argument) }
-            arguments = parts + [program.contains("/") ? program : located.guest] + arguments.dropFirst()
+            let script = program.contains("/") ? programBytes : Array(located.guest.utf8)
+            arguments = parts.map { Array($0.utf8) } + [script] + arguments.dropFirst()
             located = try locator.locate(line.interpreter)
         }
         hostPath = located.host

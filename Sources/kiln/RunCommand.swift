@@ -60,6 +60,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("argv0"), help: .hidden)
     var argv0: String?
 
+    /// An execve'd child of a `--strace-file` run traces to the file its parent left open.
+    @Option(name: .customLong("strace-descriptor"), help: .hidden)
+    var straceDescriptor: Int32?
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
@@ -92,10 +96,17 @@ struct RunCommand: ParsableCommand {
         guard let smcMode = SMCMode(name: smcName) else {
             throw ValidationError("Unknown --smc mode '\(smcName)' (one of \(SMCMode.allCases.map(\.name).joined(separator: ", "))).")
         }
-        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil, tier: interp ? .interpreter : .jit, lockstep: lockstep,
-                                 smc: smcMode)
-        if let straceFile {
-            let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let hostEnvironment = ProcessInfo.processInfo.environment
+        guard let mode = CacheMode(rawValue: cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "auto") else {
+            throw ValidationError("Unknown cache mode '\(cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "")' (auto, off, readonly, required, verify).")
+        }
+        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil || straceDescriptor != nil,
+                                 tier: interp ? .interpreter : .jit, lockstep: lockstep, smc: smcMode, cache: mode)
+        if let straceDescriptor, fcntl(straceDescriptor, F_SETFD, FD_CLOEXEC) == 0 {
+            options.straceDescriptor = straceDescriptor
+        } else if let straceFile {
+            // O_APPEND: execve'd children write to the same file (see Exec.swift).
+            let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 FileHandle.standardError.write(Data("kiln: cannot open \(straceFile): \(String(cString: strerror(errno)))\n".utf8))
                 throw ExitCode(1)
@@ -105,26 +116,24 @@ struct RunCommand: ParsableCommand {
             close(fd)
         }
 
-        var environment: [String] = []
+        let arguments = RawCommandLine(captured: command.count)
+        var environment: [[UInt8]] = []
         var entry = environ
         while let e = entry.pointee {
-            environment.append(String(cString: e))
+            environment.append(RawCommandLine.bytes(e))
             entry += 1
         }
 
         let process: GuestProcess
         do {
             let paths = PathResolver(rootfs: rootfsDirectory)
-            let plan = try LaunchPlan(command: command, argv0: argv0, locator: ProgramLocator(paths: paths))
+            let plan = try LaunchPlan(command: arguments.command(decoded: command), argv0: argv0.map { arguments.argv0(decoded: $0) },
+                                      locator: ProgramLocator(paths: paths))
             process = try GuestProcess(programHostPath: plan.hostPath, programGuestPath: plan.guestPath,
                                        arguments: plan.arguments, environment: environment, options: options)
         } catch let error as RuntimeError {
             FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)
-        }
-        let hostEnvironment = ProcessInfo.processInfo.environment
-        guard let mode = CacheMode(rawValue: cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "auto") else {
-            throw ValidationError("Unknown cache mode '\(cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "")' (auto, off, readonly, required, verify).")
         }
         let report = cacheReportJSON ? .json : cacheReport ? .text : CacheReportFormat(environmentValue: hostEnvironment["KILN_CACHE_REPORT"])
         if !interp { CacheAttach.install(mode: mode, report: report, environment: hostEnvironment, process: process) }

@@ -26,8 +26,7 @@ extension Syscalls {
 
     private static func execute(_ p: GuestProcess, path: String, argv argvAddress: UInt64, envp envpAddress: UInt64) -> Int {
         // Arguments and environment keep their bytes (they need not be UTF-8).
-        guard let argv = p.guestStringArray(argvAddress), let envp = p.guestByteStringArray(envpAddress),
-              let rawArgv = p.guestByteStringArray(argvAddress) else { return -Int(EFAULT) }
+        guard let argv = p.guestByteStringArray(argvAddress), let envp = p.guestByteStringArray(envpAddress) else { return -Int(EFAULT) }
         let host = p.hostPath(path)
         guard access(host, F_OK) == 0 else { return -Int(errno) }
         guard access(host, X_OK) == 0 else { return -Int(EACCES) }
@@ -41,31 +40,53 @@ extension Syscalls {
         let isScript = n >= 2 && head[0] == UInt8(ascii: "#") && head[1] == UInt8(ascii: "!")
         let command: [[UInt8]]
         let program: String
+        var inheritedDescriptor: Int32 = -1
         if isELF && machine == 62 {
             program = host
-            command = rawArgv
+            command = argv
         } else if isScript || (isELF && machine == 183) {
             program = p.kilnExecutable
-            var options = ["run", "--rootfs", p.options.rootfs.isEmpty ? "/" : p.options.rootfs]
-            options.append(p.options.tier == .jit ? "--jit" : "--interp")
-            if p.options.lockstep { options.append("--lockstep") }
-            options += ["--smc", p.options.smc.name]
-            if p.options.strace && p.options.straceDescriptor == 2 { options.append("--strace") }
-            if let first = argv.first { options += ["--argv0", first] }
             // The new Kiln must see the guest's program, not itself, behind /proc/self/exe.
             let target = host == p.programHostPath ? p.programGuestPath : path
-            command = ([program] + options + ["--", target]).map { Array($0.utf8) } + rawArgv.dropFirst()
+            var options = p.options.childRunOptions
+            if p.options.strace && p.options.straceDescriptor > 2 {
+                inheritedDescriptor = p.options.straceDescriptor
+                options += ["--strace-descriptor", String(inheritedDescriptor)]
+            }
+            command = ([program, "run"] + options).map { Array($0.utf8) }
+                + (argv.first.map { [Array("--argv0".utf8), $0] } ?? [])
+                + [Array("--".utf8), Array(target.utf8)] + argv.dropFirst()
         } else {
             return -Int(ENOEXEC)
         }
         p.strace?.flush()
+        // Codemap records still buffered would be lost with this process image (a vfork
+        // child runs on the interpreter and records nothing of its own).
+        if !p.currentThread.isVforkChild { CacheAttach.shared?.flush() }
+        // The strace file stays open across this exec only: the child Kiln appends to it.
+        if inheritedDescriptor >= 0 { _ = Glibc.fcntl(inheritedDescriptor, F_SETFD, 0) }
         let cArguments = command.map(Self.cString) + [nil]
         let cEnvironment = envp.map(Self.cString) + [nil]
         let r = program.withCString { Glibc.execve($0, cArguments, cEnvironment) }
         let error = errno
+        if inheritedDescriptor >= 0 { _ = Glibc.fcntl(inheritedDescriptor, F_SETFD, FD_CLOEXEC) }
         cArguments.forEach { $0?.deallocate() }
         cEnvironment.forEach { $0?.deallocate() }
         return r < 0 ? -Int(error) : Int(r)
+    }
+}
+
+extension RunOptions {
+    /// The `kiln run` options an execve'd arm64 child gets: everything that decides how guest
+    /// code runs, so the child runs as its parent does. Diagnostics printed at exit
+    /// (--cache-report, --regions, --count-instructions) stay with the process Kiln was
+    /// started for: a child's stderr belongs to the guest (a parent may be capturing it).
+    var childRunOptions: [String] {
+        var options = ["--rootfs", rootfs.isEmpty ? "/" : rootfs, tier == .jit ? "--jit" : "--interp"]
+        if lockstep { options.append("--lockstep") }
+        options += ["--smc", smc.name, "--cache", cache.rawValue]
+        if strace && straceDescriptor == 2 { options.append("--strace") }
+        return options
     }
 }
 
@@ -93,22 +114,6 @@ extension GuestProcess {
             var n = 0
             while n < 1 << 20, s[n] != 0 { n += 1 }
             result.append(Array(UnsafeBufferPointer(start: s, count: n)))
-            cursor += 8
-        }
-        return nil
-    }
-
-    /// A NULL-terminated array of guest string pointers (argv, envp).
-    func guestStringArray(_ address: UInt64) -> [String]? {
-        guard address != 0 else { return [] }
-        var result: [String] = []
-        var cursor = address
-        while result.count < 1 << 16 {
-            guard let p = pointer(cursor), cursor < GuestLayout.limit else { return nil }
-            let item = p.loadUnaligned(as: UInt64.self)
-            if item == 0 { return result }
-            guard let s = guestString(item, limit: 1 << 20) else { return nil }
-            result.append(s)
             cursor += 8
         }
         return nil

@@ -9,7 +9,8 @@ final class Strace {
     /// The line being built, per guest thread (threads' calls interleave).
     private var pendingByThread: [Int32: String] = [:]
     private let lock = HostMutex()
-    private let pid = getpid()
+    /// Read per line: a forked child's lines carry its own pid.
+    private var pid: Int32 { getpid() }
     private var pending: String {
         get { pendingByThread[currentTID] ?? "" }
         set { pendingByThread[currentTID] = newValue }
