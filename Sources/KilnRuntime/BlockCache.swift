@@ -6,28 +6,42 @@ struct BlockCache<Block> {
     static var recentCount: Int { 4096 }
     static var pageShift: UInt64 { 12 }
 
-    /// Every block, by guest pc, with the number of guest bytes it covers.
-    private(set) var blocks: [UInt64: (block: Block, length: UInt64)] = [:]
+    /// Every block with the number of guest bytes it covers; the slots of removed
+    /// blocks are reused. The dictionary maps a pc to a slot rather than holding the block:
+    /// growing a dictionary rehashes and moves every entry, which for blocks of over a hundred
+    /// bytes cost more at start-up (tens of thousands of inserts) than the inserts themselves.
+    private var entries: [Entry] = []
+    private var freeSlots: [Int32] = []
+    private var slotOfPC: [UInt64: Int32] = [:]
     /// Guest page number -> pcs of the blocks whose bytes touch that page.
     private var pages: [UInt64: [UInt64]] = [:]
     private var recentPCs = [UInt64](repeating: .max, count: BlockCache.recentCount)
     private var recentBlocks = [Block?](repeating: nil, count: BlockCache.recentCount)
 
-    var count: Int { blocks.count }
-    var isEmpty: Bool { blocks.isEmpty }
+    private struct Entry {
+        var length: UInt64
+        /// nil while the slot is free.
+        var block: Block?
+    }
+
+    var count: Int { slotOfPC.count }
+    var isEmpty: Bool { slotOfPC.isEmpty }
 
     /// The block at `pc`, or nil when it has not been translated.
     @inline(__always) mutating func lookup(_ pc: UInt64) -> Block? {
         let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
         if recentPCs[slot] == pc, let recent = recentBlocks[slot] { return recent }
-        guard let entry = blocks[pc] else { return nil }
+        guard let block = self[pc] else { return nil }
         recentPCs[slot] = pc
-        recentBlocks[slot] = entry.block
-        return entry.block
+        recentBlocks[slot] = block
+        return block
     }
 
     /// The block at `pc` without touching the direct-mapped cache.
-    subscript(pc: UInt64) -> Block? { blocks[pc]?.block }
+    subscript(pc: UInt64) -> Block? {
+        guard let i = slotOfPC[pc] else { return nil }
+        return entries[Int(i)].block
+    }
 
     /// Keeps `block` in the direct-mapped cache only. For blocks another table already
     /// finds again cheaply (cached code, served from its file's index): the dictionary
@@ -40,7 +54,17 @@ struct BlockCache<Block> {
 
     /// Records `block`, translated from the `length` guest bytes at `pc`.
     mutating func insert(_ block: Block, at pc: UInt64, length: UInt64) {
-        if blocks.updateValue((block, length), forKey: pc) == nil {
+        if let i = slotOfPC[pc] {
+            entries[Int(i)] = Entry(length: length, block: block)
+        } else {
+            let entry = Entry(length: length, block: block)
+            if let i = freeSlots.popLast() {
+                entries[Int(i)] = entry
+                slotOfPC[pc] = i
+            } else {
+                slotOfPC[pc] = Int32(entries.count)
+                entries.append(entry)
+            }
             for page in Self.pageRange(pc, pc &+ max(length, 4)) { pages[page, default: []].append(pc) }
         }
         let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
@@ -50,7 +74,7 @@ struct BlockCache<Block> {
 
     /// Removes and returns the blocks whose guest bytes overlap `start ..< end`.
     mutating func removeBlocks(overlapping start: UInt64, _ end: UInt64) -> [(pc: UInt64, block: Block)] {
-        guard !blocks.isEmpty, start < end else { return [] }
+        guard !slotOfPC.isEmpty, start < end else { return [] }
         var candidates: [UInt64] = []
         let range = Self.pageRange(start, end)
         if UInt64(range.count) <= UInt64(pages.count) {
@@ -60,21 +84,27 @@ struct BlockCache<Block> {
         }
         var removed: [(pc: UInt64, block: Block)] = []
         for pc in candidates {
-            guard let entry = blocks[pc], pc < end, pc &+ max(entry.length, 4) > start else { continue }
-            blocks[pc] = nil
-            for page in Self.pageRange(pc, pc &+ max(entry.length, 4)) {
+            guard let i = slotOfPC[pc], let block = entries[Int(i)].block else { continue }
+            let length = entries[Int(i)].length
+            guard pc < end, pc &+ max(length, 4) > start else { continue }
+            slotOfPC[pc] = nil
+            entries[Int(i)].block = nil
+            freeSlots.append(i)
+            for page in Self.pageRange(pc, pc &+ max(length, 4)) {
                 pages[page]?.removeAll { $0 == pc }
                 if pages[page]?.isEmpty == true { pages[page] = nil }
             }
             let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
             if recentPCs[slot] == pc { recentPCs[slot] = .max; recentBlocks[slot] = nil }
-            removed.append((pc, entry.block))
+            removed.append((pc, block))
         }
         return removed
     }
 
     mutating func removeAll() {
-        blocks.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+        freeSlots.removeAll(keepingCapacity: true)
+        slotOfPC.removeAll(keepingCapacity: true)
         pages.removeAll(keepingCapacity: true)
         for i in recentPCs.indices { recentPCs[i] = .max; recentBlocks[i] = nil }
     }

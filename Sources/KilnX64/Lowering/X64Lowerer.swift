@@ -336,10 +336,12 @@ public struct X64Lowerer {
         if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
     }
 
-    /// Resizes `array` to `count` copies of `value`, keeping its storage.
-    static func fill<T>(_ array: inout [T], _ count: Int, _ value: T) {
-        array.removeAll(keepingCapacity: true)
-        array.append(contentsOf: repeatElement(value, count: count))
+    /// Sets the first `count` elements of `array` to `value`, growing it if needed. It is
+    /// never shrunk: elements past `count` are stale, and only indices below the block's
+    /// instruction count are read.
+    static func fill<T: BitwiseCopyable>(_ array: inout [T], _ count: Int, _ value: T) {
+        if array.count < count { array.append(contentsOf: repeatElement(value, count: count - array.count)) }
+        array.withUnsafeMutableBufferPointer { $0.baseAddress?.update(repeating: value, count: count) }
     }
 
     // MARK: Register allocation
