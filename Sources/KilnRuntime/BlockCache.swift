@@ -6,11 +6,15 @@ struct BlockCache<Block> {
     static var recentCount: Int { 4096 }
     static var pageShift: UInt64 { 12 }
 
-    /// Every block with the number of guest bytes it covers; the slots of removed
-    /// blocks are reused. The dictionary maps a pc to a slot rather than holding the block:
-    /// growing a dictionary rehashes and moves every entry, which for blocks of over a hundred
-    /// bytes cost more at start-up (tens of thousands of inserts) than the inserts themselves.
-    private var entries: [Entry] = []
+    /// Every block with the number of guest bytes it covers, in chunks of `chunkSize` slots;
+    /// the slots of removed blocks are reused. The dictionary maps a pc to a slot rather than
+    /// holding the block, and the chunks never move: growing a dictionary or one array moves
+    /// every entry to fresh pages, which for blocks of over a hundred bytes cost more at
+    /// start-up (tens of thousands of inserts) than the inserts themselves.
+    private var chunks: [[Entry]] = []
+    private var slotCount = 0
+    static var chunkShift: Int { 10 }
+    static var chunkSize: Int { 1 << chunkShift }
     private var freeSlots: [Int32] = []
     private var slotOfPC: [UInt64: Int32] = [:]
     /// Guest page number -> pcs of the blocks whose bytes touch that page.
@@ -40,7 +44,23 @@ struct BlockCache<Block> {
     /// The block at `pc` without touching the direct-mapped cache.
     subscript(pc: UInt64) -> Block? {
         guard let i = slotOfPC[pc] else { return nil }
-        return entries[Int(i)].block
+        return chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)].block
+    }
+
+    private mutating func setEntry(_ i: Int32, _ entry: Entry) {
+        chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)] = entry
+    }
+
+    /// A new slot holding `entry`.
+    private mutating func addEntry(_ entry: Entry) -> Int32 {
+        if slotCount & (Self.chunkSize - 1) == 0 {
+            var chunk: [Entry] = []
+            chunk.reserveCapacity(Self.chunkSize)
+            chunks.append(chunk)
+        }
+        chunks[chunks.count - 1].append(entry)
+        slotCount += 1
+        return Int32(slotCount - 1)
     }
 
     /// Keeps `block` in the direct-mapped cache only. For blocks another table already
@@ -55,15 +75,14 @@ struct BlockCache<Block> {
     /// Records `block`, translated from the `length` guest bytes at `pc`.
     mutating func insert(_ block: Block, at pc: UInt64, length: UInt64) {
         if let i = slotOfPC[pc] {
-            entries[Int(i)] = Entry(length: length, block: block)
+            setEntry(i, Entry(length: length, block: block))
         } else {
             let entry = Entry(length: length, block: block)
             if let i = freeSlots.popLast() {
-                entries[Int(i)] = entry
+                setEntry(i, entry)
                 slotOfPC[pc] = i
             } else {
-                slotOfPC[pc] = Int32(entries.count)
-                entries.append(entry)
+                slotOfPC[pc] = addEntry(entry)
             }
             for page in Self.pageRange(pc, pc &+ max(length, 4)) { pages[page, default: []].append(pc) }
         }
@@ -84,11 +103,13 @@ struct BlockCache<Block> {
         }
         var removed: [(pc: UInt64, block: Block)] = []
         for pc in candidates {
-            guard let i = slotOfPC[pc], let block = entries[Int(i)].block else { continue }
-            let length = entries[Int(i)].length
+            guard let i = slotOfPC[pc] else { continue }
+            let entry = chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)]
+            guard let block = entry.block else { continue }
+            let length = entry.length
             guard pc < end, pc &+ max(length, 4) > start else { continue }
             slotOfPC[pc] = nil
-            entries[Int(i)].block = nil
+            setEntry(i, Entry(length: 0, block: nil))
             freeSlots.append(i)
             for page in Self.pageRange(pc, pc &+ max(length, 4)) {
                 pages[page]?.removeAll { $0 == pc }
@@ -102,7 +123,8 @@ struct BlockCache<Block> {
     }
 
     mutating func removeAll() {
-        entries.removeAll(keepingCapacity: true)
+        chunks.removeAll()
+        slotCount = 0
         freeSlots.removeAll(keepingCapacity: true)
         slotOfPC.removeAll(keepingCapacity: true)
         pages.removeAll(keepingCapacity: true)
