@@ -1,5 +1,5 @@
 /// Translated blocks by guest pc, for both execution tiers, with a direct-mapped cache in front
-/// of the dictionary (on the dispatch path, hashing dominates a dictionary hit) and an index of
+/// of the pc table (on the dispatch path, hashing dominates a table hit) and an index of
 /// the guest pages each block's bytes lie on, so that invalidating a range finds exactly the
 /// blocks overlapping it.
 struct BlockCache<Block> {
@@ -7,7 +7,7 @@ struct BlockCache<Block> {
     static var pageShift: UInt64 { 12 }
 
     /// Every block with the number of guest bytes it covers, in chunks of `chunkSize` slots;
-    /// the slots of removed blocks are reused. The dictionary maps a pc to a slot rather than
+    /// the slots of removed blocks are reused. The pc table maps a pc to a slot rather than
     /// holding the block, and the chunks never move: growing a dictionary or one array moves
     /// every entry to fresh pages, which for blocks of over a hundred bytes cost more at
     /// start-up (tens of thousands of inserts) than the inserts themselves.
@@ -16,7 +16,7 @@ struct BlockCache<Block> {
     static var chunkShift: Int { 10 }
     static var chunkSize: Int { 1 << chunkShift }
     private var freeSlots: [Int32] = []
-    private var slotOfPC: [UInt64: Int32] = [:]
+    private var slotOfPC = PCTable()
     /// Guest page number -> pcs of the blocks whose bytes touch that page.
     private var pages: [UInt64: [UInt64]] = [:]
     private var recentPCs = [UInt64](repeating: .max, count: BlockCache.recentCount)
@@ -26,6 +26,8 @@ struct BlockCache<Block> {
         var length: UInt64
         /// nil while the slot is free.
         var block: Block?
+        /// The owner's word for this pc (`exchangeTag`), -1 until set.
+        var tag: Int32 = -1
     }
 
     var count: Int { slotOfPC.count }
@@ -64,7 +66,7 @@ struct BlockCache<Block> {
     }
 
     /// Keeps `block` in the direct-mapped cache only. For blocks another table already
-    /// finds again cheaply (cached code, served from its file's index): the dictionary
+    /// finds again cheaply (cached code, served from its file's index): the pc table
     /// would grow by tens of thousands of entries, each insert touching a fresh page.
     mutating func insertRecent(_ block: Block, at pc: UInt64) {
         let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
@@ -75,14 +77,16 @@ struct BlockCache<Block> {
     /// Records `block`, translated from the `length` guest bytes at `pc`.
     mutating func insert(_ block: Block, at pc: UInt64, length: UInt64) {
         if let i = slotOfPC[pc] {
-            setEntry(i, Entry(length: length, block: block))
+            // A new translation at the same pc keeps the tag (the JIT's links into this pc).
+            chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)].length = length
+            chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)].block = block
         } else {
             let entry = Entry(length: length, block: block)
             if let i = freeSlots.popLast() {
                 setEntry(i, entry)
-                slotOfPC[pc] = i
+                slotOfPC.set(pc, i)
             } else {
-                slotOfPC[pc] = addEntry(entry)
+                slotOfPC.set(pc, addEntry(entry))
             }
             for page in Self.pageRange(pc, pc &+ max(length, 4)) { pages[page, default: []].append(pc) }
         }
@@ -91,8 +95,21 @@ struct BlockCache<Block> {
         recentBlocks[slot] = block
     }
 
-    /// Removes and returns the blocks whose guest bytes overlap `start ..< end`.
-    mutating func removeBlocks(overlapping start: UInt64, _ end: UInt64) -> [(pc: UInt64, block: Block)] {
+    /// Sets the tag of the block at `pc` (a word its owner keeps with the block: the JIT's head
+    /// of the list of links chained to it), returning the previous one; nil (and nothing set)
+    /// when no block is at `pc`. Kept here, it costs no lookup of its own: the block's slot was
+    /// just found or inserted.
+    mutating func exchangeTag(at pc: UInt64, _ tag: Int32) -> Int32? {
+        guard let i = slotOfPC[pc] else { return nil }
+        let c = Int(i) >> Self.chunkShift, k = Int(i) & (Self.chunkSize - 1)
+        guard chunks[c][k].block != nil else { return nil }
+        let previous = chunks[c][k].tag
+        chunks[c][k].tag = tag
+        return previous
+    }
+
+    /// Removes and returns the blocks (with their tags) whose guest bytes overlap `start ..< end`.
+    mutating func removeBlocks(overlapping start: UInt64, _ end: UInt64) -> [(pc: UInt64, block: Block, tag: Int32)] {
         guard !slotOfPC.isEmpty, start < end else { return [] }
         var candidates: [UInt64] = []
         let range = Self.pageRange(start, end)
@@ -101,14 +118,14 @@ struct BlockCache<Block> {
         } else {
             for (page, pcs) in pages where range.contains(page) { candidates += pcs }
         }
-        var removed: [(pc: UInt64, block: Block)] = []
+        var removed: [(pc: UInt64, block: Block, tag: Int32)] = []
         for pc in candidates {
             guard let i = slotOfPC[pc] else { continue }
             let entry = chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)]
             guard let block = entry.block else { continue }
             let length = entry.length
             guard pc < end, pc &+ max(length, 4) > start else { continue }
-            slotOfPC[pc] = nil
+            slotOfPC.removeValue(forKey: pc)
             setEntry(i, Entry(length: 0, block: nil))
             freeSlots.append(i)
             for page in Self.pageRange(pc, pc &+ max(length, 4)) {
@@ -117,7 +134,7 @@ struct BlockCache<Block> {
             }
             let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
             if recentPCs[slot] == pc { recentPCs[slot] = .max; recentBlocks[slot] = nil }
-            removed.append((pc, block))
+            removed.append((pc, block, entry.tag))
         }
         return removed
     }
@@ -126,7 +143,7 @@ struct BlockCache<Block> {
         chunks.removeAll()
         slotCount = 0
         freeSlots.removeAll(keepingCapacity: true)
-        slotOfPC.removeAll(keepingCapacity: true)
+        slotOfPC.removeAll()
         pages.removeAll(keepingCapacity: true)
         for i in recentPCs.indices { recentPCs[i] = .max; recentBlocks[i] = nil }
     }

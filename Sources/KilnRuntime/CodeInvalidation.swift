@@ -60,8 +60,8 @@ extension JITDispatcher {
         }
         let removed = blocks.removeBlocks(overlapping: invalidation.start, invalidation.end)
         guard !removed.isEmpty else { return }
-        for (pc, block) in removed {
-            incoming.removeLinks(to: pc) { link in
+        for (pc, block, links) in removed {
+            incoming.forEach(from: links) { link in
                 UnsafeMutablePointer<UInt64>(bitPattern: link.slot)?.pointee = link.stub
             }
             if let code = block.code { runtime.unregister(pc: pc, code: code) }
@@ -103,7 +103,9 @@ extension JITDispatcher {
 
     /// Records that `slot` (holding `stub`) now jumps to the block at `target`.
     func recordLink(slot: UInt, stub: UInt64, to target: UInt64) {
-        incoming.record(IncomingLink(slot: slot, stub: stub), to: target)
+        // The list head lives in the target's block-cache tag.
+        guard let previous = blocks.exchangeTag(at: target, incoming.nextNode) else { return }
+        incoming.add(IncomingLink(slot: slot, stub: stub), next: previous)
     }
 }
 
