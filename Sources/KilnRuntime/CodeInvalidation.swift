@@ -60,11 +60,9 @@ extension JITDispatcher {
         }
         let removed = blocks.removeBlocks(overlapping: invalidation.start, invalidation.end)
         guard !removed.isEmpty else { return }
-        for (pc, block) in removed {
-            if let links = incoming.removeValue(forKey: pc) {
-                for link in links {
-                    UnsafeMutablePointer<UInt64>(bitPattern: link.slot)?.pointee = link.stub
-                }
+        for (pc, block, links) in removed {
+            incoming.forEach(from: links) { link in
+                UnsafeMutablePointer<UInt64>(bitPattern: link.slot)?.pointee = link.stub
             }
             if let code = block.code { runtime.unregister(pc: pc, code: code) }
         }
@@ -105,7 +103,9 @@ extension JITDispatcher {
 
     /// Records that `slot` (holding `stub`) now jumps to the block at `target`.
     func recordLink(slot: UInt, stub: UInt64, to target: UInt64) {
-        incoming[target, default: []].append(IncomingLink(slot: slot, stub: stub))
+        // The list head lives in the target's block-cache tag.
+        guard let previous = blocks.exchangeTag(at: target, incoming.nextNode) else { return }
+        incoming.add(IncomingLink(slot: slot, stub: stub), next: previous)
     }
 }
 

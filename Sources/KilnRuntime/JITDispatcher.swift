@@ -75,7 +75,7 @@ final class JITDispatcher {
     /// `--lockstep` or `--smc full`, where every block must return here).
     let chaining: Bool
     /// Block pc -> the link slots chained to it.
-    var incoming: [UInt64: [IncomingLink]] = [:]
+    var incoming = IncomingLinks()
     /// `--smc mtrack`'s page tracker (the process's).
     var mtrack: CodeWriteTracker?
     /// `KILN_PERF_MAP=1`: installed blocks are named for perf (PerfMap.swift).

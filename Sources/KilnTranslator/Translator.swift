@@ -47,11 +47,11 @@ public struct Translator {
     /// addresses for `.absolute`).
     public mutating func translate(code: UnsafeRawBufferPointer, codeOffset: UInt64, at start: UInt64,
                                    addressing: IRAddressing = .region) -> TranslatedUnit {
-        var lifter = builtFrontend ?? Translator.makeFrontend()
-        builtFrontend = nil
-        lifter.translate(code: code, codeOffset: codeOffset, at: start, addressing: addressing)
-        let ir = lifter.block
-        builtFrontend = lifter
+        // Lifted in place: taking the frontend out of the optional and putting it back
+        // copied (retained and released) all of its storage per block.
+        if builtFrontend == nil { builtFrontend = Translator.makeFrontend() }
+        builtFrontend?.translate(code: code, codeOffset: codeOffset, at: start, addressing: addressing)
+        let ir = builtFrontend?.block ?? IRBlock()
         return TranslatedUnit(ir: ir, code: try? backend.lower(ir))
     }
 

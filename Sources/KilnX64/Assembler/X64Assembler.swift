@@ -23,8 +23,9 @@ public struct X64Assembler {
     /// Bound label offsets (-1 while unbound) and pending rel32/rel8 fixups.
     private var labelOffsets: [Int] = []
     private var fixups: [(position: Int, label: Int32, size: Int8)] = []
-    /// `X64Form.table`, read without the global's once-check and bounds check per instruction.
-    private let forms = X64Form.tableStorage
+    /// `X64Form.table`, packed, read without the global's once-check and bounds check per
+    /// instruction.
+    private let forms = X64Form.packedTable
 
     public init() {}
 
@@ -170,14 +171,14 @@ public struct X64Assembler {
         out.put(opcode)
     }
 
-    private func emitREX(_ out: inout EncodedInstruction, _ form: X64Form, reg: UInt8, rm: X64RM?, opcodeReg: UInt8?) {
+    private func emitREX(_ out: inout EncodedInstruction, _ form: X64PackedForm, reg: UInt8, rm: X64RM?, opcodeReg: UInt8?) {
         var rex: UInt8 = form.rexW ? 0x08 : 0
         if reg >= 8 { rex |= 0x04 }
         var forced = false
         if form.byteRegisters {
             // spl, bpl, sil, dil need a REX prefix (without one, 4...7 mean ah, ch, dh, bh).
-            if form.regClass == .gpr8 && form.digit == nil && reg >= 4 && reg < 8 { forced = true }
-            if case .reg(let r)? = rm, form.rmClass == .gpr8, r >= 4 && r < 8 { forced = true }
+            if form.regIsGPR8 && form.digit == nil && reg >= 4 && reg < 8 { forced = true }
+            if case .reg(let r)? = rm, form.rmIsGPR8, r >= 4 && r < 8 { forced = true }
         }
         if let o = opcodeReg, o >= 8 { rex |= 0x01 }
         switch rm {
@@ -190,7 +191,7 @@ public struct X64Assembler {
         if rex != 0 || forced { out.put(0x40 | rex) }
     }
 
-    private func emitVEX(_ out: inout EncodedInstruction, _ form: X64Form, modReg: UInt8, rm: X64RM, vvvv: UInt8) {
+    private func emitVEX(_ out: inout EncodedInstruction, _ form: X64PackedForm, modReg: UInt8, rm: X64RM, vvvv: UInt8) {
         var r = modReg < 8, x = true, b = true
         switch rm {
         case .reg(let n): b = n < 8

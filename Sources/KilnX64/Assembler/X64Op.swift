@@ -59,11 +59,60 @@ extension X64Form {
         return lines.joined().sorted { $0.op.rawValue < $1.op.rawValue }
     }()
 
-    /// `table` in storage that lives as long as the process, for the assembler's hot path
-    /// (every `X64Op` indexes it in range: the table has one form per case).
-    static let tableStorage: UnsafePointer<X64Form> = {
-        let storage = UnsafeMutablePointer<X64Form>.allocate(capacity: table.count)
-        storage.initialize(from: table, count: table.count)
+    /// `table` packed for the assembler's hot path, in storage that lives as long as the
+    /// process (every `X64Op` indexes it in range: the table has one form per case).
+    static let packedTable: UnsafePointer<X64PackedForm> = {
+        let storage = UnsafeMutablePointer<X64PackedForm>.allocate(capacity: table.count)
+        storage.initialize(from: table.map(X64PackedForm.init), count: table.count)
         return UnsafePointer(storage)
     }()
+}
+
+/// What the assembler reads of an `X64Form`, in 12 bytes: emitting reads one per
+/// instruction, and the full forms (with their mnemonics) are four times larger, so the table
+/// would not stay in the first-level cache.
+struct X64PackedForm {
+    private let featureBits: UInt32
+    let encoding: X64Encoding
+    let map: X64OpcodeMap
+    let opcode: UInt8
+    let prefix: UInt8
+    /// The /digit, or 0xFF for none.
+    private let digitBits: UInt8
+    private let flags: UInt8
+
+    private static let rexWFlag: UInt8 = 1, lockFlag: UInt8 = 2, conditionalFlag: UInt8 = 4, operandSize16Flag: UInt8 = 8
+    private static let byteRegistersFlag: UInt8 = 16, regGPR8Flag: UInt8 = 32, rmGPR8Flag: UInt8 = 64
+
+    init(_ form: X64Form) {
+        precondition(form.feature.rawValue <= UInt64(UInt32.max), "feature bit beyond the packed form's 32")
+        featureBits = UInt32(form.feature.rawValue)
+        encoding = form.encoding
+        map = form.map
+        opcode = form.opcode
+        prefix = form.prefix
+        digitBits = form.digit ?? 0xFF
+        var f: UInt8 = 0
+        if form.rexW { f |= Self.rexWFlag }
+        if form.lock { f |= Self.lockFlag }
+        if form.conditional { f |= Self.conditionalFlag }
+        if form.operandSize16 { f |= Self.operandSize16Flag }
+        if form.byteRegisters { f |= Self.byteRegistersFlag }
+        if form.regClass == .gpr8 { f |= Self.regGPR8Flag }
+        if form.rmClass == .gpr8 { f |= Self.rmGPR8Flag }
+        flags = f
+    }
+
+    @inline(__always) var feature: X64Features { X64Features(rawValue: UInt64(featureBits)) }
+    @inline(__always) var digit: UInt8? { digitBits == 0xFF ? nil : digitBits }
+    @inline(__always) var rexW: Bool { flags & Self.rexWFlag != 0 }
+    @inline(__always) var lock: Bool { flags & Self.lockFlag != 0 }
+    @inline(__always) var conditional: Bool { flags & Self.conditionalFlag != 0 }
+    @inline(__always) var operandSize16: Bool { flags & Self.operandSize16Flag != 0 }
+    @inline(__always) var byteRegisters: Bool { flags & Self.byteRegistersFlag != 0 }
+    /// The ModRM.reg / opcode register field is a byte register.
+    @inline(__always) var regIsGPR8: Bool { flags & Self.regGPR8Flag != 0 }
+    /// The r/m field is a byte register.
+    @inline(__always) var rmIsGPR8: Bool { flags & Self.rmGPR8Flag != 0 }
+    @inline(__always) var isVEX: Bool { encoding.rawValue >= X64Encoding.vexRVM.rawValue }
 }

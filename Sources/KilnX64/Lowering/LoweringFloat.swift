@@ -174,6 +174,7 @@ extension X64Lowerer {
     /// The out-of-line slow paths: park every caller-saved allocatable register, call the
     /// interpreter helper, restore, load the result, resume.
     mutating func emitFloatSlowPaths() {
+        guard !floatSlowPaths.isEmpty else { return }
         let gprs: [GPR] = X64ABI.allocatableGPRs.filter { !X64ABI.calleeSavedGPRs.contains($0.number) }
         for path in floatSlowPaths {
             asm.bind(path.entry)

@@ -75,6 +75,10 @@ public struct X64Lowerer {
     // instruction's operands and result.
     var gprHolder = [Int32](repeating: -1, count: 16)
     var xmmHolder = [Int32](repeating: -1, count: 16)
+    /// Registers whose holder is a value (bit n: register n), so that releasing dead values
+    /// after each instruction visits only those.
+    var heldGPR: UInt16 = 0
+    var heldXMM: UInt16 = 0
     var pinnedGPR: UInt16 = 0
     var pinnedXMM: UInt16 = 0
     var nextSlot: Int32 = 0
@@ -135,6 +139,7 @@ public struct X64Lowerer {
         failure = nil
         analyze()
         for i in 0..<16 { gprHolder[i] = -1; xmmHolder[i] = -1 }
+        heldGPR = 0; heldXMM = 0
         pinnedGPR = 0; pinnedXMM = 0
         nextSlot = 0
         flagsValue = -1
@@ -338,7 +343,7 @@ public struct X64Lowerer {
     }
 
     /// Records a use of `v` by instruction `i` (the exit counts as `insts.count`).
-    mutating func markUse(_ v: IRValue, at i: Int) {
+    @inline(__always) mutating func markUse(_ v: IRValue, at i: Int) {
         guard !v.isNone, Int(v.index) < insts.count else { return }
         let r = Int(alias[Int(v.index)])
         used[r] = true
@@ -346,10 +351,12 @@ public struct X64Lowerer {
         if lastUse[r] < Int32(i) { lastUse[r] = Int32(i) }
     }
 
-    /// Resizes `array` to `count` copies of `value`, keeping its storage.
-    static func fill<T>(_ array: inout [T], _ count: Int, _ value: T) {
-        array.removeAll(keepingCapacity: true)
-        array.append(contentsOf: repeatElement(value, count: count))
+    /// Sets the first `count` elements of `array` to `value`, growing it if needed. It is
+    /// never shrunk: elements past `count` are stale, and only indices below the block's
+    /// instruction count are read.
+    static func fill<T: BitwiseCopyable>(_ array: inout [T], _ count: Int, _ value: T) {
+        if array.count < count { array.append(contentsOf: repeatElement(value, count: count - array.count)) }
+        array.withUnsafeMutableBufferPointer { $0.baseAddress?.update(repeating: value, count: count) }
     }
 
     // MARK: Register allocation
@@ -426,7 +433,7 @@ public struct X64Lowerer {
             failure = .malformedIR(index: current)
             return vector ? 0 : 0
         }
-        if vector { xmmHolder[Int(reg)] = value } else { gprHolder[Int(reg)] = value }
+        if vector { xmmHolder[Int(reg)] = value; heldXMM |= 1 << reg } else { gprHolder[Int(reg)] = value; heldGPR |= 1 << reg }
         regOf[Int(value)] = Int8(reg)
         pin(reg, vector: vector)
         return reg
@@ -446,7 +453,7 @@ public struct X64Lowerer {
             if vector { asm.emit(.movdqu_xm_x, reg: reg, rm: mem) } else { asm.emit(.mov64mr, reg: reg, rm: mem) }
         }
         regOf[h] = -1
-        if vector { xmmHolder[Int(reg)] = -1 } else { gprHolder[Int(reg)] = -1 }
+        if vector { xmmHolder[Int(reg)] = -1; heldXMM &= ~(1 << reg) } else { gprHolder[Int(reg)] = -1; heldGPR &= ~(1 << reg) }
     }
 
     @inline(__always) func spillSlot(_ n: Int32) -> X64Memory {
@@ -455,11 +462,19 @@ public struct X64Lowerer {
 
     /// Frees the registers of values whose last use was instruction `i`.
     mutating func releaseDeadOperands(_ i: Int) {
-        for r in 0..<16 {
+        var gprs = heldGPR
+        while gprs != 0 {
+            let r = gprs.trailingZeroBitCount
+            gprs &= gprs - 1
             let g = gprHolder[r]
-            if g >= 0 && lastUse[Int(g)] <= Int32(i) { regOf[Int(g)] = -1; gprHolder[r] = -1 }
+            if g >= 0 && lastUse[Int(g)] <= Int32(i) { regOf[Int(g)] = -1; gprHolder[r] = -1; heldGPR &= ~(1 << r) }
+        }
+        var xmms = heldXMM
+        while xmms != 0 {
+            let r = xmms.trailingZeroBitCount
+            xmms &= xmms - 1
             let x = xmmHolder[r]
-            if x >= 0 && lastUse[Int(x)] <= Int32(i) { regOf[Int(x)] = -1; xmmHolder[r] = -1 }
+            if x >= 0 && lastUse[Int(x)] <= Int32(i) { regOf[Int(x)] = -1; xmmHolder[r] = -1; heldXMM &= ~(1 << r) }
         }
     }
 
