@@ -484,6 +484,8 @@ public struct X64Lowerer {
                                          tableEntry: UInt32(entry)))
     }
 
-    @inline(__always) func state(_ offset: Int) -> X64RM { .mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(offset))) }
+    @inline(__always) func state(_ offset: Int) -> X64RM {
+        .mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(offset - X64ABI.stateBias)))
+    }
     @inline(__always) func context(_ offset: Int) -> X64RM { .mem(X64Memory(base: X64ABI.contextRegister, disp: Int32(offset))) }
 }
