@@ -10,8 +10,9 @@
 # medians, kiln/native and the speed-up qemu/kiln (the issue's goal: >= 2 on each workload, >= 1 on start-up). Outputs of
 # every run are compared with native's (a wrong answer fails the benchmark).
 #
-# Usage: scripts/bench-jit.sh [-n RUNS] [-k KILN] [WORKLOAD...]
+# Usage: scripts/bench-jit.sh [-n RUNS] [-k KILN] [-b BASELINE] [WORKLOAD...]
 #   RUNS defaults to 3, KILN to .build/release/kiln (built first when it is the default),
+#   BASELINE: another kiln binary measured in the same run (a "before" column and its ratio),
 #   ROOTFS to $KILN_ROOTFS or ~/.local/share/kiln/rootfs/debian-bookworm-arm64.
 # Host needs: apt-get install lua5.4 sqlite3 python3.11 xz-utils qemu-user; the rootfs the
 # same packages (kiln rootfs fetch lua5.4 sqlite3 python3.11 xz-utils).
@@ -20,11 +21,13 @@ cd "$(dirname "$0")/.."
 
 runs=3
 kiln=
-while getopts "n:k:" option; do
+baseline=
+while getopts "n:k:b:" option; do
     case $option in
         n) runs=$OPTARG ;;
         k) kiln=$OPTARG ;;
-        *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+        b) baseline=$OPTARG ;;
+        *) sed -n '2,20p' "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -103,6 +106,7 @@ run() {
         native) set -- "${cmd[@]}" ;;
         qemu) set -- qemu-aarch64 -L "$rootfs" "$rootfs${cmd[0]}" "${cmd[@]:1}" ;;
         kiln) set -- "$kiln" run --rootfs "$rootfs" "${cmd[@]}" ;;
+        baseline) set -- "$baseline" run --rootfs "$rootfs" "${cmd[@]}" ;;
     esac
     if ! /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" < "$(stdin_of "$workload")" 2> "$work/err" | md5sum > "$work/out"; then
         echo "$engine $workload failed: $(head -c 500 "$work/err")" >&2
@@ -115,35 +119,52 @@ median() { tr ' ' '\n' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(
 # a / b, or "-" when b is below the timer's 10 ms resolution.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) printf "-"; else printf "%.2f", a / b }'; }
 
+engines=(native qemu kiln)
 header="| workload | native (s) | qemu-aarch64 (s) | kiln (s) | kiln / native | qemu / kiln |
 |---|---:|---:|---:|---:|---:|"
+if [ -n "$baseline" ]; then
+    engines=(native qemu baseline kiln)
+    header="| workload | native (s) | qemu-aarch64 (s) | baseline kiln (s) | kiln (s) | kiln / native | qemu / baseline | qemu / kiln |
+|---|---:|---:|---:|---:|---:|---:|---:|"
+fi
 wall_table=$header
 cpu_table=$header
 for workload in "${workloads[@]}"; do
     command_of "$workload"
     declare -A wall=() cpu=()
     expected=
-    for engine in native qemu kiln; do
-        walls= cpus=
-        for _ in $(seq "$runs"); do
+    declare -A walls=() cpus=()
+    # Engines alternate run by run, so load changes during the run touch each alike.
+    for _ in $(seq "$runs"); do
+        for engine in "${engines[@]}"; do
             read -r w c <<< "$(run "$engine" "$workload")"
-            walls="$walls $w"
-            cpus="$cpus $c"
+            walls[$engine]="${walls[$engine]:-} $w"
+            cpus[$engine]="${cpus[$engine]:-} $c"
             digest=$(cat "$work/out")
             if [ -z "$expected" ]; then expected=$digest
             elif [ "$digest" != "$expected" ]; then echo "$engine $workload: output differs from native" >&2; exit 1; fi
         done
-        wall[$engine]=$(echo $walls | median)
-        cpu[$engine]=$(echo $cpus | median)
-        echo "$workload $engine: wall$walls; cpu$cpus" >&2
     done
+    for engine in "${engines[@]}"; do
+        wall[$engine]=$(echo ${walls[$engine]} | median)
+        cpu[$engine]=$(echo ${cpus[$engine]} | median)
+        echo "$workload $engine: wall${walls[$engine]}; cpu${cpus[$engine]}" >&2
+    done
+    row() {
+        local -n t=$1
+        if [ -n "$baseline" ]; then
+            echo "| $workload | ${t[native]} | ${t[qemu]} | ${t[baseline]} | ${t[kiln]} | $(ratio "${t[kiln]}" "${t[native]}") | $(ratio "${t[qemu]}" "${t[baseline]}") | $(ratio "${t[qemu]}" "${t[kiln]}") |"
+        else
+            echo "| $workload | ${t[native]} | ${t[qemu]} | ${t[kiln]} | $(ratio "${t[kiln]}" "${t[native]}") | $(ratio "${t[qemu]}" "${t[kiln]}") |"
+        fi
+    }
     wall_table="$wall_table
-| $workload | ${wall[native]} | ${wall[qemu]} | ${wall[kiln]} | $(ratio "${wall[kiln]}" "${wall[native]}") | $(ratio "${wall[qemu]}" "${wall[kiln]}") |"
+$(row wall)"
     cpu_table="$cpu_table
-| $workload | ${cpu[native]} | ${cpu[qemu]} | ${cpu[kiln]} | $(ratio "${cpu[kiln]}" "${cpu[native]}") | $(ratio "${cpu[qemu]}" "${cpu[kiln]}") |"
-    unset wall cpu
+$(row cpu)"
+    unset wall cpu walls cpus
 done
-echo "Medians of $runs runs; kiln $("$kiln" --version 2>/dev/null || echo "$kiln"), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Medians of $runs runs; kiln $("$kiln" --version 2>/dev/null || echo "$kiln")${baseline:+, baseline $baseline}, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "Wall time:"
 echo

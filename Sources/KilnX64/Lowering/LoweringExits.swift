@@ -149,11 +149,12 @@ extension X64Lowerer {
     }
 
     /// `cmp dword [r14 + interrupt], 0; jne <stub of link slot n>` (the slot exists already,
-    /// or is the next one added).
+    /// or is the next one added). The jump is short: stubs follow the exit code directly, and
+    /// an exit has at most three slots.
     mutating func emitInterruptCheck(slotIndex n: Int) {
         while pendingStubLabels.count <= n { pendingStubLabels.append(asm.newLabel()) }
         asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
-        asm.jump(.ne, to: pendingStubLabels[n])
+        asm.shortJump(.ne, to: pendingStubLabels[n])
     }
 
     /// Pushes (region base + `next`, address of a new link slot for `next`).

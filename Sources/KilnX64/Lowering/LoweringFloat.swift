@@ -211,7 +211,7 @@ extension X64Lowerer {
 
     mutating func emitHelperCall() {
         asm.emit(.mov64rm, reg: GPR.rdi.number, rm: .reg(X64ABI.contextRegister.number))
-        asm.emit(.mov64rm, reg: GPR.rsi.number, rm: .reg(X64ABI.stateRegister.number))
+        asm.emit(.lea64rm, reg: GPR.rsi.number, rm: state(0))
         asm.emit(.callm, rm: context(X64ABI.Context.helpers + 8 * X64Helper.interpretInstruction.rawValue))
     }
 }

@@ -125,6 +125,7 @@ extension X64Lowerer {
                 asm.emit(.and32mi8, rm: .reg(d), imm: 1)
             }
         case .select:
+            flagsValue = savedFlags
             lowerSelect(i, inst)
         case .icmp:
             lowerCompare(i, inst)
@@ -365,6 +366,19 @@ extension X64Lowerer {
     }
 
     mutating func lowerSelect(_ i: Int, _ inst: IRInst) {
+        let k = Int(resolved(inst.a))
+        if fusedSelectCondition[k] {
+            // CSEL/CSET on flags still parked raw: CMOVcc on the flags themselves.
+            let condition = insts[k]
+            let source = resolved(condition.a)
+            let s = use(condition.a), t = use(inst.b), f = use(inst.c)
+            let d = define(i, reusing: inst.c)
+            copy(d, f, wide: true)
+            restoreFlags(source, from: s)
+            asm.emit(.cmov64, reg: d, rm: .reg(t), cc: hostCondition(IRCondition(rawValue: condition.aux) ?? .al))
+            return
+        }
+        flagsValue = -1
         let c = use(inst.a), t = use(inst.b), f = use(inst.c)
         let vector = Self.isVectorClass(inst.type)
         let d = vector || resolved(inst.a) == resolved(inst.c) ? define(i) : define(i, reusing: inst.c)
@@ -380,6 +394,32 @@ extension X64Lowerer {
         copy(d, f, wide: true)
         asm.emit(.test32mr, reg: c, rm: .reg(c))
         asm.emit(.cmov64, reg: d, rm: .reg(t), cc: .ne)
+    }
+
+    /// Backward use pass at instruction `i`: an integer select records the condition it reads
+    /// (`selectOfCondition`); a condition read only by that select is left to the select's
+    /// CMOVcc, which then reads the condition's flags operand. Returns true when `i` was fused.
+    mutating func fuseConditionIntoSelect(_ i: Int) -> Bool {
+        let inst = insts[i]
+        if inst.op == .select && inst.type.isInteger && !inst.a.isNone && Int(inst.a.index) < i {
+            let k = Int(alias[Int(inst.a.index)])
+            let cond = IRCondition(rawValue: insts[k].aux) ?? .al
+            if insts[k].op == .condition && cond != .al && cond != .nv && selectOfCondition[k] < 0 { selectOfCondition[k] = Int32(i) }
+            return false
+        }
+        guard inst.op == .condition, selectOfCondition[i] >= 0, useCount[i] == 1, !inst.a.isNone, Int(inst.a.index) < i else { return false }
+        fusedSelectCondition[i] = true
+        markUse(inst.a, at: Int(selectOfCondition[i]))
+        return true
+    }
+
+    /// Conditions whose flags were converted to A64 layout (not parked raw) are computed after
+    /// all.
+    mutating func unfuseSelectConditionsOnConvertedFlags() {
+        for i in fusedSelectCondition.indices where fusedSelectCondition[i] && !rawFlags[Int(alias[Int(insts[i].a.index)])] {
+            fusedSelectCondition[i] = false
+            needsCode[i] = true
+        }
     }
 
     mutating func lowerCompare(_ i: Int, _ inst: IRInst) {

@@ -4,13 +4,17 @@ import KilnIR
 /// writable per-unit table beside the code, and the host stack frame. Everything here is part
 /// of the translation ABI version (a change invalidates cached code).
 ///
-/// - r15: `GuestCPUState.base`. r14: the `X64Context` block of the running thread.
+/// - r15: `GuestCPUState.base` + `stateBias`. r14: the `X64Context` block of the running thread.
 /// - rax, rcx, rdx, xmm0, xmm1: scratch inside one IR instruction's code, never allocated.
 /// - rbx, rbp, r12, r13 (kept across helper calls) and rsi, rdi, r8...r11: allocatable GPRs;
 ///   xmm2...xmm15: allocatable vector registers.
 /// - rsp: 16-byte aligned inside translated code; spill slots at [rsp + 16 * n].
 public enum X64ABI {
     public static let stateRegister = GPR.r15
+    /// r15 points this far into the guest state, so that x0...x30 and SP (bytes 0...255) are
+    /// reached with 8-bit displacements (3 bytes shorter than 32-bit ones: the code of a block
+    /// is mostly guest-register loads and stores, and its size is what misses the i-cache).
+    public static let stateBias = 128
     public static let contextRegister = GPR.r14
     static let allocatableGPRs: [GPR] = [.rbx, .rbp, .r12, .r13, .rsi, .rdi, .r8, .r9, .r10, .r11]
     static let allocatableGPRNumbers: [UInt8] = allocatableGPRs.map(\.number)
@@ -45,24 +49,26 @@ public enum X64ABI {
         public static let returnStackTop = 56
         /// Helper entry points, 8 bytes each (`X64Helper`).
         public static let helpers = 64
+        /// Guest accesses must be below this address (u64, set by the runtime). Tested by every
+        /// bounds check: kept below 128 for 8-bit displacements, like `interrupt`.
+        public static let guestLimit = 72
+        /// The address of the access that failed its bounds check (u64).
+        public static let faultAddress = 80
+        /// Nonzero when something was posted to the thread (a signal, an invalidation):
+        /// chained exits, indirect exits and predicted returns leave to the dispatcher instead
+        /// of jumping on (u32). Written by other threads only when they post.
+        public static let interrupt = 88
         /// Helper argument block: descriptor (8), imm (8), operands a, b, c (16 each), result (16).
         public static let helperArguments = 128
         /// Where out-of-line slow paths park rsi, rdi, r8-r11 (8 bytes each) and xmm2-xmm15
         /// (16 bytes each) around a helper call.
         public static let gprSaveArea = 256
         public static let xmmSaveArea = 320
-        /// Guest accesses must be below this address (u64, set by the runtime).
-        public static let guestLimit = 544
-        /// The address of the access that failed its bounds check (u64).
-        public static let faultAddress = 552
         /// Return prediction: entries of (guest return address, address of the link slot
         /// that continues there), pushed by calls and checked by returns.
         public static let returnStack = 576
         public static let returnStackEntries = 64
-        /// Nonzero when something was posted to the thread (a signal, an invalidation):
-        /// chained exits leave to the dispatcher instead of jumping on (u32).
-        public static let interrupt = returnStack + 16 * returnStackEntries
-        public static let size = interrupt + 64
+        public static let size = returnStack + 16 * returnStackEntries
     }
 
     /// Trap kinds (beyond `IRTrapKind`) of an exit through a failed bounds check; the address

@@ -70,6 +70,10 @@ public struct X64Lowerer {
     var fusedExitCondition: Int32 = -1
     /// An integer comparison used only by the branch exit: compared by the exit itself.
     var fusedExitCompare: Int32 = -1
+    /// Conditions on raw flags read only by one integer `select`: its CMOVcc tests the flags
+    /// (`selectOfCondition`: that select, found by the backward use pass).
+    var fusedSelectCondition: [Bool] = []
+    var selectOfCondition: [Int32] = []
 
     // Host registers: the value each holds (-1 free); pinned registers belong to the current
     // instruction's operands and result.
@@ -202,6 +206,8 @@ public struct X64Lowerer {
         Self.fill(&useCount, n, 0)
         Self.fill(&truncatedLoad, n, false)
         Self.fill(&boundsChecked, n, false)
+        Self.fill(&fusedSelectCondition, n, false)
+        Self.fill(&selectOfCondition, n, -1)
         Self.fill(&used, n, false)
         Self.fill(&otherUse, n, false)
         Self.fill(&cache, IRGuestRegister.count, -1)
@@ -277,6 +283,7 @@ public struct X64Lowerer {
                 markUse(inst.b, at: n)
                 continue
             }
+            if fuseConditionIntoSelect(i) { continue }
             needsCode[i] = inst.op != .const
             guard Self.hasValueOperands(inst.op) && !cachedWrite else { continue }
             var operands = (inst.a, inst.b, inst.c)
@@ -336,6 +343,7 @@ public struct X64Lowerer {
             default: break
             }
         }
+        unfuseSelectConditionsOnConvertedFlags()
         if fusedExitCondition >= 0 && !rawFlags[Int(alias[Int(insts[Int(fusedExitCondition)].a.index)])] {
             needsCode[Int(fusedExitCondition)] = true
             fusedExitCondition = -1
@@ -528,6 +536,8 @@ public struct X64Lowerer {
                                          tableEntry: UInt32(entry)))
     }
 
-    @inline(__always) func state(_ offset: Int) -> X64RM { .mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(offset))) }
+    @inline(__always) func state(_ offset: Int) -> X64RM {
+        .mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(offset - X64ABI.stateBias)))
+    }
     @inline(__always) func context(_ offset: Int) -> X64RM { .mem(X64Memory(base: X64ABI.contextRegister, disp: Int32(offset))) }
 }

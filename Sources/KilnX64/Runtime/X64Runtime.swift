@@ -129,7 +129,7 @@ public final class X64Runtime {
         var asm = X64Assembler()
         let saved: [GPR] = [.rbx, .rbp, .r12, .r13, .r14, .r15]
         for r in saved { asm.emit(.push64o, reg: r.number) }
-        asm.emit(.mov64rm, reg: X64ABI.stateRegister.number, rm: .gpr(.rdi))
+        asm.emit(.lea64rm, reg: X64ABI.stateRegister.number, rm: .mem(X64Memory(base: .rdi, disp: Int32(X64ABI.stateBias))))
         asm.emit(.mov64rm, reg: X64ABI.contextRegister.number, rm: .gpr(.rsi))
         asm.emit(.sub64mi, rm: .gpr(.rsp), imm: Int64(X64ABI.frameSize))
         asm.emit(.jmpm, rm: .gpr(.rdx))
