@@ -6,9 +6,7 @@ import Glibc
 /// checked (records and guest bytes) the first time it is looked up.
 public final class CacheFile: @unchecked Sendable {
     public let path: String
-    /// Reads code from the executable mapping once `mapCodeAndTables` has made it (set
-    /// before the file is shared with other threads).
-    public private(set) var view: CacheFileView
+    public let view: CacheFileView
     private let mapping: UnsafeRawBufferPointer
     /// Kept open so the executable mapping comes from the inode that was validated, even if
     /// the path has since been replaced.
@@ -186,7 +184,6 @@ public final class CacheFile: @unchecked Sendable {
             reservation = UnsafeMutableRawBufferPointer(start: base, count: total)
             let mapped = UnsafeRawBufferPointer(start: base, count: codeLength)
             executableCode = mapped
-            view = view.readingCode(from: mapped)
             return .success((mapped, tables))
         }
     }
@@ -205,7 +202,9 @@ public final class CacheFile: @unchecked Sendable {
             case 3: return .ready(code + Int(view.codeOffset(ofEntry: index)), index, view.guestLength(ofEntry: index))
             default: break
             }
-            switch view.checkEntry(index, guest: guest, checkGuestBytes: true) {
+            // The code is checked through the executable mapping: its pages fault once, for
+            // the check and for running, not a second time through the read-only mapping.
+            switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
             case .failure(let rejection):
                 entryStates[index] = 2
                 diagnostics?.recordRejectedEntry(path: path, rejection)
