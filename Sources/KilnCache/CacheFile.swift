@@ -255,6 +255,7 @@ public final class CacheFile: @unchecked Sendable {
     }
 
     static let pageShift: UInt64 = 12
+    static let pageMask: UInt64 = 0xFFF
     /// Regions up to 16 GiB of code are indexed by page (at most 16 MiB of index).
     static let maximumIndexedPages: UInt64 = 1 << 22
 
@@ -264,7 +265,14 @@ public final class CacheFile: @unchecked Sendable {
         guard pageFirstEntry.count > 0 else { return view.entryIndex(forGuestOffset: guestOffset) }
         guard guestOffset >> CacheFile.pageShift >= firstPage, page < UInt64(pageFirstEntry.count - 1) else { return nil }
         let lower = firstEntry(ofPage: Int(page)), upper = firstEntry(ofPage: Int(page) + 1)
-        return view.entryIndex(forGuestOffset: guestOffset, in: lower, upper)
+        guard lower < upper else { return nil }
+        // Blocks spread fairly evenly over a page: start where the offset's place in the page
+        // puts it and walk (records are adjacent, so the walk reads consecutive lines).
+        let within = Int(((guestOffset & CacheFile.pageMask) &* UInt64(upper - lower)) >> CacheFile.pageShift)
+        var index = lower + min(within, upper - lower - 1)
+        while index > lower, view.guestOffset(ofEntry: index) > guestOffset { index -= 1 }
+        while index < upper - 1, view.guestOffset(ofEntry: index) < guestOffset { index += 1 }
+        return view.guestOffset(ofEntry: index) == guestOffset ? index : nil
     }
 
     private func firstEntry(ofPage page: Int) -> Int {
