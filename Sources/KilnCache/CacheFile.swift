@@ -6,9 +6,7 @@ import Glibc
 /// checked (records and guest bytes) the first time it is looked up.
 public final class CacheFile: @unchecked Sendable {
     public let path: String
-    /// Reads code from the executable mapping once `mapCodeAndTables` has made it (set
-    /// before the file is shared with other threads).
-    public private(set) var view: CacheFileView
+    public let view: CacheFileView
     private let mapping: UnsafeRawBufferPointer
     /// Kept open so the executable mapping comes from the inode that was validated, even if
     /// the path has since been replaced.
@@ -186,7 +184,6 @@ public final class CacheFile: @unchecked Sendable {
             reservation = UnsafeMutableRawBufferPointer(start: base, count: total)
             let mapped = UnsafeRawBufferPointer(start: base, count: codeLength)
             executableCode = mapped
-            view = view.readingCode(from: mapped)
             return .success((mapped, tables))
         }
     }
@@ -205,7 +202,9 @@ public final class CacheFile: @unchecked Sendable {
             case 3: return .ready(code + Int(view.codeOffset(ofEntry: index)), index, view.guestLength(ofEntry: index))
             default: break
             }
-            switch view.checkEntry(index, guest: guest, checkGuestBytes: true) {
+            // The code is checked through the executable mapping: its pages fault once, for
+            // the check and for running, not a second time through the read-only mapping.
+            switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
             case .failure(let rejection):
                 entryStates[index] = 2
                 diagnostics?.recordRejectedEntry(path: path, rejection)
@@ -256,6 +255,7 @@ public final class CacheFile: @unchecked Sendable {
     }
 
     static let pageShift: UInt64 = 12
+    static let pageMask: UInt64 = 0xFFF
     /// Regions up to 16 GiB of code are indexed by page (at most 16 MiB of index).
     static let maximumIndexedPages: UInt64 = 1 << 22
 
@@ -265,7 +265,14 @@ public final class CacheFile: @unchecked Sendable {
         guard pageFirstEntry.count > 0 else { return view.entryIndex(forGuestOffset: guestOffset) }
         guard guestOffset >> CacheFile.pageShift >= firstPage, page < UInt64(pageFirstEntry.count - 1) else { return nil }
         let lower = firstEntry(ofPage: Int(page)), upper = firstEntry(ofPage: Int(page) + 1)
-        return view.entryIndex(forGuestOffset: guestOffset, in: lower, upper)
+        guard lower < upper else { return nil }
+        // Blocks spread fairly evenly over a page: start where the offset's place in the page
+        // puts it and walk (records are adjacent, so the walk reads consecutive lines).
+        let within = Int(((guestOffset & CacheFile.pageMask) &* UInt64(upper - lower)) >> CacheFile.pageShift)
+        var index = lower + min(within, upper - lower - 1)
+        while index > lower, view.guestOffset(ofEntry: index) > guestOffset { index -= 1 }
+        while index < upper - 1, view.guestOffset(ofEntry: index) < guestOffset { index += 1 }
+        return view.guestOffset(ofEntry: index) == guestOffset ? index : nil
     }
 
     private func firstEntry(ofPage page: Int) -> Int {

@@ -72,25 +72,13 @@ public struct CacheFileView: @unchecked Sendable {
     let entries: UnsafeRawBufferPointer
     let slots: UnsafeRawBufferPointer
     let ir: UnsafeRawBufferPointer
-    /// The code section: inside `bytes`, or the same file bytes mapped executable
-    /// (`readingCode(from:)`).
-    public private(set) var code: UnsafeRawBufferPointer
+    public let code: UnsafeRawBufferPointer
     /// Offset of the code section in the file (page-aligned).
     public let codeFileOffset: UInt64
     public var entryCount: Int { entries.count / CacheFormat.entryRecordSize }
     var slotRecordCount: Int { slots.count / CacheFormat.slotRecordSize }
     /// Offset of the per-process table area from the start of the code section.
     public var tableAreaOffset: Int { CacheTableLayout.tableAreaOffset(codeLength: code.count) }
-
-    /// This view reading its code section from `mapped`, the same file bytes mapped a second
-    /// time (executable): checking an entry's code there faults in the pages it then runs
-    /// from, instead of the same pages again through the read-only mapping.
-    public func readingCode(from mapped: UnsafeRawBufferPointer) -> CacheFileView {
-        precondition(mapped.count == code.count, "the executable mapping holds the whole code section")
-        var view = self
-        view.code = mapped
-        return view
-    }
 
     /// Validates `bytes` as a cache file. With `expectedKey`, the file must be for exactly that
     /// key; `hostFeatures` are the features this host has (the file's must be a subset).
@@ -327,7 +315,11 @@ public struct CacheFileView: @unchecked Sendable {
 
     /// The checks of `validateEntry` without building the entry (no allocation): the runtime
     /// runs them on every entry's first use, then reads the initialisers with `slotInitializer`.
-    public func checkEntry(_ i: Int, guest: GuestRegion?, checkGuestBytes: Bool = true) -> Result<CheckedCacheEntry, CacheRejection> {
+    /// `code`, when given, is the code section mapped a second time (the same file bytes,
+    /// executable): the entry's code is hashed there.
+    public func checkEntry(_ i: Int, guest: GuestRegion?, checkGuestBytes: Bool = true,
+                           code mappedCode: UnsafeRawBufferPointer? = nil) -> Result<CheckedCacheEntry, CacheRejection> {
+        let code = mappedCode.map { $0.count == self.code.count ? $0 : self.code } ?? self.code
         guard i >= 0, i < entryCount else { return .failure(CacheRejection(.corruptSection, "entry \(i) out of range")) }
         let o = i * CacheFormat.entryRecordSize
         let guestOffset = CacheFileView.u64(entries, o)

@@ -271,7 +271,9 @@ public final class CacheAttach {
         let key = cacheKey(identity: identity, configuration: configuration, baseName: region.path)
         let path = store.directory.filePath(for: key)
         region.cachePath = path
-        switch CacheFile.open(path: path, expectedKey: key, hostFeatures: store.hostFeatures, diagnostics: store.diagnostics,
+        // No CacheDiagnostics: the region keeps the run's numbers for the report, and counting
+        // each entry served there too would take its lock on every first use.
+        switch CacheFile.open(path: path, expectedKey: key, hostFeatures: store.hostFeatures, diagnostics: nil,
                               markUsed: mode == .auto, checkSectionHashes: false) {
         case .failure(let rejection):
             region.status = rejection.reason == .missing ? "missing" : "rejected"
