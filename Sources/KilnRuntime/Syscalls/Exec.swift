@@ -59,7 +59,7 @@ extension Syscalls {
         } else {
             return -Int(ENOEXEC)
         }
-        p.strace?.flush()
+        p.strace?.flushBeforeExec()
         // Codemap records still buffered would be lost with this process image (a vfork
         // child runs on the interpreter and records nothing of its own).
         if !p.currentThread.isVforkChild { CacheAttach.shared?.flush() }
