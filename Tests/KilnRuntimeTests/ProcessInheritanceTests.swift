@@ -48,6 +48,34 @@ import Testing
         #expect(result.stdout == expected, "kiln: \(result.stdoutText)")
     }
 
+    /// execve of a `#!` script whose interpreter is a host (x86-64) program runs it natively,
+    /// as the host kernel would. The rootfs is an empty directory, so /bin/sh is the host's;
+    /// Debian's static busybox (arm64) makes the execve; uname -m tells where the script ran.
+    @Test(.enabled(if: TestEnvironment.rootfsTestsEnabled), arguments: Tier.allCases)
+    func scriptWithAHostInterpreterRunsNatively(tier: Tier) throws {
+        let empty = NSTemporaryDirectory() + "kiln-empty-rootfs-\(getpid())-\(tier)"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let script = try temporaryExecutable(Array("#!/bin/sh\necho \"native $(uname -m) $1\"\n".utf8), name: "host-script-\(tier)")
+        defer { unlink(script) }
+        let busybox = TestEnvironment.rootfsPath + "/usr/bin/busybox"
+        let result = try KilnBinary.run([busybox, "env", script, "arg"], tier: tier, options: ["--rootfs", empty],
+                                        environment: ["PATH": "/usr/bin:/bin"])
+        #expect(result.status == 0 && result.stdoutText == "native x86_64 arg\n", "\(result.stdoutText) \(result.stderr)")
+    }
+
+    /// argv[0] passes through execve as it is, even when it starts with '-' (as a login
+    /// shell's does) and is not UTF-8: busybox's `exec -a` sets it for Debian's dash, which
+    /// prints it as $0.
+    @Test(.enabled(if: TestEnvironment.rootfsTestsEnabled), arguments: Tier.allCases)
+    func argv0ThroughExecveIsKept(tier: Tier) throws {
+        let script = #"exec "$@" sh -c 'exec -a "$(printf -- "-x\375")" /usr/bin/dash'"#
+        let result = try KilnBinary.run("/bin/sh", ["-c", script, "sh", KilnBinary.path, "run", tier.flag,
+                                                     "--rootfs", TestEnvironment.rootfsPath, "/usr/bin/busybox"],
+                                        stdin: Data("echo \"$0\"\n".utf8), environment: ["PATH": "/usr/bin:/bin"])
+        #expect(result.status == 0 && result.stdout == Data([0x2d, 0x78, 0xfd, 0x0a]), "\(result.stdoutText) \(result.stderr)")
+    }
+
     /// A private cache directory (mode 0700, as the cache layer requires).
     final class CacheDir {
         let path: String
