@@ -65,14 +65,15 @@ import Testing
     }
 
     /// argv[0] passes through execve as it is, even when it starts with '-' (as a login
-    /// shell's does) and is not UTF-8: busybox's `exec -a` sets it for Debian's dash, which
-    /// prints it as $0.
+    /// shell's does) and is not UTF-8: busybox's `exec -a` sets it for Debian's python3.11,
+    /// which prints it (sys.orig_argv[0]).
     @Test(.enabled(if: TestEnvironment.rootfsTestsEnabled), arguments: Tier.allCases)
     func argv0ThroughExecveIsKept(tier: Tier) throws {
-        let script = #"exec "$@" sh -c 'exec -a "$(printf -- "-x\375")" /usr/bin/dash'"#
+        let script = #"exec "$@" sh -c 'exec -a "$(printf -- "-x\375")" /usr/bin/python3.11 -c "$PRINT_ARGV0"'"#
+        let print = "import os, sys; sys.stdout.buffer.write(os.fsencode(sys.orig_argv[0]) + b'\\n')"
         let result = try KilnBinary.run("/bin/sh", ["-c", script, "sh", KilnBinary.path, "run", tier.flag,
                                                      "--rootfs", TestEnvironment.rootfsPath, "/usr/bin/busybox"],
-                                        stdin: Data("echo \"$0\"\n".utf8), environment: ["PATH": "/usr/bin:/bin"])
+                                        environment: ["PATH": "/usr/bin:/bin", "PRINT_ARGV0": print])
         #expect(result.status == 0 && result.stdout == Data([0x2d, 0x78, 0xfd, 0x0a]), "\(result.stdoutText) \(result.stderr)")
     }
 
