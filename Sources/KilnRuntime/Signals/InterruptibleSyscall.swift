@@ -78,9 +78,10 @@ enum InterruptibleSyscall {
         }
     }
 
-    /// Whether guest system call `number` (arm64) may block until a signal arrives, and so
-    /// runs through the stub. Calls that never block run directly: the kernel never
-    /// interrupts them.
+    /// Whether guest system call `number` (arm64), passed through to the host, may block
+    /// until a signal arrives, and so runs through the stub. Calls that never block run
+    /// directly: the kernel never interrupts them. (Emulated calls that wait, epoll_pwait,
+    /// call the stub themselves.)
     static func mayBlock(_ number: UInt64, _ args: SyscallArguments) -> Bool {
         switch number {
         case 98:  // futex: only the waits

@@ -133,7 +133,9 @@ enum Syscalls {
         guard let out = pointer(a[1]) else { return -Int(EFAULT) }
         var events = [UInt8](repeating: 0, count: count * LayoutConversion.hostEpollEventSize)
         return events.withUnsafeMutableBytes { host in
-            let r = HostSyscall.call(HostNumber.epollPwait, a[0], UInt64(UInt(bitPattern: host.baseAddress)), a[2], a[3], a[4], a[5])
+            // A wait: a signal caught just before it must still end it (InterruptibleSyscall).
+            let r = InterruptibleSyscall.call(HostNumber.epollPwait, a[0], UInt64(UInt(bitPattern: host.baseAddress)), a[2], a[3], a[4], a[5],
+                                              interruptWord: p.currentThread.interruptWord)
             if r > 0 {
                 for i in 0..<r {
                     LayoutConversion.epollEventToGuest(host.baseAddress! + i * LayoutConversion.hostEpollEventSize,
