@@ -3,9 +3,10 @@ import Glibc
 #endif
 
 extension Syscalls {
-    /// execve: an arm64 program or a `#!` script runs under Kiln again (same rootfs, same
-    /// --strace to stderr), with no binfmt_misc registration needed; a host (x86-64) program
-    /// runs natively. On success this never returns.
+    /// execve: an arm64 program or a `#!` script runs under Kiln again with the parent's run
+    /// options (`RunOptions.childRunOptions`), with no binfmt_misc registration needed; a host
+    /// (x86-64) program, or a script whose interpreter is one, runs natively. On success this
+    /// never returns.
     static func execve(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
         guard let path = p.guestString(a[0]) else { return -Int(EFAULT) }
         return execute(p, path: path, argv: a[1], envp: a[2])
