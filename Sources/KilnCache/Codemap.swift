@@ -109,10 +109,16 @@ public final class CodemapRecorder: @unchecked Sendable {
         }
         path = directory + "/\(processID)-\(realtimeNanoseconds()).\(Codemap.fileExtension)"
         switch RecordLog.openForAppend(path: path, magic: Codemap.magic) {
-        case .success(let fd): self.fd = fd
+        // Out of the low numbers a guest allocates from (as cache files are): a guest's open()
+        // returns what it would without Kiln, and a guest scanning its descriptors (CPython's
+        // subprocess tests do) does not find this one among its own.
+        case .success(let fd): self.fd = CacheFile.moveOutOfGuestRange(fd)
         case .failure(let e): throw CacheWriteError.io("open \(path)", e.code)
         }
     }
+
+    /// The open codemap file (a runtime keeps its guest from closing it).
+    public var descriptor: Int32 { fd }
 
     deinit {
         flush()

@@ -100,10 +100,13 @@ struct RunCommand: ParsableCommand {
         guard let mode = CacheMode(rawValue: cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "auto") else {
             throw ValidationError("Unknown cache mode '\(cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "")' (auto, off, readonly, required, verify).")
         }
-        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil || straceDescriptor != nil,
+        // A parent's strace file the guest closed before this exec: no tracing (never the
+        // guest's stderr instead).
+        let inheritedTrace = straceDescriptor.flatMap { fcntl($0, F_SETFD, FD_CLOEXEC) == 0 ? $0 : nil }
+        var options = RunOptions(rootfs: rootfsDirectory, strace: strace || straceFile != nil || inheritedTrace != nil,
                                  tier: interp ? .interpreter : .jit, lockstep: lockstep, smc: smcMode, cache: mode)
-        if let straceDescriptor, fcntl(straceDescriptor, F_SETFD, FD_CLOEXEC) == 0 {
-            options.straceDescriptor = straceDescriptor
+        if let inheritedTrace {
+            options.straceDescriptor = inheritedTrace
         } else if let straceFile {
             // O_APPEND: execve'd children write to the same file (see Exec.swift).
             let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)

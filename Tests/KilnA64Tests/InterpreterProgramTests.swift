@@ -213,7 +213,7 @@ struct InterpreterProgramTests {
 
     /// Fixtures that start threads, take signals or fork: this in-process system call model
     /// is single-threaded and has none of that (FixtureRunTests runs them under `kiln run`).
-    static let runtimeCases: Set<String> = ["threads", "atomics", "atomics-lse", "signals", "faults", "forkexec"]
+    static let runtimeCases: Set<String> = ["threads", "atomics", "atomics-lse", "signals", "faults", "forkexec", "sigrace"]
 
     /// The fixture table, without the cases that need files (fileio).
     static var cases: [Case] {

@@ -140,7 +140,7 @@ final class ScratchDirectory {
         // Their system-call traces differ from run to run on any one tier (threads interleave,
         // signals arrive at different points, children run concurrently): FixtureTests compares
         // their output with qemu-aarch64 instead.
-        let concurrent: Set<String> = ["threads", "atomics", "atomics-lse", "signals", "faults", "forkexec"]
+        let concurrent: Set<String> = ["threads", "atomics", "atomics-lse", "signals", "faults", "forkexec", "sigrace"]
         for fixture in Self.cases where (KilnExecutable.isFast || !slow.contains(fixture.name)) && !concurrent.contains(fixture.name) {
             let result = try KilnExecutable.run(["validate", "--json", "--", KilnExecutable.fixture(fixture.program)] + fixture.arguments,
                                                 cacheDirectory: scratch.path)

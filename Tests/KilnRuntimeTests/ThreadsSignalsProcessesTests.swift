@@ -58,10 +58,11 @@ import Testing
     }
 
     /// CPython's own regression tests (Debian's libpython3.11-testsuite) on the default tier.
-    /// Minutes of guest work, so only with a release binary or in CI. test_subprocess is not
-    /// here: its test_undecodable_env fails (docs/RUNTIME.md, "CPython's regression tests").
+    /// Minutes of guest work, so only with a release binary or in CI (docs/RUNTIME.md,
+    /// "CPython's regression tests"). test_subprocess's shell scripts need the rootfs's /bin/sh
+    /// (dash, fetched by .ci/run).
     @Test(.enabled(if: KilnBinary.runsSlowCases)) func cpythonThreadSignalProcessSuitesPass() throws {
-        let suites = ["test_thread", "test_queue", "test_threading", "test_signal"]
+        let suites = ["test_thread", "test_queue", "test_threading", "test_signal", "test_subprocess"]
         let result = try KilnBinary.run(["/usr/bin/python3.11", "-m", "test"] + suites,
                                         tier: .jit, options: ["--rootfs", Self.rootfs])
         #expect(result.stdoutText.contains("Tests result: SUCCESS") && result.status == 0,

@@ -18,7 +18,8 @@ enum SignalFlags {
 /// How guest signals reach guest handlers. A host signal the guest handles is caught by
 /// `hostHandler` on whichever thread the kernel chose; that only records it in the thread's
 /// `caughtSignals` and sets its interrupt word (async-signal-safe), so the thread leaves
-/// translated code at its next chained exit, or its blocking system call returns EINTR. The
+/// translated code at its next chained exit, or its blocking system call returns EINTR (or,
+/// caught just before the call, never starts it: `InterruptibleSyscall`). The
 /// dispatcher then builds the arm64 frame at a safe point (`serviceInterrupts`). The guest's
 /// blocked set is mirrored on its host thread, so the host kernel keeps blocked signals
 /// pending, and rt_sigsuspend, rt_sigtimedwait and signalfd run on the host unchanged.
@@ -30,16 +31,19 @@ enum GuestSignals {
     @inline(__always) static func bit(_ signal: Int32) -> UInt64 { UInt64(1) << UInt64(signal - 1) }
 
     /// The host handler for asynchronous signals the guest handles.
-    static let hostHandler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void = { signal, info, _ in
+    static let hostHandler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void = { signal, info, context in
         guard signal >= 1, signal <= 64, let thread = GuestThread.current else { return }
         if let info { (thread.caughtInfo + Int(signal) * SignalFrame.siginfoSize).copyMemory(from: info, byteCount: SignalFrame.siginfoSize) }
         thread.caughtSignals.bitwiseOr(bit(signal), ordering: .acquiringAndReleasing)
         thread.interruptFromSignalHandler()
+        // Caught on the way into a blocking call: it must not start (InterruptibleSyscall).
+        if let context { InterruptibleSyscall.leaveWindow(context) }
     }
 
     /// Installs `handler` for host `signal` (no SA_RESTART: a blocking call must return EINTR
     /// so the guest handler runs; SA_RESTART is then applied for the guest).
     static func install(_ signal: Int32, _ handler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void) {
+        _ = InterruptibleSyscall.stub  // mapped before a handler can look at its window
         var action = sigaction()
         action.__sigaction_handler.sa_sigaction = handler
         action.sa_flags = Int32(SA_SIGINFO) | Int32(SA_ONSTACK)

@@ -3,9 +3,10 @@ import Glibc
 #endif
 
 extension Syscalls {
-    /// execve: an arm64 program or a `#!` script runs under Kiln again (same rootfs, same
-    /// --strace to stderr), with no binfmt_misc registration needed; a host (x86-64) program
-    /// runs natively. On success this never returns.
+    /// execve: an arm64 program or a `#!` script runs under Kiln again with the parent's run
+    /// options (`RunOptions.childRunOptions`), with no binfmt_misc registration needed; a host
+    /// (x86-64) program, or a script whose interpreter is one, runs natively. On success this
+    /// never returns.
     static func execve(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
         guard let path = p.guestString(a[0]) else { return -Int(EFAULT) }
         return execute(p, path: path, argv: a[1], envp: a[2])
@@ -30,21 +31,17 @@ extension Syscalls {
         let host = p.hostPath(path)
         guard access(host, F_OK) == 0 else { return -Int(errno) }
         guard access(host, X_OK) == 0 else { return -Int(EACCES) }
-        let fd = open(host, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return -Int(errno) }
-        var head = [UInt8](repeating: 0, count: 20)
-        let n = read(fd, &head, 20)
-        Glibc.close(fd)
-        let isELF = n >= 20 && head[0] == 0x7f && head[1] == 0x45 && head[2] == 0x4c && head[3] == 0x46
-        let machine = n >= 20 ? UInt16(head[18]) | UInt16(head[19]) << 8 : 0
-        let isScript = n >= 2 && head[0] == UInt8(ascii: "#") && head[1] == UInt8(ascii: "!")
+        let kind = ExecutableKind.of(host)
+        if case .unreadable(let error) = kind { return -Int(error) }
+        // A script whose interpreter is a host program (none in the rootfs) runs natively too.
+        let hostScript = kind == .script && LaunchPlan.interpreterLine(host).map { ExecutableKind.of(p.hostPath($0.interpreter)) } == .hostELF
         let command: [[UInt8]]
         let program: String
         var inheritedDescriptor: Int32 = -1
-        if isELF && machine == 62 {
+        if kind == .hostELF || hostScript {
             program = host
             command = argv
-        } else if isScript || (isELF && machine == 183) {
+        } else if kind == .script || kind == .guestELF {
             program = p.kilnExecutable
             // The new Kiln must see the guest's program, not itself, behind /proc/self/exe.
             let target = host == p.programHostPath ? p.programGuestPath : path
@@ -54,12 +51,13 @@ extension Syscalls {
                 options += ["--strace-descriptor", String(inheritedDescriptor)]
             }
             command = ([program, "run"] + options).map { Array($0.utf8) }
-                + (argv.first.map { [Array("--argv0".utf8), $0] } ?? [])
+                // One word: an argv[0] starting with '-' (a login shell's) is not taken for an option.
+                + (argv.first.map { [Array("--argv0=".utf8) + $0] } ?? [])
                 + [Array("--".utf8), Array(target.utf8)] + argv.dropFirst()
         } else {
             return -Int(ENOEXEC)
         }
-        p.strace?.flush()
+        p.strace?.flushBeforeExec()
         // Codemap records still buffered would be lost with this process image (a vfork
         // child runs on the interpreter and records nothing of its own).
         if !p.currentThread.isVforkChild { CacheAttach.shared?.flush() }
@@ -73,6 +71,29 @@ extension Syscalls {
         cArguments.forEach { $0?.deallocate() }
         cEnvironment.forEach { $0?.deallocate() }
         return r < 0 ? -Int(error) : Int(r)
+    }
+}
+
+/// What execve was asked to run, from the file's first bytes.
+enum ExecutableKind: Equatable {
+    case hostELF, guestELF, script, other
+    /// It could not be opened (errno).
+    case unreadable(Int32)
+
+    /// The kind of the file at host path `path`.
+    static func of(_ path: String) -> ExecutableKind {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .unreadable(errno) }
+        var head = [UInt8](repeating: 0, count: 20)
+        let n = read(fd, &head, 20)
+        Glibc.close(fd)
+        if n >= 2, head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") { return .script }
+        guard n >= 20, head[0] == 0x7f, head[1] == 0x45, head[2] == 0x4c, head[3] == 0x46 else { return .other }
+        switch UInt16(head[18]) | UInt16(head[19]) << 8 {
+        case 62: return .hostELF  // EM_X86_64
+        case 183: return .guestELF  // EM_AARCH64
+        default: return .other
+        }
     }
 }
 

@@ -38,6 +38,8 @@ final class Strace {
 
     func exit(result: Int, entry: SyscallEntry?, args: SyscallArguments) {
         lock.lock(); defer { lock.unlock() }
+        // A forked child returning from clone: its line was begun under the parent's tid.
+        if pending.isEmpty { pending = "\(pid) \(entry?.name ?? "syscall")(...)" }
         if result < 0, result >= -4095 {
             pending += " = -1 errno=\(-result) (\(String(cString: strerror(Int32(-result)))))\n"
         } else if let name = entry?.name, ["mmap", "brk", "mremap"].contains(name) {
@@ -53,6 +55,14 @@ final class Strace {
         guard !pending.isEmpty else { return }
         writeAll(descriptor, pending)
         pending = ""
+    }
+
+    /// Before an exec: ends the call's line, and keeps it so that a failed exec's result is
+    /// printed with the call again (a successful one never returns to print it).
+    func flushBeforeExec() {
+        lock.lock(); defer { lock.unlock() }
+        guard !pending.isEmpty else { return }
+        writeAll(descriptor, pending + "\n")
     }
 
     private func format(_ value: UInt64, _ kind: SyscallArgumentKind, _ process: GuestProcess) -> String {

@@ -28,8 +28,12 @@ extension GuestProcess {
         let args = SyscallArguments(values: (state.x(0), state.x(1), state.x(2), state.x(3), state.x(4), state.x(5)))
         let entry = SyscallTable.entry(number)
         strace?.enter(number: number, entry: entry, args: args, process: self)
-        let result: Int
+        var result: Int
         switch entry?.action {
+        case _? where entry.map { namesReservedDescriptor($0, args) } == true:
+            result = -Int(EBADF)
+        case let .host(n)? where InterruptibleSyscall.mayBlock(number, args):
+            result = InterruptibleSyscall.call(n, args[0], args[1], args[2], args[3], args[4], args[5], interruptWord: currentThread.interruptWord)
         case let .host(n)?:
             result = HostSyscall.call(n, args[0], args[1], args[2], args[3], args[4], args[5])
         case let .hostPaths(n)?:
@@ -44,6 +48,15 @@ extension GuestProcess {
             }
             result = -Int(ENOSYS)
         }
+        if result == InterruptibleSyscall.interrupted {
+            // The call never started. Posted work alone: it runs at the safe point, then the
+            // call. A caught signal: as if the call had been interrupted.
+            result = -Int(EINTR)
+            if currentThread.caughtSignals.load(ordering: .acquiring) == 0 {
+                state.pc &-= 4
+                return
+            }
+        }
         strace?.exit(result: result, entry: entry, args: args)
         // Interrupted by a caught signal: the handler runs next; a restartable call runs
         // again after it (the frame saves the svc's pc and the original x0).
@@ -52,6 +65,17 @@ extension GuestProcess {
             return
         }
         state.setX(0, UInt64(bitPattern: Int64(result)))
+    }
+
+    /// Whether a descriptor argument is one of Kiln's own (strace file, codemap, report): to
+    /// the guest those do not exist, as on an arm64 machine (a guest probing every descriptor
+    /// with fstat, as CPython's fd_status.py does, must not find them; nor close or dup over them).
+    private func namesReservedDescriptor(_ entry: SyscallEntry, _ args: SyscallArguments) -> Bool {
+        guard !reservedDescriptors.isEmpty else { return false }
+        for (i, kind) in entry.argumentKinds.enumerated() where kind == .descriptor && reservedDescriptors.contains(args.int(i)) {
+            return true
+        }
+        return false
     }
 
     /// Calls host syscall `n` with every path argument resolved through the rootfs.

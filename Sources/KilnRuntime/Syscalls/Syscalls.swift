@@ -23,9 +23,20 @@ enum Syscalls {
         }
     }
 
-    static func close(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
-        if p.reservedDescriptors.contains(a.int(0)) { return -Int(EBADF) }
-        return HostSyscall.call(HostNumber.close, a[0])
+    /// close_range(first, last, flags) on the ranges between Kiln's own descriptors (a guest
+    /// closing everything above 2 before an exec must not close Kiln's strace or codemap file).
+    static func closeRange(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
+        let first = a[0] & 0xffff_ffff, last = a[1] & 0xffff_ffff
+        guard first <= last else { return -Int(EINVAL) }
+        var start = first
+        for reserved in p.reservedDescriptors.map({ UInt64($0) }).sorted() where reserved >= first && reserved <= last {
+            if reserved > start {
+                let r = HostSyscall.call(HostNumber.closeRange, start, reserved - 1, a[2])
+                if r < 0 { return r }
+            }
+            start = reserved + 1
+        }
+        return start <= last ? HostSyscall.call(HostNumber.closeRange, start, last, a[2]) : 0
     }
 
     static func pipe2(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
@@ -122,7 +133,9 @@ enum Syscalls {
         guard let out = pointer(a[1]) else { return -Int(EFAULT) }
         var events = [UInt8](repeating: 0, count: count * LayoutConversion.hostEpollEventSize)
         return events.withUnsafeMutableBytes { host in
-            let r = HostSyscall.call(HostNumber.epollPwait, a[0], UInt64(UInt(bitPattern: host.baseAddress)), a[2], a[3], a[4], a[5])
+            // A wait: a signal caught just before it must still end it (InterruptibleSyscall).
+            let r = InterruptibleSyscall.call(HostNumber.epollPwait, a[0], UInt64(UInt(bitPattern: host.baseAddress)), a[2], a[3], a[4], a[5],
+                                              interruptWord: p.currentThread.interruptWord)
             if r > 0 {
                 for i in 0..<r {
                     LayoutConversion.epollEventToGuest(host.baseAddress! + i * LayoutConversion.hostEpollEventSize,
