@@ -293,6 +293,45 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .syscall && s.x(0) == 99)
     }
 
+    /// With the thread's interrupt word set, a predicted return whose slot is chained and an
+    /// inline lookup that hits both leave to the host (else a loop of indirect branches would
+    /// never see a signal); cleared, the same return continues into the translated target.
+    @Test func indirectExitsLeaveWhenInterrupted() throws {
+        // A: bl 0x40 (returns to 0x8). B at 0x40: ret. C at 0x8: svc.
+        var a = IRBuilder(startOffset: 0)
+        a.guestInstruction(offset: 0, encoding: 0)
+        a.writeReg(.x(30), a.regionAddress(0x8))
+        a.finish(.call(0x40, returnTo: 0x8), guestLength: 4)
+        var b = IRBuilder(startOffset: 0x40)
+        b.guestInstruction(offset: 0x40, encoding: 0)
+        b.finish(.ret(b.readReg(.x(30))), guestLength: 4)
+        var c = IRBuilder(startOffset: 0x8)
+        c.guestInstruction(offset: 0x8, encoding: 0)
+        c.writeReg(.x(0), c.const(.i64, 99))
+        c.finish(.syscall(immediate: 0, next: 0xc), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let base: UInt64 = 0x7000_0000
+        let unitA = try runtime.install(try lowerer.lower(a.block), regionBase: base)
+        let unitB = try runtime.install(try lowerer.lower(b.block), regionBase: base)
+        let unitC = try runtime.install(try lowerer.lower(c.block), regionBase: base)
+        runtime.clearReturnPredictions()
+        let returnSlot = try #require(unitA.linkSlots.firstIndex { $0.targetOffset == 0x8 })
+        unitA.link(returnSlot, to: unitC.code)
+        runtime.register(pc: base + 0x8, code: unitC.code)
+        let interrupt = (runtime.context + X64ABI.Context.interrupt).assumingMemoryBound(to: UInt32.self)
+        defer { interrupt.pointee = 0 }
+        let s = GuestCPUState()
+        // A pushes the prediction and leaves through its unlinked call slot.
+        var exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .call && s.pc == base + 0x40 && s.x(30) == base + 0x8)
+        interrupt.pointee = 1
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .ret && exit.slot == nil && s.pc == base + 0x8 && s.x(0) == 0)
+        interrupt.pointee = 0
+        exit = runtime.run(unitB.code, state: s)
+        #expect(exit.kind == .syscall && s.pc == base + 0xc && s.x(0) == 99)
+    }
+
     /// An access whose base is at or above the guest limit leaves with a memory-fault trap
     /// naming the address, with the pc at the block's start (the dispatcher replays the block
     /// to find the instruction), although the host maps that address;
