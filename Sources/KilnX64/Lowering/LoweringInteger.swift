@@ -416,7 +416,7 @@ extension X64Lowerer {
     /// Conditions whose flags were converted to A64 layout (not parked raw) are computed after
     /// all.
     mutating func unfuseSelectConditionsOnConvertedFlags() {
-        for i in fusedSelectCondition.indices where fusedSelectCondition[i] && !rawFlags[Int(alias[Int(insts[i].a.index)])] {
+        for i in insts.indices where fusedSelectCondition[i] && !rawFlags[Int(alias[Int(insts[i].a.index)])] {
             fusedSelectCondition[i] = false
             needsCode[i] = true
         }
