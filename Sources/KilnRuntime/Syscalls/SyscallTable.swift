@@ -23,10 +23,13 @@ public struct SyscallEntry {
     /// How `--strace` prints each argument, one letter per argument separated by spaces:
     /// d signed, u unsigned, x hex, f descriptor, p path, s string, o octal.
     public let argumentKinds: [SyscallArgumentKind]
+    /// Bit i set: argument i is a descriptor (checked on every call, so kept as bits).
+    let descriptorArguments: UInt8
 
     public init(_ number: Int, _ name: String, _ action: SyscallAction, _ kinds: String) {
         self.number = number; self.name = name; self.action = action
         self.argumentKinds = kinds.split(separator: " ").map { SyscallArgumentKind(rawValue: $0.first ?? "x") ?? .hex }
+        self.descriptorArguments = argumentKinds.enumerated().reduce(0) { $1.element == .descriptor ? $0 | 1 << UInt8($1.offset) : $0 }
     }
 
     /// Whether any argument is a path the rootfs resolver must see.
@@ -47,6 +50,10 @@ public enum SyscallTable {
         for entry in filesAndIO + processAndTime + networkAndMemory + unified { table[entry.number] = entry }
         return table
     }()
+
+    /// Per guest number, bit i set when argument i is a descriptor (read on every call: a
+    /// byte, without copying the entry).
+    static let descriptorArguments: [UInt8] = byNumber.map { $0?.descriptorArguments ?? 0 }
 
     /// The entry for `number`, if arm64 has such a call.
     public static func entry(_ number: UInt64) -> SyscallEntry? {
