@@ -23,13 +23,10 @@ public struct SyscallEntry {
     /// How `--strace` prints each argument, one letter per argument separated by spaces:
     /// d signed, u unsigned, x hex, f descriptor, p path, s string, o octal.
     public let argumentKinds: [SyscallArgumentKind]
-    /// Bit i set: argument i is a descriptor (checked on every call, so kept as bits).
-    let descriptorArguments: UInt8
 
     public init(_ number: Int, _ name: String, _ action: SyscallAction, _ kinds: String) {
         self.number = number; self.name = name; self.action = action
         self.argumentKinds = kinds.split(separator: " ").map { SyscallArgumentKind(rawValue: $0.first ?? "x") ?? .hex }
-        self.descriptorArguments = argumentKinds.enumerated().reduce(0) { $1.element == .descriptor ? $0 | 1 << UInt8($1.offset) : $0 }
     }
 
     /// Whether any argument is a path the rootfs resolver must see.
@@ -53,7 +50,9 @@ public enum SyscallTable {
 
     /// Per guest number, bit i set when argument i is a descriptor (read on every call: a
     /// byte, without copying the entry).
-    static let descriptorArguments: [UInt8] = byNumber.map { $0?.descriptorArguments ?? 0 }
+    static let descriptorArguments: [UInt8] = byNumber.map { entry in
+        (entry?.argumentKinds ?? []).enumerated().reduce(0) { $1.element == .descriptor ? $0 | 1 << UInt8($1.offset) : $0 }
+    }
 
     /// The entry for `number`, if arm64 has such a call.
     public static func entry(_ number: UInt64) -> SyscallEntry? {
@@ -366,7 +365,7 @@ public enum SyscallTable {
         SyscallEntry(433, "fspick", .hostPaths(433), "f p x"),
         SyscallEntry(434, "pidfd_open", .host(434), "d x"),
         SyscallEntry(435, "clone3", .absent, "x u"),
-        SyscallEntry(436, "close_range", .emulated(Syscalls.closeRange), "f f x"),
+        SyscallEntry(436, "close_range", .emulated(Syscalls.closeRange), "u u x"),
         SyscallEntry(437, "openat2", .unsupported, "f p x u"),
         SyscallEntry(438, "pidfd_getfd", .host(438), "f f x"),
         SyscallEntry(439, "faccessat2", .hostPaths(439), "f p o x"),
