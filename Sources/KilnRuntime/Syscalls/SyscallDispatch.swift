@@ -71,7 +71,7 @@ extension GuestProcess {
     /// the guest those do not exist, as on an arm64 machine (a guest probing every descriptor
     /// with fstat, as CPython's fd_status.py does, must not find them; nor close or dup over them).
     @inline(__always) private func namesReservedDescriptor(_ number: UInt64, _ args: SyscallArguments) -> Bool {
-        guard lowestReservedDescriptor != .max, number < UInt64(SyscallTable.descriptorArguments.count) else { return false }
+        guard lowestReservedDescriptor != .max, number < UInt64(SyscallTable.numberLimit) else { return false }
         var descriptors = SyscallTable.descriptorArguments[Int(number)]
         while descriptors != 0 {
             let fd = args.int(descriptors.trailingZeroBitCount)

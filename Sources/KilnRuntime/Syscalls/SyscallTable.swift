@@ -43,16 +43,23 @@ public enum SyscallArgumentKind: Character {
 public enum SyscallTable {
     /// Entries indexed by guest syscall number (nil: no such call on arm64).
     public static let byNumber: [SyscallEntry?] = {
-        var table = [SyscallEntry?](repeating: nil, count: 512)
+        var table = [SyscallEntry?](repeating: nil, count: numberLimit)
         for entry in filesAndIO + processAndTime + networkAndMemory + unified { table[entry.number] = entry }
         return table
     }()
 
-    /// Per guest number, bit i set when argument i is a descriptor (read on every call: a
-    /// byte, without copying the entry).
-    static let descriptorArguments: [UInt8] = byNumber.map { entry in
-        (entry?.argumentKinds ?? []).enumerated().reduce(0) { $1.element == .descriptor ? $0 | 1 << UInt8($1.offset) : $0 }
-    }
+    /// Guest numbers are below this.
+    static let numberLimit = 512
+
+    /// Per guest number (`numberLimit` bytes), bit i set when argument i is a descriptor.
+    /// Read on every call, so a plain buffer: no entry copy, no array retain.
+    static let descriptorArguments: UnsafePointer<UInt8> = {
+        let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: numberLimit)
+        for (number, entry) in byNumber.enumerated() {
+            bits[number] = (entry?.argumentKinds ?? []).enumerated().reduce(0) { $1.element == .descriptor ? $0 | 1 << UInt8($1.offset) : $0 }
+        }
+        return UnsafePointer(bits)
+    }()
 
     /// The entry for `number`, if arm64 has such a call.
     public static func entry(_ number: UInt64) -> SyscallEntry? {
