@@ -62,7 +62,12 @@ public final class GuestProcess {
     /// Guards `warnedSyscalls` (threads' calls run concurrently).
     let warningLock = HostMutex()
     /// Host descriptors Kiln itself uses (the strace file); the guest may not close them.
-    var reservedDescriptors = Set<Int32>()
+    var reservedDescriptors = Set<Int32>() {
+        didSet { lowestReservedDescriptor = reservedDescriptors.min() ?? .max }
+    }
+    /// The smallest reserved descriptor: a system call's descriptor arguments are compared
+    /// with it before the set is consulted.
+    private(set) var lowestReservedDescriptor = Int32.max
     /// `--smc mtrack`'s write-protected code pages (see `codeWriteTracker()`).
     var codeWrites: CodeWriteTracker?
     let codeWritesLock = HostMutex()

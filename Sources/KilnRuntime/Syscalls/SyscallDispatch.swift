@@ -30,7 +30,7 @@ extension GuestProcess {
         strace?.enter(number: number, entry: entry, args: args, process: self)
         var result: Int
         switch entry?.action {
-        case _? where entry.map { namesReservedDescriptor($0, args) } == true:
+        case _? where namesReservedDescriptor(number, args):
             result = -Int(EBADF)
         case let .host(n)? where InterruptibleSyscall.mayBlock(number, args):
             result = InterruptibleSyscall.call(n, args[0], args[1], args[2], args[3], args[4], args[5], interruptWord: currentThread.interruptWord)
@@ -70,10 +70,13 @@ extension GuestProcess {
     /// Whether a descriptor argument is one of Kiln's own (strace file, codemap, report): to
     /// the guest those do not exist, as on an arm64 machine (a guest probing every descriptor
     /// with fstat, as CPython's fd_status.py does, must not find them; nor close or dup over them).
-    private func namesReservedDescriptor(_ entry: SyscallEntry, _ args: SyscallArguments) -> Bool {
-        guard !reservedDescriptors.isEmpty else { return false }
-        for (i, kind) in entry.argumentKinds.enumerated() where kind == .descriptor && reservedDescriptors.contains(args.int(i)) {
-            return true
+    @inline(__always) private func namesReservedDescriptor(_ number: UInt64, _ args: SyscallArguments) -> Bool {
+        guard lowestReservedDescriptor != .max, number < UInt64(SyscallTable.numberLimit) else { return false }
+        var descriptors = SyscallTable.descriptorArguments[Int(number)]
+        while descriptors != 0 {
+            let fd = args.int(descriptors.trailingZeroBitCount)
+            descriptors &= descriptors - 1
+            if fd >= lowestReservedDescriptor, reservedDescriptors.contains(fd) { return true }
         }
         return false
     }

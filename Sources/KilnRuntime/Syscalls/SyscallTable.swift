@@ -43,9 +43,22 @@ public enum SyscallArgumentKind: Character {
 public enum SyscallTable {
     /// Entries indexed by guest syscall number (nil: no such call on arm64).
     public static let byNumber: [SyscallEntry?] = {
-        var table = [SyscallEntry?](repeating: nil, count: 512)
+        var table = [SyscallEntry?](repeating: nil, count: numberLimit)
         for entry in filesAndIO + processAndTime + networkAndMemory + unified { table[entry.number] = entry }
         return table
+    }()
+
+    /// Guest numbers are below this.
+    static let numberLimit = 512
+
+    /// Per guest number (`numberLimit` bytes), bit i set when argument i is a descriptor.
+    /// Read on every call, so a plain buffer: no entry copy, no array retain.
+    static let descriptorArguments: UnsafePointer<UInt8> = {
+        let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: numberLimit)
+        for (number, entry) in byNumber.enumerated() {
+            bits[number] = (entry?.argumentKinds ?? []).enumerated().reduce(0) { $1.element == .descriptor ? $0 | 1 << UInt8($1.offset) : $0 }
+        }
+        return UnsafePointer(bits)
     }()
 
     /// The entry for `number`, if arm64 has such a call.
@@ -359,7 +372,7 @@ public enum SyscallTable {
         SyscallEntry(433, "fspick", .hostPaths(433), "f p x"),
         SyscallEntry(434, "pidfd_open", .host(434), "d x"),
         SyscallEntry(435, "clone3", .absent, "x u"),
-        SyscallEntry(436, "close_range", .emulated(Syscalls.closeRange), "f f x"),
+        SyscallEntry(436, "close_range", .emulated(Syscalls.closeRange), "u u x"),
         SyscallEntry(437, "openat2", .unsupported, "f p x u"),
         SyscallEntry(438, "pidfd_getfd", .host(438), "f f x"),
         SyscallEntry(439, "faccessat2", .hostPaths(439), "f p o x"),
