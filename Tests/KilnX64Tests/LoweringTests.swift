@@ -246,8 +246,8 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .trap && exit.trap == .breakpoint && exit.info == 5 && s.pc == base + 0x80 && s.x(2) == 77)
     }
 
-    @Test func returnsArePredictedThroughLinkSlots() throws {
-        // A: bl 0x40 (returns to 0x8). B at 0x40: ret. C at 0x8: svc.
+    /// A: bl 0x40 (returns to 0x8). B at 0x40: ret. C at 0x8: x0 = 99; svc. Installed at `base`.
+    func installCallReturnUnits(base: UInt64) throws -> (X64InstalledUnit, X64InstalledUnit, X64InstalledUnit) {
         var a = IRBuilder(startOffset: 0)
         a.guestInstruction(offset: 0, encoding: 0)
         a.writeReg(.x(30), a.regionAddress(0x8))
@@ -260,10 +260,14 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         c.writeReg(.x(0), c.const(.i64, 99))
         c.finish(.syscall(immediate: 0, next: 0xc), guestLength: 4)
         var lowerer = X64Lowerer(options: testOptions)
+        return (try runtime.install(try lowerer.lower(a.block), regionBase: base),
+                try runtime.install(try lowerer.lower(b.block), regionBase: base),
+                try runtime.install(try lowerer.lower(c.block), regionBase: base))
+    }
+
+    @Test func returnsArePredictedThroughLinkSlots() throws {
         let base: UInt64 = 0x6000_0000
-        let unitA = try runtime.install(try lowerer.lower(a.block), regionBase: base)
-        let unitB = try runtime.install(try lowerer.lower(b.block), regionBase: base)
-        let unitC = try runtime.install(try lowerer.lower(c.block), regionBase: base)
+        let (unitA, unitB, unitC) = try installCallReturnUnits(base: base)
         runtime.clearReturnPredictions()
         let s = GuestCPUState()
         unitA.link(0, to: unitB.code)
@@ -297,23 +301,8 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
     /// inline lookup that hits both leave to the host (else a loop of indirect branches would
     /// never see a signal); cleared, the same return continues into the translated target.
     @Test func indirectExitsLeaveWhenInterrupted() throws {
-        // A: bl 0x40 (returns to 0x8). B at 0x40: ret. C at 0x8: svc.
-        var a = IRBuilder(startOffset: 0)
-        a.guestInstruction(offset: 0, encoding: 0)
-        a.writeReg(.x(30), a.regionAddress(0x8))
-        a.finish(.call(0x40, returnTo: 0x8), guestLength: 4)
-        var b = IRBuilder(startOffset: 0x40)
-        b.guestInstruction(offset: 0x40, encoding: 0)
-        b.finish(.ret(b.readReg(.x(30))), guestLength: 4)
-        var c = IRBuilder(startOffset: 0x8)
-        c.guestInstruction(offset: 0x8, encoding: 0)
-        c.writeReg(.x(0), c.const(.i64, 99))
-        c.finish(.syscall(immediate: 0, next: 0xc), guestLength: 4)
-        var lowerer = X64Lowerer(options: testOptions)
         let base: UInt64 = 0x7000_0000
-        let unitA = try runtime.install(try lowerer.lower(a.block), regionBase: base)
-        let unitB = try runtime.install(try lowerer.lower(b.block), regionBase: base)
-        let unitC = try runtime.install(try lowerer.lower(c.block), regionBase: base)
+        let (unitA, unitB, unitC) = try installCallReturnUnits(base: base)
         runtime.clearReturnPredictions()
         let returnSlot = try #require(unitA.linkSlots.firstIndex { $0.targetOffset == 0x8 })
         unitA.link(returnSlot, to: unitC.code)

@@ -25,14 +25,7 @@ extension X64Lowerer {
             writeBack()
             if mxcsrState == .dirty { foldMXCSR() }
             restoreFlags(source, from: s)
-            let notTaken = asm.newLabel()
-            asm.jump(hostCondition(IRCondition(rawValue: condition.aux) ?? .al).inverted, to: notTaken)
-            emitLinkedJump(to: exit.target, kind: .branch)
-            asm.bind(notTaken)
-            emitLinkedJump(to: exit.next, kind: .branch)
-            emitStubs()
-            emitFloatSlowPaths()
-            emitBoundsFaults()
+            emitTwoWayExit(taken: hostCondition(IRCondition(rawValue: condition.aux) ?? .al), exit)
             return
         }
         if fusedExitCompare >= 0 {
@@ -44,14 +37,7 @@ extension X64Lowerer {
             writeBack()
             if mxcsrState == .dirty { foldMXCSR() }
             emitCompare(compare, operands)
-            let notTaken = asm.newLabel()
-            asm.jump(cc.inverted, to: notTaken)
-            emitLinkedJump(to: exit.target, kind: .branch)
-            asm.bind(notTaken)
-            emitLinkedJump(to: exit.next, kind: .branch)
-            emitStubs()
-            emitFloatSlowPaths()
-            emitBoundsFaults()
+            emitTwoWayExit(taken: cc, exit)
             return
         }
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
@@ -195,6 +181,19 @@ extension X64Lowerer {
         asm.emit(.mov64rm, reg: rcx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
         asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx)))
         asm.bind(miss)
+    }
+
+    /// A conditional exit on EFLAGS already set: Jcc past the taken target's linked jump to the
+    /// fall-through's, then the block's cold code.
+    mutating func emitTwoWayExit(taken cc: X64Condition, _ exit: IRExit) {
+        let notTaken = asm.newLabel()
+        asm.jump(cc.inverted, to: notTaken)
+        emitLinkedJump(to: exit.target, kind: .branch)
+        asm.bind(notTaken)
+        emitLinkedJump(to: exit.next, kind: .branch)
+        emitStubs()
+        emitFloatSlowPaths()
+        emitBoundsFaults()
     }
 
     /// One stub per link slot: record pc, exit kind and slot address; return to the host.
