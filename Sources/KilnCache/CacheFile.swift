@@ -80,11 +80,11 @@ public final class CacheFile: @unchecked Sendable {
 
     /// Descriptors at or above this are Kiln's own (the strace and report descriptors sit at
     /// 900 and up): below the usual 1024 soft limit, above what programs normally reach.
-    static let firstDescriptor: Int32 = 700
+    public static let firstDescriptor: Int32 = 700
 
     /// `fd` duplicated to `firstDescriptor` or above (close-on-exec), the original closed; `fd`
     /// itself when no such descriptor is free.
-    static func moveOutOfGuestRange(_ fd: Int32) -> Int32 {
+    public static func moveOutOfGuestRange(_ fd: Int32) -> Int32 {
         guard fd < firstDescriptor else { return fd }
         let moved = fcntl(fd, F_DUPFD_CLOEXEC, firstDescriptor)
         guard moved >= 0 else { return fd }

@@ -255,7 +255,8 @@ public struct CacheFileView: @unchecked Sendable {
 
     /// The index of the entry for `guestOffset`, by binary search over the sorted index.
     public func entryIndex(forGuestOffset target: UInt64) -> Int? {
-        entryIndex(forGuestOffset: target, in: 0, entryCount)
+        let index = firstEntry(atOrAfter: target, in: 0, entryCount)
+        return index < entryCount && guestOffset(ofEntry: index) == target ? index : nil
     }
 
     /// The first entry in `lower ..< upper` whose guest offset is `target` or more (`upper`
@@ -267,18 +268,6 @@ public struct CacheFileView: @unchecked Sendable {
             if guestOffset(ofEntry: mid) < target { low = mid + 1 } else { high = mid }
         }
         return low
-    }
-
-    /// The entry for `target` among entries `lower ..< upper`.
-    public func entryIndex(forGuestOffset target: UInt64, in lower: Int, _ upper: Int) -> Int? {
-        var low = lower, high = upper
-        while low < high {
-            let mid = (low + high) >> 1
-            let value = guestOffset(ofEntry: mid)
-            if value == target { return mid }
-            if value < target { low = mid + 1 } else { high = mid }
-        }
-        return nil
     }
 
     /// Checks entry `i`'s records against the sections and, when `guest` is given and

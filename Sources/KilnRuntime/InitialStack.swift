@@ -32,9 +32,9 @@ struct InitialStack {
             bytes.withUnsafeBytes { UnsafeMutableRawPointer(bitPattern: UInt(cursor))!.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
             return cursor
         }
-        func pushString(_ s: String) -> UInt64 { pushBytes(Array(s.utf8) + [0]) }
         // argv and envp strings are bytes: they need not be UTF-8.
         func pushCString(_ bytes: [UInt8]) -> UInt64 { pushBytes(bytes + [0]) }
+        func pushString(_ s: String) -> UInt64 { pushCString(Array(s.utf8)) }
 
         let execfn = pushString(executableName)
         let platform = pushString("aarch64")

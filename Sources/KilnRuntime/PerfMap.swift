@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnCache
 
 /// `KILN_PERF_MAP=1`: every block the JIT installs is appended to `/tmp/perf-<pid>.map` in
 /// perf's JIT map format ("START SIZE name", hex), named by its guest pc and, for file-backed
@@ -28,6 +29,11 @@ final class PerfMap: @unchecked Sendable {
 
     private init(withCode: Bool) { self.withCode = withCode }
 
+    private static func open(_ path: String) -> Int32 {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        return fd < 0 ? fd : CacheFile.moveOutOfGuestRange(fd)
+    }
+
     /// Appends one line for `size` bytes of code at `code` (one write, so lines of concurrent
     /// threads never interleave).
     func record(code: UnsafeRawPointer, size: Int, name: String) {
@@ -37,8 +43,10 @@ final class PerfMap: @unchecked Sendable {
         if owner != pid {
             if fd >= 0 { close(fd) }
             if codeFD >= 0 { close(codeFD) }
-            fd = open("/tmp/perf-\(pid).map", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            codeFD = withCode ? open("/tmp/perf-\(pid).code", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) : -1
+            // Out of the guest's descriptor range, as Kiln's other files: profiling must not
+            // change what the guest's open() returns.
+            fd = Self.open("/tmp/perf-\(pid).map")
+            codeFD = withCode ? Self.open("/tmp/perf-\(pid).code") : -1
             owner = pid
         }
         let start = String(UInt(bitPattern: code), radix: 16)

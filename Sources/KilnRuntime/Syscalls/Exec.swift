@@ -131,10 +131,8 @@ extension GuestProcess {
             guard let p = pointer(cursor), cursor < GuestLayout.limit else { return nil }
             let item = p.loadUnaligned(as: UInt64.self)
             if item == 0 { return result }
-            guard item >= GuestLayout.minimumAddress, item < GuestLayout.limit, let s = UnsafePointer<UInt8>(bitPattern: UInt(item)) else { return nil }
-            var n = 0
-            while n < 1 << 20, s[n] != 0 { n += 1 }
-            result.append(Array(UnsafeBufferPointer(start: s, count: n)))
+            guard let bytes = withGuestCString(item, limit: 1 << 20, Array.init) else { return nil }
+            result.append(bytes)
             cursor += 8
         }
         return nil

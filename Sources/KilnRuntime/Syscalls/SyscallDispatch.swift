@@ -104,11 +104,17 @@ extension GuestProcess {
 
     /// The NUL-terminated guest string at `address` (at most PATH_MAX bytes).
     func guestString(_ address: UInt64, limit: Int = 4096) -> String? {
+        withGuestCString(address, limit: limit) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `body` with the bytes of the NUL-terminated guest string at `address` (at most `limit`,
+    /// without the NUL); nil when `address` is outside guest memory.
+    func withGuestCString<R>(_ address: UInt64, limit: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
         guard address >= GuestLayout.minimumAddress, address < GuestLayout.limit,
               let p = UnsafePointer<UInt8>(bitPattern: UInt(address)) else { return nil }
         var n = 0
         while n < limit, p[n] != 0 { n += 1 }
-        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+        return body(UnsafeBufferPointer(start: p, count: n))
     }
 }
 
