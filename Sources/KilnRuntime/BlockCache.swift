@@ -65,15 +65,6 @@ struct BlockCache<Block> {
         return Int32(slotCount - 1)
     }
 
-    /// Keeps `block` in the direct-mapped cache only. For blocks another table already
-    /// finds again cheaply (cached code, served from its file's index): the pc table
-    /// would grow by tens of thousands of entries, each insert touching a fresh page.
-    mutating func insertRecent(_ block: Block, at pc: UInt64) {
-        let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
-        recentPCs[slot] = pc
-        recentBlocks[slot] = block
-    }
-
     /// Records `block`, translated from the `length` guest bytes at `pc`.
     mutating func insert(_ block: Block, at pc: UInt64, length: UInt64) {
         if let i = slotOfPC[pc] {
