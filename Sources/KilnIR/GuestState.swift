@@ -26,7 +26,7 @@ public struct V128: Hashable, Sendable {
 /// field at a constant offset from one base pointer. The offsets are part of Kiln's translation
 /// ABI.
 ///
-/// Layout (bytes): x0...x30 at 0, sp 248, pc 256, nzcv 264 (u32, flags in bits 31...28),
+/// Layout (bytes): x0...x30 at 0, sp 248, pc 256, nzcv 264 (u32 in the parked form below),
 /// fpcr 268, fpsr 272, tpidr_el0 280, v0...v31 at 288 (16 bytes each, low half first),
 /// exclusive monitor: address 800, value 808 (16 bytes), size 824 (u32, 0 = no reservation).
 public final class GuestCPUState {
@@ -63,9 +63,23 @@ public final class GuestCPUState {
         get { base.load(fromByteOffset: Self.pcOffset, as: UInt64.self) }
         set { base.storeBytes(of: newValue, toByteOffset: Self.pcOffset, as: UInt64.self) }
     }
+    /// NZCV in A64 layout (N Z C V in bits 31...28). Stored parked (`parkedNZCV`).
     @inlinable public var nzcv: UInt32 {
-        get { base.load(fromByteOffset: Self.nzcvOffset, as: UInt32.self) }
-        set { base.storeBytes(of: newValue, toByteOffset: Self.nzcvOffset, as: UInt32.self) }
+        get { Self.a64NZCV(parked: base.load(fromByteOffset: Self.nzcvOffset, as: UInt32.self)) }
+        set { base.storeBytes(of: Self.parkedNZCV(newValue), toByteOffset: Self.nzcvOffset, as: UInt32.self) }
+    }
+
+    /// NZCV as translated code keeps it, so that a block stores the flags it leaves without
+    /// converting them and the next block's B.cond restores them with SAHF: what LAHF + SETO
+    /// leave in AX, with A64 C in CF — N = bit 15 (SF), Z = bit 14 (ZF), C = bit 8 (CF),
+    /// V = bit 0 (OF, AL is 0 or 1). Other bits (AF, PF, bit 9) carry no meaning.
+    @inlinable public static func parkedNZCV(_ a64: UInt32) -> UInt32 {
+        (a64 >> 16 & 0xC000) | (a64 >> 21 & 0x100) | (a64 >> 28 & 1) | 0x200
+    }
+
+    /// A64 layout of a parked NZCV word.
+    @inlinable public static func a64NZCV(parked: UInt32) -> UInt32 {
+        (parked & 0xC000) << 16 | (parked & 0x100) << 21 | (parked & 1) << 28
     }
     @inlinable public var fpcr: UInt32 {
         get { base.load(fromByteOffset: Self.fpcrOffset, as: UInt32.self) }
@@ -122,7 +136,9 @@ public final class GuestCPUState {
         let off = Self.offset(of: r)
         switch r.type {
         case .v128: return V128(lo: base.load(fromByteOffset: off, as: UInt64.self), hi: base.load(fromByteOffset: off + 8, as: UInt64.self))
-        case .i32: return V128(lo: UInt64(base.load(fromByteOffset: off, as: UInt32.self)))
+        case .i32:
+            let word = base.load(fromByteOffset: off, as: UInt32.self)
+            return V128(lo: UInt64(r == .nzcv ? Self.a64NZCV(parked: word) : word))
         default: return V128(lo: base.load(fromByteOffset: off, as: UInt64.self))
         }
     }
@@ -133,7 +149,9 @@ public final class GuestCPUState {
         case .v128:
             base.storeBytes(of: v.lo, toByteOffset: off, as: UInt64.self)
             base.storeBytes(of: v.hi, toByteOffset: off + 8, as: UInt64.self)
-        case .i32: base.storeBytes(of: UInt32(truncatingIfNeeded: v.lo), toByteOffset: off, as: UInt32.self)
+        case .i32:
+            let word = UInt32(truncatingIfNeeded: v.lo)
+            base.storeBytes(of: r == .nzcv ? Self.parkedNZCV(word) : word, toByteOffset: off, as: UInt32.self)
         default: base.storeBytes(of: v.lo, toByteOffset: off, as: UInt64.self)
         }
     }

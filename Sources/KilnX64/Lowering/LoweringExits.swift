@@ -104,12 +104,7 @@ extension X64Lowerer {
             let r = use(IRValue(Int(w.value)))
             let off = GuestCPUState.offset(of: w.register)
             if w.register == .nzcv {
-                if rawFlags[Int(w.value)] {
-                    convertRawFlags(r, into: GPR.rax.number)
-                    asm.emit(.mov32mr, reg: GPR.rax.number, rm: state(off))
-                } else {
-                    asm.emit(.mov32mr, reg: r, rm: state(off))
-                }
+                storeFlags(r, raw: rawFlags[Int(w.value)], at: off)
             } else {
                 asm.emit(.mov64mr, reg: r, rm: state(off))
             }

@@ -83,6 +83,48 @@ extension X64Lowerer {
         asm.emit(.mov32rm, reg: d, rm: .reg(rdx))
     }
 
+    /// Stores NZCV held in `source` to guest state at `offset`, where it is kept parked
+    /// (`GuestCPUState.parkedNZCV`): raw flags as they are, A64 layout converted. With BMI2 the
+    /// conversion (SHRX, PDEP) leaves EFLAGS alone, as the exit's branch may still read them.
+    mutating func storeFlags(_ source: UInt8, raw: Bool, at offset: Int) {
+        guard !raw else { return asm.emit(.mov32mr, reg: source, rm: state(offset)) }
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
+        if options.features.contains(.bmi2) {
+            // N Z C V from bits 31...28 to bits 3...0, then deposited at bits 15, 14, 8, 0.
+            asm.emit(.mov32oi, reg: rcx, imm: 28)
+            asm.emit(.shrx32, reg: rax, rm: .reg(source), vvvv: rcx)
+            asm.emit(.mov32oi, reg: rcx, imm: 0xC101)
+            asm.emit(.pdep64, reg: rax, rm: .reg(rcx), vvvv: rax)
+        } else {
+            flagsValue = -1
+            asm.emit(.mov32rm, reg: rax, rm: .reg(source))
+            asm.emit(.shr32mi, rm: .reg(rax), imm: 16)
+            asm.emit(.and32mi, rm: .reg(rax), imm: 0xC000)
+            asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
+            asm.emit(.shr32mi, rm: .reg(rcx), imm: 21)
+            asm.emit(.and32mi, rm: .reg(rcx), imm: 0x100)
+            asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
+            asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
+            asm.emit(.shr32mi, rm: .reg(rcx), imm: 28)
+            asm.emit(.and32mi8, rm: .reg(rcx), imm: 1)
+            asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
+        }
+        asm.emit(.mov32mr, reg: rax, rm: state(offset))
+    }
+
+    /// Backward use pass: whether the select at `i` is CCMP/CCMN's choice between a flag-setting
+    /// compare and a constant NZCV that only conditions and the NZCV register read. Such a
+    /// select can choose between parked forms (the constant converted at translation time), so
+    /// neither the compare nor the result is converted to A64 layout.
+    func isParkableFlagsSelect(_ i: Int) -> Bool {
+        let inst = insts[i]
+        guard inst.op == .select, inst.type == .i32, !otherUse[i], options.features.contains(.lahfsahf),
+              !inst.b.isNone, Int(inst.b.index) < i, !inst.c.isNone, Int(inst.c.index) < i else { return false }
+        let flags = insts[Int(alias[Int(inst.b.index)])].op
+        guard flags == .nzcvAdd || flags == .nzcvSub || flags == .nzcvAdc || flags == .nzcvLogic else { return false }
+        return insts[Int(alias[Int(inst.c.index)])].op == .const
+    }
+
     /// Makes EFLAGS hold the parked flags `source` (held in register `s`).
     mutating func restoreFlags(_ source: Int32, from s: UInt8) {
         guard flagsValue != source else { return }

@@ -31,9 +31,8 @@ extension X64Lowerer {
             if r == .fpsr { bankFloatFlags() }
             let off = GuestCPUState.offset(of: r)
             let s = use(inst.a)
-            if r == .nzcv && rawFlags[Int(resolved(inst.a))] {
-                convertRawFlags(s, into: GPR.rax.number)
-                asm.emit(.mov32mr, reg: GPR.rax.number, rm: state(off))
+            if r == .nzcv {
+                storeFlags(s, raw: rawFlags[Int(resolved(inst.a))], at: off)
                 return
             }
             switch r.type {
@@ -181,6 +180,12 @@ extension X64Lowerer {
         if r == .fpsr { bankFloatFlags() }
         let d = define(i)
         let off = GuestCPUState.offset(of: r)
+        if r == .nzcv && !rawFlags[i] {
+            // Parked in guest state; this value has readers that need A64 layout.
+            asm.emit(.mov32rm, reg: GPR.rax.number, rm: state(off))
+            convertRawFlags(GPR.rax.number, into: d)
+            return
+        }
         switch r.type {
         case .v128: asm.emit(.movdqu_x_xm, reg: d, rm: state(off))
         case .i32: asm.emit(.mov32rm, reg: d, rm: state(off))
@@ -367,6 +372,24 @@ extension X64Lowerer {
 
     mutating func lowerSelect(_ i: Int, _ inst: IRInst) {
         let k = Int(resolved(inst.a))
+        if rawFlags[i] {
+            // Parked compare flags or the parked constant (`isParkableFlagsSelect`).
+            let constant = GuestCPUState.parkedNZCV(UInt32(truncatingIfNeeded: insts[Int(resolved(inst.c))].imm))
+            if fusedSelectCondition[k] {
+                let condition = insts[k]
+                let s = use(condition.a), t = use(inst.b), d = define(i)
+                asm.emit(.mov32oi, reg: d, imm: Int64(constant))
+                restoreFlags(resolved(condition.a), from: s)
+                asm.emit(.cmov64, reg: d, rm: .reg(t), cc: hostCondition(IRCondition(rawValue: condition.aux) ?? .al))
+            } else {
+                flagsValue = -1
+                let c = use(inst.a), t = use(inst.b), d = define(i)
+                asm.emit(.mov32oi, reg: d, imm: Int64(constant))
+                asm.emit(.test32mr, reg: c, rm: .reg(c))
+                asm.emit(.cmov64, reg: d, rm: .reg(t), cc: .ne)
+            }
+            return
+        }
         if fusedSelectCondition[k] {
             // CSEL/CSET on flags still parked raw: CMOVcc on the flags themselves.
             let condition = insts[k]

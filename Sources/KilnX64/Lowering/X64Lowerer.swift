@@ -316,12 +316,14 @@ public struct X64Lowerer {
                     operands = (IRValue(Int(packedFloat[i])), .none, .none)
                 }
             }
+            let flagsSelect = isParkableFlagsSelect(i)
+            if flagsSelect { rawFlags[i] = true }
             for k in 0..<3 {
                 let v = pick(k, operands.0, operands.1, operands.2, .none)
                 guard !v.isNone && Int(v.index) < i else { continue }
                 markUse(v, at: i)
                 let flagsStore = inst.op == .writeReg && inst.aux == IRGuestRegister.nzcv.rawValue
-                if inst.op != .condition && !flagsStore { otherUse[Int(alias[Int(v.index)])] = true }
+                if inst.op != .condition && !flagsStore && !(flagsSelect && k == 1) { otherUse[Int(alias[Int(v.index)])] = true }
             }
         }
         // One pass, each instruction read into a local.
@@ -333,6 +335,12 @@ public struct X64Lowerer {
             case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:
                 let t = insts[Int(inst.a.index)].type
                 rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && lahf
+            case .readReg where inst.aux == IRGuestRegister.nzcv.rawValue:
+                // Guest state holds NZCV parked: read by conditions only, it stays so.
+                rawFlags[i] = !otherUse[i] && lahf
+            case .select where rawFlags[i]:
+                // CCMP's select stays parked when its compare did (it has no other reader).
+                rawFlags[i] = rawFlags[Int(alias[Int(inst.b.index)])]
             case .trunc where inst.type.isInteger:
                 // The register read is earlier than `i`, so no later iteration looks at it.
                 let r = Int(alias[Int(inst.a.index)])
