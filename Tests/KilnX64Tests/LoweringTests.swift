@@ -17,8 +17,14 @@ struct RawMemory: GuestMemory {
     }
 }
 
+/// The state's bytes, with NZCV's parked word reduced to its meaning (translated code leaves
+/// AF, PF and bit 9 as LAHF set them; the interpreter stores them clear or set by convention).
 func snapshot(_ s: GuestCPUState) -> [UInt8] {
-    Array(UnsafeRawBufferPointer(start: s.base, count: GuestCPUState.size))
+    var bytes = Array(UnsafeRawBufferPointer(start: s.base, count: GuestCPUState.size))
+    withUnsafeBytes(of: GuestCPUState.parkedNZCV(s.nzcv).littleEndian) { word in
+        bytes.replaceSubrange(GuestCPUState.nzcvOffset..<(GuestCPUState.nzcvOffset + 4), with: word)
+    }
+    return bytes
 }
 
 func copyState(_ from: GuestCPUState, to: GuestCPUState) {
