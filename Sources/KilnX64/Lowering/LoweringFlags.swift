@@ -14,8 +14,16 @@ extension X64Lowerer {
         guard t == .i32 || t == .i64, options.features.contains(.lahfsahf) else { return lowerViaHelper(i) }
         let w = t == .i64
         let rax = GPR.rax.number, rcx = GPR.rcx.number
-        let a = use(inst.a)
+        let tested = Int(fusedTestOperand[i])
+        let a = tested >= 0 ? use(insts[tested].a) : use(inst.a)
         switch inst.op {
+        case .nzcvLogic where tested >= 0:
+            let mask = insts[tested].b
+            if let k = constant(mask), let imm = immediate32(k, wide: w) {
+                asm.emit(w ? .test64mi : .test32mi, rm: .reg(a), imm: imm)
+            } else {
+                asm.emit(w ? .test64mr : .test32mr, reg: use(mask), rm: .reg(a))
+            }
         case .nzcvLogic:
             asm.emit(w ? .test64mr : .test32mr, reg: a, rm: .reg(a))
         case .nzcvSub:
@@ -110,6 +118,34 @@ extension X64Lowerer {
             asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
         }
         asm.emit(.mov32mr, reg: rax, rm: state(offset))
+    }
+
+    /// Backward use pass at an NZCV logic producer `i` (TST, ANDS): when its operand is an
+    /// AND that nothing else reads (TST, or ANDS to XZR), the producer tests the AND's operands
+    /// itself and the AND is never emitted. Returns true when fused (operands marked).
+    mutating func fuseAndIntoTest(_ i: Int) -> Bool {
+        let inst = insts[i]
+        guard inst.op == .nzcvLogic, !inst.a.isNone, Int(inst.a.index) < i, options.features.contains(.lahfsahf) else { return false }
+        let k = Int(alias[Int(inst.a.index)])
+        let and = insts[k]
+        guard and.op == .and, and.type == .i32 || and.type == .i64, !and.a.isNone, !and.b.isNone,
+              Int(and.a.index) < k, Int(and.b.index) < k, useCount[k] == 0, i - k <= 8 else { return false }
+        // Readers after `i` are counted already; look for one between the AND and `i`.
+        for j in (k + 1)..<i {
+            let other = insts[j]
+            guard Self.hasValueOperands(other.op) else { continue }
+            for m in 0..<3 {
+                let v = pick(m, other.a, other.b, other.c, .none)
+                if !v.isNone && Int(v.index) < j && Int(alias[Int(v.index)]) == k { return false }
+            }
+        }
+        fusedTestOperand[i] = Int32(k)
+        needsCode[i] = true
+        markUse(and.a, at: i)
+        markUse(and.b, at: i)
+        otherUse[Int(alias[Int(and.a.index)])] = true
+        otherUse[Int(alias[Int(and.b.index)])] = true
+        return true
     }
 
     /// Backward use pass: whether the select at `i` is CCMP/CCMN's choice between a flag-setting

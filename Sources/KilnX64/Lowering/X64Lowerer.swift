@@ -73,6 +73,9 @@ public struct X64Lowerer {
     /// Conditions on raw flags read only by one integer `select`: its CMOVcc tests the flags
     /// (`selectOfCondition`: that select, found by the backward use pass).
     var fusedSelectCondition: [Bool] = []
+    /// For an NZCV logic producer: the AND it tests itself (TEST instead of AND + TEST, when
+    /// nothing else reads the AND), or -1.
+    var fusedTestOperand: [Int32] = []
     var selectOfCondition: [Int32] = []
 
     // Host registers: the value each holds (-1 free); pinned registers belong to the current
@@ -207,6 +210,7 @@ public struct X64Lowerer {
         Self.fill(&truncatedLoad, n, false)
         Self.fill(&boundsChecked, n, false)
         Self.fill(&fusedSelectCondition, n, false)
+        Self.fill(&fusedTestOperand, n, -1)
         Self.fill(&selectOfCondition, n, -1)
         Self.fill(&used, n, false)
         Self.fill(&otherUse, n, false)
@@ -284,6 +288,7 @@ public struct X64Lowerer {
                 continue
             }
             if fuseConditionIntoSelect(i) { continue }
+            if fuseAndIntoTest(i) { continue }
             needsCode[i] = inst.op != .const
             guard Self.hasValueOperands(inst.op) && !cachedWrite else { continue }
             var operands = (inst.a, inst.b, inst.c)
