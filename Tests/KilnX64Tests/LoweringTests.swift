@@ -327,6 +327,39 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .syscall && s.pc == base + 0xc && s.x(0) == 99)
     }
 
+    /// Only direct exits to a target at or before their block's start test the interrupt word:
+    /// with it set, a forward exit still runs into its chained target, whose backward exit
+    /// leaves; clear, the loop A -> B -> A runs until B's counter ends it.
+    @Test func onlyBackwardDirectExitsTestTheInterruptWord() throws {
+        let base: UInt64 = 0x7100_0000
+        var a = IRBuilder(startOffset: 0x100)
+        a.guestInstruction(offset: 0x100, encoding: 0)
+        a.writeReg(.x(2), a.binary(.add, a.readReg(.x(2)), a.const(.i64, 1)))
+        a.finish(.jump(0x200), guestLength: 4)
+        var b = IRBuilder(startOffset: 0x200)
+        b.guestInstruction(offset: 0x200, encoding: 0)
+        let left = b.binary(.sub, b.readReg(.x(0)), b.const(.i64, 1))
+        b.writeReg(.x(0), left)
+        b.finish(.branch(b.icmp(.ne, left, b.const(.i64, 0)), taken: 0x100, notTaken: 0x300), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let unitA = try runtime.install(try lowerer.lower(a.block), regionBase: base)
+        let unitB = try runtime.install(try lowerer.lower(b.block), regionBase: base)
+        unitA.link(0, to: unitB.code)
+        let back = try #require(unitB.linkSlots.firstIndex { $0.targetOffset == 0x100 })
+        unitB.link(back, to: unitA.code)
+        let interrupt = (runtime.context + X64ABI.Context.interrupt).assumingMemoryBound(to: UInt32.self)
+        defer { interrupt.pointee = 0 }
+        let s = GuestCPUState()
+        s.setX(0, 3)
+        interrupt.pointee = 1
+        var exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .branch && s.pc == base + 0x100 && s.x(0) == 2 && s.x(2) == 1)
+        #expect(exit.slot == UInt(bitPattern: unitB.table + Int(unitB.linkSlots[back].tableEntry)))
+        interrupt.pointee = 0
+        exit = runtime.run(unitA.code, state: s)
+        #expect(exit.kind == .branch && s.pc == base + 0x300 && s.x(0) == 0 && s.x(2) == 3)
+    }
+
     /// An access whose base is at or above the guest limit leaves with a memory-fault trap
     /// naming the address, with the pc at the block's start (the dispatcher replays the block
     /// to find the instruction), although the host maps that address;

@@ -53,7 +53,7 @@ extension X64Lowerer {
             // The call target keeps slot 0, as the first slot of every direct exit.
             let targetSlot = addLinkSlot(to: exit.target, kind: .call)
             pushReturn(exit.next)
-            emitInterruptCheck(slotIndex: targetSlot - X64ABI.UnitTable.firstLinkSlot)
+            emitInterruptCheck(slotIndex: targetSlot - X64ABI.UnitTable.firstLinkSlot, target: exit.target)
             asm.emit(.jmpm, rm: tableOperand())
             noteTableReference(targetSlot)
         case .branch:
@@ -114,7 +114,7 @@ extension X64Lowerer {
     /// `jmp [rip + slot]` with a new link slot whose stub is emitted after the exit code.
     mutating func emitLinkedJump(to target: UInt64, kind: IRExitKind) {
         let entry = X64ABI.UnitTable.firstLinkSlot + linkSlots.count
-        emitInterruptCheck(slotIndex: linkSlots.count)
+        emitInterruptCheck(slotIndex: linkSlots.count, target: target)
         asm.emit(.jmpm, rm: tableOperand())
         noteTableReference(entry)
         _ = addLinkSlot(to: target, kind: kind)
@@ -132,8 +132,13 @@ extension X64Lowerer {
     /// `cmp dword [r14 + interrupt], 0; jne <stub of link slot n>` (the slot exists already,
     /// or is the next one added). The jump is short: stubs follow the exit code directly, and
     /// an exit has at most three slots.
-    mutating func emitInterruptCheck(slotIndex n: Int) {
+    /// Leaves through stub `n` when something was posted to the thread — only on an exit to
+    /// `target` at or before this block's start: every cycle of direct exits has one such
+    /// exit (the one leaving the cycle's highest block), so a loop of chained blocks still
+    /// sees a posted signal within one iteration, and forward exits skip the test.
+    mutating func emitInterruptCheck(slotIndex n: Int, target: UInt64) {
         while pendingStubLabels.count <= n { pendingStubLabels.append(asm.newLabel()) }
+        guard target <= block.startOffset else { return }
         asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
         asm.shortJump(.ne, to: pendingStubLabels[n])
     }
