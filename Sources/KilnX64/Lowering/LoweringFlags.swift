@@ -76,19 +76,24 @@ extension X64Lowerer {
             asm.emit(.shlx32, reg: d, rm: .reg(rdx), vvvv: rcx)
             return
         }
-        flagsValue = -1
-        asm.emit(.mov32rm, reg: rdx, rm: .reg(source))
-        asm.emit(.shl32mi, rm: .reg(rdx), imm: 16)
-        asm.emit(.and32mi, rm: .reg(rdx), imm: Int64(Int32(bitPattern: 0xC000_0000)))
-        asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
-        asm.emit(.and32mi8, rm: .reg(rcx), imm: 1)
-        asm.emit(.shl32mi, rm: .reg(rcx), imm: 28)
-        asm.emit(.or32rm, reg: rdx, rm: .reg(rcx))
-        asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
-        asm.emit(.and32mi, rm: .reg(rcx), imm: 0x100)
-        asm.emit(.shl32mi, rm: .reg(rcx), imm: 21)
-        asm.emit(.or32rm, reg: rdx, rm: .reg(rcx))
+        // N, Z from bits 15, 14; C from bit 8; V from bit 0.
+        moveFlagBits(source, into: rdx, left: true, (16, 0xC000_0000), (21, 0x2000_0000), (28, 0x1000_0000))
         asm.emit(.mov32rm, reg: d, rm: .reg(rdx))
+    }
+
+    /// Without BMI2: `d` (rax or rdx) = the OR over three moves of (`source` shifted by the
+    /// move's count, masked); rcx is scratch. The shifts clobber EFLAGS.
+    mutating func moveFlagBits(_ source: UInt8, into d: UInt8, left: Bool,
+                               _ a: (shift: Int64, mask: UInt32), _ b: (shift: Int64, mask: UInt32), _ c: (shift: Int64, mask: UInt32)) {
+        flagsValue = -1
+        let rcx = GPR.rcx.number
+        for k in 0..<3 {
+            let move = pick(k, a, b, c, c), r = k == 0 ? d : rcx
+            asm.emit(.mov32rm, reg: r, rm: .reg(source))
+            asm.emit(left ? .shl32mi : .shr32mi, rm: .reg(r), imm: move.shift)
+            asm.emit(.and32mi, rm: .reg(r), imm: Int64(Int32(bitPattern: move.mask)))
+            if k > 0 { asm.emit(.or32rm, reg: d, rm: .reg(r)) }
+        }
     }
 
     /// Stores NZCV held in `source` to guest state at `offset`, where it is kept parked
@@ -104,18 +109,8 @@ extension X64Lowerer {
             asm.emit(.mov32oi, reg: rcx, imm: 0xC101)
             asm.emit(.pdep64, reg: rax, rm: .reg(rcx), vvvv: rax)
         } else {
-            flagsValue = -1
-            asm.emit(.mov32rm, reg: rax, rm: .reg(source))
-            asm.emit(.shr32mi, rm: .reg(rax), imm: 16)
-            asm.emit(.and32mi, rm: .reg(rax), imm: 0xC000)
-            asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
-            asm.emit(.shr32mi, rm: .reg(rcx), imm: 21)
-            asm.emit(.and32mi, rm: .reg(rcx), imm: 0x100)
-            asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
-            asm.emit(.mov32rm, reg: rcx, rm: .reg(source))
-            asm.emit(.shr32mi, rm: .reg(rcx), imm: 28)
-            asm.emit(.and32mi8, rm: .reg(rcx), imm: 1)
-            asm.emit(.or32rm, reg: rax, rm: .reg(rcx))
+            // N, Z to bits 15, 14; C to bit 8; V to bit 0.
+            moveFlagBits(source, into: rax, left: false, (16, 0xC000), (21, 0x100), (28, 1))
         }
         asm.emit(.mov32mr, reg: rax, rm: state(offset))
     }
