@@ -15,6 +15,7 @@ import KilnIR
 extension X64Lowerer {
     mutating func lowerExit() {
         let exit = block.exit
+        vacatePinnedDestinations()
         // The branch condition and indirect target are fetched before the write-backs, which
         // use only scratch registers.
         var valueReg: UInt8 = 0
@@ -95,7 +96,27 @@ extension X64Lowerer {
         return c
     }
 
-    /// Stores every deferred guest register write.
+    /// Values still needed at the exit that sit in the host register of a pinned guest register
+    /// the exit writes (its entry value, read by a later write or by the exit itself) move to
+    /// an allocatable register first, so the write-backs into pinned registers need no order
+    /// (an exit may swap two of them).
+    mutating func vacatePinnedDestinations() {
+        for w in finalWrites {
+            let host = X64ABI.pinnedHost[Int(w.register.rawValue)]
+            guard host >= 0 else { continue }
+            let holder = gprHolder[Int(host)]
+            guard holder >= 0 else { continue }
+            gprHolder[Int(host)] = -1
+            heldGPR &= ~(1 << UInt16(host))
+            regOf[Int(holder)] = -1
+            let moved = allocate(vector: false, for: holder)
+            asm.emit(.mov64rm, reg: moved, rm: .reg(UInt8(host)))
+        }
+        pinnedGPR = 0
+    }
+
+    /// Stores every deferred guest register write; pinned registers get theirs in their host
+    /// registers.
     mutating func writeBack() {
         // Only the exit's own operand stays reserved; each written value only for its store.
         let keepGPR = pinnedGPR, keepXMM = pinnedXMM
@@ -103,7 +124,10 @@ extension X64Lowerer {
             pinnedGPR = keepGPR; pinnedXMM = keepXMM
             let r = use(IRValue(Int(w.value)))
             let off = GuestCPUState.offset(of: w.register)
-            if w.register == .nzcv {
+            let host = X64ABI.pinnedHost[Int(w.register.rawValue)]
+            if host >= 0 {
+                copy(UInt8(host), r, wide: true)
+            } else if w.register == .nzcv {
                 storeFlags(r, raw: rawFlags[Int(w.value)], at: off)
             } else {
                 asm.emit(.mov64mr, reg: r, rm: state(off))

@@ -178,6 +178,8 @@ extension X64Lowerer {
     mutating func lowerReadRegister(_ i: Int, _ r: IRGuestRegister) {
         guard r.isValid else { failure = .malformedIR(index: i); return }
         if r == .fpsr { bankFloatFlags() }
+        let pinned = X64ABI.pinnedHost[Int(r.rawValue)]
+        if pinned >= 0 { return definePinned(i, host: UInt8(pinned)) }
         let d = define(i)
         let off = GuestCPUState.offset(of: r)
         if r == .nzcv && !rawFlags[i] {

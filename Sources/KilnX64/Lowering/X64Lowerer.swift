@@ -231,7 +231,8 @@ public struct X64Lowerer {
                 let r = IRGuestRegister(rawValue: inst.aux)
                 if r.isValid && Self.isCached(r) && !inst.a.isNone && Int(inst.a.index) < i {
                     cache[Int(r.rawValue)] = alias[Int(inst.a.index)]
-                    written[Int(r.rawValue)] = options.deferRegisterWrites
+                    // Pinned registers change only at exits, even with precise writes.
+                    written[Int(r.rawValue)] = options.deferRegisterWrites || X64ABI.pinnedHost[Int(r.rawValue)] >= 0
                 }
             case .vextract:
                 // Lane 0 of a vector as a float is the low bits of the same register.
@@ -273,7 +274,8 @@ public struct X64Lowerer {
         for i in stride(from: n - 1, through: 0, by: -1) {
             let inst = insts[i]
             if alias[i] != Int32(i) { continue }
-            let cachedWrite = inst.op == .writeReg && options.deferRegisterWrites && Self.isCached(IRGuestRegister(rawValue: inst.aux))
+            let cachedWrite = inst.op == .writeReg && Self.isCached(IRGuestRegister(rawValue: inst.aux))
+                && (options.deferRegisterWrites || (IRGuestRegister(rawValue: inst.aux).isValid && X64ABI.pinnedHost[Int(inst.aux)] >= 0))
             guard used[i] || (inst.op.hasSideEffects && !cachedWrite && inst.op != .guestInstruction) else { continue }
             if i == exitCondition && useCount[i] == 1 {
                 // Only the branch reads it: the exit tests the flags instead (if they stay raw).
@@ -349,7 +351,9 @@ public struct X64Lowerer {
             case .trunc where inst.type.isInteger:
                 // The register read is earlier than `i`, so no later iteration looks at it.
                 let r = Int(alias[Int(inst.a.index)])
-                if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1 {
+                // (Not of a pinned register: that is a move from its host register.)
+                if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1
+                    && IRGuestRegister(rawValue: insts[r].aux).isValid && X64ABI.pinnedHost[Int(insts[r].aux)] < 0 {
                     truncatedLoad[i] = true
                     needsCode[r] = false
                 }
@@ -410,12 +414,21 @@ public struct X64Lowerer {
     mutating func define(_ i: Int, reusing v: IRValue) -> UInt8 {
         let r = Int(resolved(v))
         let vector = Self.isVectorClass(insts[i].type)
-        guard lastUse[r] == Int32(current), regOf[r] >= 0, Self.isVectorClass(insts[r].type) == vector else { return define(i) }
+        guard lastUse[r] == Int32(current), regOf[r] >= 0, Self.isVectorClass(insts[r].type) == vector,
+              vector || X64ABI.pinnedHostMask & (1 << UInt16(regOf[r])) == 0 else { return define(i) }
         let reg = UInt8(regOf[r])
         regOf[r] = -1
         if vector { xmmHolder[Int(reg)] = Int32(i) } else { gprHolder[Int(reg)] = Int32(i) }
         regOf[i] = Int8(reg)
         return reg
+    }
+
+    /// Gives value `i` (a read of a pinned guest register) that register's host register:
+    /// no code, the register holds the block-entry value until the exit.
+    mutating func definePinned(_ i: Int, host: UInt8) {
+        gprHolder[Int(host)] = Int32(i)
+        heldGPR |= 1 << host
+        regOf[i] = Int8(host)
     }
 
     /// `mov d, s` at 64 or 32 bits, omitted when they are the same register (values are held

@@ -123,21 +123,31 @@ public final class X64Runtime {
         lookupTable.deallocate()
     }
 
-    /// `enter(state, context, code)`: saves the callee-saved registers, sets r15/r14, reserves
-    /// the spill frame and jumps to the code; exits jump to the returned offset.
+    /// `enter(state, context, code)`: saves the callee-saved registers, sets r15/r14, loads the
+    /// pinned guest registers from the state, reserves the spill frame and jumps to the code;
+    /// exits jump to the returned offset, which stores the pinned registers back (every way
+    /// out of translated code to the host goes through it, faults included: the handler moves
+    /// the host pc there).
     static func trampoline() -> (code: [UInt8], exitOffset: Int) {
         var asm = X64Assembler()
         let saved: [GPR] = [.rbx, .rbp, .r12, .r13, .r14, .r15]
         for r in saved { asm.emit(.push64o, reg: r.number) }
         asm.emit(.lea64rm, reg: X64ABI.stateRegister.number, rm: .mem(X64Memory(base: .rdi, disp: Int32(X64ABI.stateBias))))
         asm.emit(.mov64rm, reg: X64ABI.contextRegister.number, rm: .gpr(.rsi))
+        for p in X64ABI.pinnedRegisters { asm.emit(.mov64rm, reg: p.host.number, rm: pinnedHome(p.guest)) }
         asm.emit(.sub64mi, rm: .gpr(.rsp), imm: Int64(X64ABI.frameSize))
         asm.emit(.jmpm, rm: .gpr(.rdx))
         let exitOffset = asm.offset
+        for p in X64ABI.pinnedRegisters { asm.emit(.mov64mr, reg: p.host.number, rm: pinnedHome(p.guest)) }
         asm.emit(.add64mi, rm: .gpr(.rsp), imm: Int64(X64ABI.frameSize))
         for r in saved.reversed() { asm.emit(.pop64o, reg: r.number) }
         asm.emit(.ret)
         return (asm.bytes, exitOffset)
+    }
+
+    /// Where guest register `r` lives in the state (r15 is biased).
+    private static func pinnedHome(_ r: IRGuestRegister) -> X64RM {
+        .mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(GuestCPUState.offset(of: r) - X64ABI.stateBias)))
     }
 
     /// Installs a translation whose region is loaded at `regionBase`.
