@@ -255,12 +255,8 @@ final class JITDispatcher {
     /// checked memory, which stops at the faulting instruction with the exact guest state and
     /// delivers the signal from there. (The state holds the block's entry values: translated
     /// code writes guest registers back only at exits.)
+    /// Cached blocks (not in `blocks`) replay the same way: `replayBlock` lifts them again.
     private func replayFault(_ fault: HostFault) {
-        guard blocks[fault.blockPC] != nil else {
-            thread.state.pc = fault.pc
-            process.deliverFault(fault.signal, code: fault.code, address: fault.address, detail: "fault at \(hex(fault.address))")
-            return
-        }
         replayBlock(at: fault.blockPC)
     }
 
