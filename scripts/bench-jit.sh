@@ -47,6 +47,9 @@ command -v qemu-aarch64 >/dev/null || { echo "qemu-aarch64 missing (apt-get inst
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-jit.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# The JIT is measured, not caches: an empty cache directory (the user's may hold baked caches
+# that a kiln of the same translation ABI would use, and another ABI's kiln would not).
+export KILN_CACHE_DIR="$work/cache"
 
 # Inputs, generated deterministically.
 awk 'BEGIN {
