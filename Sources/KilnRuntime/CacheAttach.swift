@@ -382,7 +382,7 @@ extension JITDispatcher {
     /// Only the inline indirect lookup remembers it: a later miss (another pc took that lookup
     /// entry) is served again from the file's index, whose entry is ready by then (no checks
     /// redone). Keeping it in the block cache's direct-mapped array as well cost a cache miss
-    /// per entry (about 5% of a baked python3.11 -c pass) for a path that is rarely taken.
+    /// per entry (4.6% of the perf samples of a baked python3.11 -c pass) for a rare path.
     func installCached(_ code: UnsafeRawPointer, pc: UInt64, guestLength: UInt32, region: CacheRegion?) -> JITBlock {
         let block = JITBlock(code: code, ir: IRBlock(startOffset: pc &- (region?.base ?? 0), guestLength: guestLength),
                              base: region?.base ?? 0, pc: pc, guestLength: UInt64(guestLength))
