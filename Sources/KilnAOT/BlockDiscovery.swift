@@ -5,12 +5,14 @@ import KilnIR
 /// direct control flow out of it: branch targets, fall-throughs and call return points.
 public struct BlockDiscovery {
     public let image: ExecutableImage
-    /// Upper bound on blocks translated, so a hostile or huge file cannot run away.
+    /// Upper bound on blocks translated. Every block starts at a distinct instruction of the
+    /// image, so the default, one per instruction, never cuts discovery short (a fixed cap of 2M
+    /// left 60% of libLLVM-14's code to the JIT); a smaller one bounds the work.
     public var maxBlocks: Int
 
-    public init(image: ExecutableImage, maxBlocks: Int = 2_000_000) {
+    public init(image: ExecutableImage, maxBlocks: Int? = nil) {
         self.image = image
-        self.maxBlocks = maxBlocks
+        self.maxBlocks = maxBlocks ?? Int(image.codeByteCount / 4)
     }
 
     /// Adds every block start reachable through direct exits from `seeds`, marked `.discovered`.
