@@ -18,16 +18,12 @@ public final class CacheFile: @unchecked Sendable {
     public private(set) var tables: UnsafeMutablePointer<UInt64>?
     private let diagnostics: CacheDiagnostics?
     /// Per entry: 0 unchecked, 1 valid, 2 rejected, 3 valid with its table initialised.
-    /// Guarded by `lock`. A plain buffer, not an array: it is read and written on every
+    /// Guarded by `lock`. Anonymous zero pages, not an array: it is read and written on every
     /// lookup and every link slot filled, where an array's uniqueness and exclusivity checks
-    /// showed in profiles.
+    /// showed in profiles, and a run touches the pages of the entries it uses only (clearing
+    /// a byte per entry of clang's 6M took 4% of its baked start-up).
     private let entryStates: UnsafeMutableBufferPointer<UInt8>
-    /// Per guest page (4 KiB, from the first entry's page): 1 + the index of its first
-    /// entry, 0 while not yet searched. Guarded by `lock`. A lookup then searches only the
-    /// entries of one page, whose records lie together, instead of the whole table, which
-    /// touched a new page of records at most steps; each page's bound is searched once.
-    private let pageFirstEntry: UnsafeMutableBufferPointer<UInt32>
-    private let firstPage: UInt64
+    private let entryStatesMapped: Bool
     private let lock = Lock()
 
     private init(path: String, fd: Int32, mapping: UnsafeRawBufferPointer, view: CacheFileView, diagnostics: CacheDiagnostics?) {
@@ -36,23 +32,20 @@ public final class CacheFile: @unchecked Sendable {
         self.mapping = mapping
         self.view = view
         self.diagnostics = diagnostics
-        self.entryStates = .allocate(capacity: view.entryCount)
-        entryStates.initialize(repeating: 0)
-        // Entries are sorted (in a file where they are not, lookups just find fewer), so the
-        // last one bounds the pages. A region too large for the index (or an entry count
-        // beyond UInt32) searches the whole table.
         let count = view.entryCount
-        let first = count > 0 ? view.guestOffset(ofEntry: 0) >> CacheFile.pageShift : 0
-        let last = count > 0 ? view.guestOffset(ofEntry: count - 1) >> CacheFile.pageShift : 0
-        let pages = count > 0 && count < Int(UInt32.max) && last >= first && last - first < CacheFile.maximumIndexedPages ? Int(last - first) + 2 : 0
-        firstPage = first
-        pageFirstEntry = .allocate(capacity: pages)
-        pageFirstEntry.initialize(repeating: 0)
+        if count > 0, let base = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+           base != MAP_FAILED {
+            entryStates = UnsafeMutableBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count)
+            entryStatesMapped = true
+        } else {
+            entryStates = .allocate(capacity: count)
+            entryStates.initialize(repeating: 0)
+            entryStatesMapped = false
+        }
     }
 
     deinit {
-        entryStates.deallocate()
-        pageFirstEntry.deallocate()
+        if entryStatesMapped { munmap(entryStates.baseAddress, entryStates.count) } else { entryStates.deallocate() }
         if let reserved = reservation, let base = reserved.baseAddress {
             munmap(base, reserved.count)
         } else if let code = executableCode, let base = code.baseAddress {
@@ -195,7 +188,7 @@ public final class CacheFile: @unchecked Sendable {
     public func prepare(guestOffset: UInt64, guest: GuestRegion, regionBase: UInt64,
                         helper: (UInt64) -> UInt64 = { _ in 0 }) -> CacheLookup {
         return lock.withLock {
-            guard let index = entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
+            guard let index = view.entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
             guard let code = executableCode?.baseAddress else { return .notInCache }
             switch entryStates[index] {
             case 2: return .notInCache
@@ -220,7 +213,7 @@ public final class CacheFile: @unchecked Sendable {
                         case .regionAddress: value = regionBase &+ initializer.target
                         case .helper: value = helper(initializer.target)
                         case .link:
-                            value = readyCode(forGuestOffset: initializer.target, near: index, code: code)
+                            value = readyCode(record: record, target: initializer.target, code: code)
                                 ?? entryCode &+ initializer.addend
                         }
                         table[Int(initializer.slot)] = value
@@ -254,50 +247,16 @@ public final class CacheFile: @unchecked Sendable {
         }
     }
 
-    static let pageShift: UInt64 = 12
-    static let pageMask: UInt64 = 0xFFF
-    /// Regions up to 16 GiB of code are indexed by page (at most 16 MiB of index).
-    static let maximumIndexedPages: UInt64 = 1 << 22
-
-    /// The entry for `guestOffset`, searched among its page's entries. Caller holds `lock`.
-    private func entryIndex(forGuestOffset guestOffset: UInt64) -> Int? {
-        let page = (guestOffset >> CacheFile.pageShift) &- firstPage
-        guard pageFirstEntry.count > 0 else { return view.entryIndex(forGuestOffset: guestOffset) }
-        guard guestOffset >> CacheFile.pageShift >= firstPage, page < UInt64(pageFirstEntry.count - 1) else { return nil }
-        let lower = firstEntry(ofPage: Int(page)), upper = firstEntry(ofPage: Int(page) + 1)
-        guard lower < upper else { return nil }
-        // Blocks spread fairly evenly over a page: start where the offset's place in the page
-        // puts it and walk (records are adjacent, so the walk reads consecutive lines).
-        let within = Int(((guestOffset & CacheFile.pageMask) &* UInt64(upper - lower)) >> CacheFile.pageShift)
-        var index = lower + min(within, upper - lower - 1)
-        while index > lower, view.guestOffset(ofEntry: index) > guestOffset { index -= 1 }
-        while index < upper - 1, view.guestOffset(ofEntry: index) < guestOffset { index += 1 }
-        return view.guestOffset(ofEntry: index) == guestOffset ? index : nil
-    }
-
-    private func firstEntry(ofPage page: Int) -> Int {
-        let known = pageFirstEntry[page]
-        if known != 0 { return Int(known) - 1 }
-        let index = view.firstEntry(atOrAfter: (UInt64(page) &+ firstPage) << CacheFile.pageShift, in: 0, view.entryCount)
-        pageFirstEntry[page] = UInt32(index + 1)
-        return index
-    }
-
-    /// Eager chaining: the host code of the entry for `guestOffset` when it is already checked
-    /// and its table filled (state 3), so a link slot can point straight at it instead of at
-    /// its stub; nil otherwise (the exit then returns to the dispatcher once, which prepares
-    /// the target and chains the slot). Fall-through and nearby targets are tried first as the
-    /// neighbouring entries. Caller holds `lock`.
-    private func readyCode(forGuestOffset guestOffset: UInt64, near index: Int, code: UnsafeRawPointer) -> UInt64? {
-        var target: Int?
-        let next = index &+ 1
-        if next < view.entryCount, view.guestOffset(ofEntry: next) == guestOffset {
-            target = next
-        } else {
-            target = entryIndex(forGuestOffset: guestOffset)
-        }
-        guard let target, entryStates[target] == 3 else { return nil }
-        return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: target)
+    /// Eager chaining: the host code of the entry link record `record` goes to (guest offset
+    /// `target`) when it is already checked and its table filled (state 3), so the link slot
+    /// can point straight at it instead of at its stub; nil otherwise (the exit then returns
+    /// to the dispatcher once, which prepares the target and chains the slot). The bake
+    /// resolved the target's index into the record. Caller holds `lock`.
+    private func readyCode(record: Int, target: UInt64, code: UnsafeRawPointer) -> UInt64? {
+        // The state first: the target's record is only read (to confirm the index) when the
+        // target is in use, and then its line is warm.
+        guard let index = view.linkTargetEntry(record), entryStates[index] == 3, view.guestOffset(ofEntry: index) == target else { return nil }
+        return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: index)
     }
 
     /// The table-area slot index of a host address, when it lies inside this file's tables.

@@ -1,8 +1,8 @@
-/// Cache file format v3; docs/CACHE-FORMAT.md is the normative description. All integers are
+/// Cache file format v4; docs/CACHE-FORMAT.md is the normative description. All integers are
 /// little-endian; every offset is from the start of the file.
 public enum CacheFormat {
     public static let magic: [UInt8] = Array("KILNCACH".utf8)
-    public static let version: UInt32 = 3
+    public static let version: UInt32 = 4
     public static let pageSize = 4096
 
     /// Fixed part of the header; the section table follows, then the 8-byte header hash.
@@ -16,6 +16,12 @@ public enum CacheFormat {
     public static let codePadding: UInt8 = 0xCC
     /// Sanity bound on section and entry counts, far above anything a real region produces.
     public static let maximumSections = 8
+    /// The guest page index counts 4 KiB pages.
+    public static let guestPageShift: UInt64 = 12
+    /// Bytes before the page index's entries: first page (u64), page count (u64).
+    public static let pageIndexHeaderSize = 16
+    /// Regions whose entries span more guest pages than this (16 GiB) cannot be written.
+    public static let maximumIndexedPages: UInt64 = 1 << 22
 
     // Header field offsets.
     static let versionOffset = 8
@@ -42,14 +48,17 @@ public enum CacheSectionKind: UInt32, CaseIterable, Sendable {
     case slots = 2
     /// Serialized IR, for verify mode and re-optimisation (optional).
     case ir = 3
+    /// Per guest page, the index of its first entry: a lookup searches one page's entries.
+    case pages = 4
     /// Host code, page-aligned and last, so it maps read-only and executable on its own.
-    case code = 4
+    case code = 5
 
     public var name: String {
         switch self {
         case .entries: return "entries"
         case .slots: return "slots"
         case .ir: return "ir"
+        case .pages: return "pages"
         case .code: return "code"
         }
     }
@@ -124,17 +133,12 @@ public struct CacheTableReference: Hashable, Sendable {
 /// sections (their hashes are checked by `kiln cache verify`), so a corrupt byte is found in
 /// the entry that holds it, and only the pages of entries a run uses are ever read.
 public enum CacheEntryHash {
-    /// XXH3-64 of the first 64 record bytes, the slot records and the code, concatenated: one
-    /// hash call per entry rather than one per part and one over the parts' hashes.
+    /// XXH3-64 of the code, seeded with the XXH3-64 of the slot records, seeded with the
+    /// XXH3-64 of the first 64 record bytes. Chained seeds read each part where it lies: format
+    /// v3 copied the three into one buffer first, and that copy was the first touch of the
+    /// entry's code (3% of a baked run's samples).
     public static func hash(record: UnsafeRawBufferPointer, slots: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer) -> UInt64 {
-        let count = record.count + slots.count + code.count
-        // On the stack for all but the largest entries: this runs on every cached entry's first use.
-        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 16) { buffer in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[0..<record.count]).copyMemory(from: record)
-            UnsafeMutableRawBufferPointer(rebasing: buffer[record.count..<(record.count + slots.count)]).copyMemory(from: slots)
-            UnsafeMutableRawBufferPointer(rebasing: buffer[(record.count + slots.count)...]).copyMemory(from: code)
-            return XXH3.hash64(UnsafeRawBufferPointer(buffer))
-        }
+        XXH3.hash64(code, seed: XXH3.hash64(slots, seed: XXH3.hash64(record)))
     }
 
     static func hash(record: ArraySlice<UInt8>, slots: ArraySlice<UInt8>, code: ArraySlice<UInt8>) -> UInt64 {
@@ -259,7 +263,10 @@ public enum CacheFileBuilder {
             tableSlots += UInt64(entry.tableSlots)
         }
         guard tableSlots <= UInt64(UInt32.max) else { throw CacheBuildError.tooLarge("table slot count") }
+        guard entries.count < Int(UInt32.max) else { throw CacheBuildError.tooLarge("entry count") }
         let tableAreaOffset = CacheTableLayout.tableAreaOffset(codeLength: codeLength)
+        let guestOffsets = entries.map(\.guestOffset)
+        let pageIndex = try pageIndexBytes(guestOffsets)
 
         // Pass 2: resolve references and serialize.
         var entryBytes: [UInt8] = []
@@ -303,7 +310,14 @@ public enum CacheFileBuilder {
                 slotBytes += [0, 0, 0]
                 slotBytes.appendLittleEndian(initializer.slot)
                 slotBytes.appendLittleEndian(initializer.target)
-                slotBytes.appendLittleEndian(initializer.addend)
+                guard initializer.kind == .link || initializer.addend == 0 else {
+                    throw CacheBuildError.stubOutsideCode(guestOffset: entry.guestOffset, offset: initializer.addend)
+                }
+                slotBytes.appendLittleEndian(UInt32(initializer.addend))
+                // The entry a link goes to, when this file holds it: the runtime chains to it
+                // without searching the index.
+                let target = initializer.kind == .link ? firstIndex(of: initializer.target, in: guestOffsets) : nil
+                slotBytes.appendLittleEndian(target.map { UInt32($0 + 1) } ?? 0)
             }
             slotCount += UInt64(entry.initializers.count)
             entryBytes.appendLittleEndian(CacheEntryHash.hash(record: entryBytes[recordStart...], slots: slotBytes[slotStart...], code: code[...]))
@@ -313,6 +327,7 @@ public enum CacheFileBuilder {
 
         var payloads: [(CacheSectionKind, [UInt8])] = [(.entries, entryBytes), (.slots, slotBytes)]
         if !irBytes.isEmpty { payloads.append((.ir, irBytes)) }
+        payloads.append((.pages, pageIndex))
         payloads.append((.code, codeBytes))
 
         let headerSize = CacheFormat.headerSize(sectionCount: payloads.count)
@@ -357,5 +372,37 @@ public enum CacheFileBuilder {
             file += bytes
         }
         return file
+    }
+
+    /// The index of `offset` in the ascending `offsets`, if present.
+    static func firstIndex(of offset: UInt64, in offsets: [UInt64]) -> Int? {
+        var low = 0, high = offsets.count
+        while low < high {
+            let mid = (low + high) / 2
+            if offsets[mid] < offset { low = mid + 1 } else { high = mid }
+        }
+        return low < offsets.count && offsets[low] == offset ? low : nil
+    }
+
+    /// The pages section for entries at the ascending `offsets`: first page, page count, then
+    /// for each page from the first entry's to the last entry's, and once more for the end,
+    /// the index of the first entry at or after the page's start.
+    static func pageIndexBytes(_ offsets: [UInt64]) throws -> [UInt8] {
+        let shift = CacheFormat.guestPageShift
+        let first = offsets.first.map { $0 >> shift } ?? 0
+        let pages = offsets.last.map { ($0 >> shift) - first + 1 } ?? 0
+        guard pages <= CacheFormat.maximumIndexedPages else { throw CacheBuildError.tooLarge("guest page count \(pages)") }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(CacheFormat.pageIndexHeaderSize + 4 * (Int(pages) + 1))
+        bytes.appendLittleEndian(first)
+        bytes.appendLittleEndian(pages)
+        var index = 0
+        for page in 0..<pages {
+            let start = (first + page) << shift
+            while index < offsets.count, offsets[index] < start { index += 1 }
+            bytes.appendLittleEndian(UInt32(index))
+        }
+        bytes.appendLittleEndian(UInt32(offsets.count))
+        return bytes
     }
 }

@@ -72,6 +72,10 @@ public struct CacheFileView: @unchecked Sendable {
     let entries: UnsafeRawBufferPointer
     let slots: UnsafeRawBufferPointer
     let ir: UnsafeRawBufferPointer
+    /// The pages section's per-page first entries (page count + 1 of them).
+    let pageFirstEntries: UnsafeRawBufferPointer
+    /// The guest page (offset >> 12) of the first entry.
+    let firstGuestPage: UInt64
     public let code: UnsafeRawBufferPointer
     /// Offset of the code section in the file (page-aligned).
     public let codeFileOffset: UInt64
@@ -83,7 +87,8 @@ public struct CacheFileView: @unchecked Sendable {
     /// Validates `bytes` as a cache file. With `expectedKey`, the file must be for exactly that
     /// key; `hostFeatures` are the features this host has (the file's must be a subset).
     /// `checkSectionHashes: false` (the runtime) skips reading the sections: every entry's own
-    /// hash is checked on its first use instead.
+    /// hash is checked on its first use instead. The small pages section is always checked
+    /// whole, hash and order: lookups rely on it.
     public static func attach(_ bytes: UnsafeRawBufferPointer, expectedKey: CacheKey?,
                               hostFeatures: HostFeatures, checkSectionHashes: Bool = true) -> Result<CacheFileView, CacheRejection> {
         do {
@@ -110,9 +115,15 @@ public struct CacheFileView: @unchecked Sendable {
                     throw CacheRejection(.corruptSection, "\(section.kind.name) section hash \(hex64(hash)) != recorded \(hex64(section.hash))")
                 }
             }
+            let pages = slice(.pages)
+            if !checkSectionHashes, let section = header.section(.pages), XXH3.hash64(pages) != section.hash {
+                throw CacheRejection(.corruptSection, "pages section hash mismatch")
+            }
+            let firstPage = try checkPageIndex(pages, entryCount: header.entryCount)
             let codeOffset = header.section(.code)?.offset ?? 0
             return .success(CacheFileView(bytes: bytes, header: header, entries: slice(.entries), slots: slice(.slots),
-                                          ir: slice(.ir), code: slice(.code), codeFileOffset: codeOffset))
+                                          ir: slice(.ir), pageFirstEntries: UnsafeRawBufferPointer(rebasing: pages[CacheFormat.pageIndexHeaderSize...]),
+                                          firstGuestPage: firstPage, code: slice(.code), codeFileOffset: codeOffset))
         } catch let rejection as CacheRejection {
             return .failure(rejection)
         } catch {
@@ -121,14 +132,40 @@ public struct CacheFileView: @unchecked Sendable {
     }
 
     private init(bytes: UnsafeRawBufferPointer, header: CacheFileHeader, entries: UnsafeRawBufferPointer,
-                 slots: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
+                 slots: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, pageFirstEntries: UnsafeRawBufferPointer,
+                 firstGuestPage: UInt64, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
         self.bytes = bytes
         self.header = header
         self.entries = entries
         self.slots = slots
         self.ir = ir
+        self.pageFirstEntries = pageFirstEntries
+        self.firstGuestPage = firstGuestPage
         self.code = code
         self.codeFileOffset = codeFileOffset
+    }
+
+    /// Checks the pages section's shape (its count matches its length, first entries ascend
+    /// from 0 to the entry count) and returns its first page. Entries are not read: a page
+    /// index that disagrees with them only makes lookups miss, never serve a wrong entry.
+    static func checkPageIndex(_ pages: UnsafeRawBufferPointer, entryCount: UInt64) throws -> UInt64 {
+        guard pages.count >= CacheFormat.pageIndexHeaderSize + 4 else { throw CacheRejection(.corruptHeader, "pages section of \(pages.count) bytes") }
+        let first = u64(pages, 0), count = u64(pages, 8)
+        guard count <= CacheFormat.maximumIndexedPages, UInt64(pages.count) == UInt64(CacheFormat.pageIndexHeaderSize) + 4 * (count + 1) else {
+            throw CacheRejection(.corruptHeader, "pages section of \(pages.count) bytes for \(count) pages")
+        }
+        var previous: UInt32 = 0
+        for i in 0...Int(count) {
+            let index = u32(pages, CacheFormat.pageIndexHeaderSize + 4 * i)
+            guard index >= previous, UInt64(index) <= entryCount else {
+                throw CacheRejection(.corruptSection, "pages section: page \(i)'s first entry \(index) out of order")
+            }
+            previous = index
+        }
+        guard u32(pages, CacheFormat.pageIndexHeaderSize) == 0, UInt64(previous) == entryCount else {
+            throw CacheRejection(.corruptSection, "pages section does not span the \(entryCount) entries")
+        }
+        return first
     }
 
     static func u32(_ p: UnsafeRawBufferPointer, _ o: Int) -> UInt32 { UInt32(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
@@ -154,7 +191,7 @@ public struct CacheFileView: @unchecked Sendable {
         let headerSize = u32(bytes, CacheFormat.headerSizeOffset)
         let fileSize = u64(bytes, CacheFormat.fileSizeOffset)
         let sectionCount = u32(bytes, CacheFormat.sectionCountOffset)
-        guard sectionCount >= 3, sectionCount <= UInt32(CacheFormat.maximumSections),
+        guard sectionCount >= 4, sectionCount <= UInt32(CacheFormat.maximumSections),
               Int(headerSize) == CacheFormat.headerSize(sectionCount: Int(sectionCount)) else {
             throw CacheRejection(.corruptHeader, "section count \(sectionCount) and header size \(headerSize) disagree")
         }
@@ -223,8 +260,9 @@ public struct CacheFileView: @unchecked Sendable {
         }
         guard let entries = sections.first(where: { $0.kind == .entries }),
               let slotSection = sections.first(where: { $0.kind == .slots }),
+              sections.contains(where: { $0.kind == .pages }),
               sections.contains(where: { $0.kind == .code }) else {
-            throw CacheRejection(.corruptHeader, "entries, slots or code section missing")
+            throw CacheRejection(.corruptHeader, "entries, slots, pages or code section missing")
         }
         let (expectedEntryBytes, overflow) = entryCount.multipliedReportingOverflow(by: UInt64(CacheFormat.entryRecordSize))
         guard !overflow, expectedEntryBytes == entries.length else {
@@ -253,21 +291,21 @@ public struct CacheFileView: @unchecked Sendable {
         CacheFileView.u32(entries, i &* CacheFormat.entryRecordSize &+ 32)
     }
 
-    /// The index of the entry for `guestOffset`, by binary search over the sorted index.
+    /// The index of the entry for `guestOffset`: the pages section bounds the entries of its
+    /// guest page, and the search starts where the offset's place in the page predicts
+    /// (blocks spread fairly evenly over a page), walking adjacent records to the exact one.
     public func entryIndex(forGuestOffset target: UInt64) -> Int? {
-        let index = firstEntry(atOrAfter: target, in: 0, entryCount)
-        return index < entryCount && guestOffset(ofEntry: index) == target ? index : nil
-    }
-
-    /// The first entry in `lower ..< upper` whose guest offset is `target` or more (`upper`
-    /// when there is none).
-    public func firstEntry(atOrAfter target: UInt64, in lower: Int, _ upper: Int) -> Int {
-        var low = lower, high = upper
-        while low < high {
-            let mid = (low + high) >> 1
-            if guestOffset(ofEntry: mid) < target { low = mid + 1 } else { high = mid }
-        }
-        return low
+        let page = (target >> CacheFormat.guestPageShift) &- firstGuestPage
+        guard target >> CacheFormat.guestPageShift >= firstGuestPage, page < UInt64(pageFirstEntries.count / 4 - 1) else { return nil }
+        let lower = Int(CacheFileView.u32(pageFirstEntries, Int(page) &* 4))
+        let upper = min(Int(CacheFileView.u32(pageFirstEntries, Int(page) &* 4 &+ 4)), entryCount)
+        guard lower < upper else { return nil }
+        let pageMask = (UInt64(1) << CacheFormat.guestPageShift) - 1
+        let within = Int(((target & pageMask) &* UInt64(upper - lower)) >> CacheFormat.guestPageShift)
+        var index = lower + min(within, upper - lower - 1)
+        while index > lower, guestOffset(ofEntry: index) > target { index -= 1 }
+        while index < upper - 1, guestOffset(ofEntry: index) < target { index += 1 }
+        return guestOffset(ofEntry: index) == target ? index : nil
     }
 
     /// Checks entry `i`'s records against the sections and, when `guest` is given and
@@ -299,7 +337,16 @@ public struct CacheFileView: @unchecked Sendable {
     @inline(__always) public func slotInitializer(_ record: Int) -> CacheSlotInitializer {
         let ro = record &* CacheFormat.slotRecordSize
         return CacheSlotInitializer(kind: CacheSlotKind(rawValue: slots[ro]) ?? .regionAddress, slot: CacheFileView.u32(slots, ro + 4),
-                                    target: CacheFileView.u64(slots, ro + 8), addend: CacheFileView.u64(slots, ro + 16))
+                                    target: CacheFileView.u64(slots, ro + 8), addend: UInt64(CacheFileView.u32(slots, ro + 16)))
+    }
+
+    /// The entry a link record's exit goes to, when the file holds it (the bake resolved it),
+    /// inside the index but not compared with the record's target: a caller that uses it
+    /// compares the entry's guest offset, so a wrong index only loses the shortcut. Only for
+    /// records of an entry that passed `checkEntry`.
+    @inline(__always) public func linkTargetEntry(_ record: Int) -> Int? {
+        let stored = Int(CacheFileView.u32(slots, record &* CacheFormat.slotRecordSize &+ 20))
+        return stored > 0 && stored <= entryCount ? stored &- 1 : nil
     }
 
     /// The checks of `validateEntry` without building the entry (no allocation): the runtime
@@ -357,15 +404,16 @@ public struct CacheFileView: @unchecked Sendable {
                 return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) has an unknown kind"))
             }
             let slot = CacheFileView.u32(slots, ro + 4)
-            let addend = CacheFileView.u64(slots, ro + 16)
+            let addend = CacheFileView.u32(slots, ro + 16)
+            let targetEntry = CacheFileView.u32(slots, ro + 20)
             guard slot < tableSlots else {
                 return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) names slot \(slot) of \(tableSlots)"))
             }
-            guard kind != .link || addend < UInt64(codeLength) else {
-                return .failure(CacheRejection(.corruptSection, "\(name): link stub at \(addend) outside the entry's code"))
+            guard kind != .link || (addend < codeLength && UInt64(targetEntry) <= UInt64(entryCount)) else {
+                return .failure(CacheRejection(.corruptSection, "\(name): link stub at \(addend) outside the entry's code, or target entry \(targetEntry) beyond the index"))
             }
-            guard kind == .link || addend == 0 else {
-                return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) has a nonzero addend"))
+            guard kind == .link || (addend == 0 && targetEntry == 0) else {
+                return .failure(CacheRejection(.corruptSection, "\(name): slot initialiser \(r) has a nonzero addend or target entry"))
             }
         }
         if let guest, checkGuestBytes {

@@ -46,6 +46,38 @@ import KilnELF
         #expect(a != (try CacheFileBuilder.build(key: Fixture.key(hostFeatures: [.avx]), entries: entries)))
     }
 
+    /// The pages section bounds each guest page's entries: every entry is found from its own
+    /// offset, across empty pages, crowded pages and page boundaries, and nothing else is.
+    @Test func pageIndexFindsEveryEntryAndNothingElse() throws {
+        let template = Fixture.entries(count: 1, seed: 2)[0]
+        var offsets: [UInt64] = [0x1000, 0x1004, 0x1FFC, 0x2000, 0x7000, 0x7FF8]
+        offsets += (0..<300).map { 0x9000 + 4 * UInt64($0) }
+        let entries = offsets.map { o -> CacheEntryInput in
+            var e = template
+            e.guestOffset = o
+            e.tableSlots = 2
+            e.references = []
+            e.initializers = [CacheSlotInitializer(kind: .regionAddress, slot: 0, target: 0),
+                              CacheSlotInitializer(kind: .link, slot: 1, target: 0x7000, addend: 0)]
+            return e
+        }
+        let bytes = try CacheFileBuilder.build(key: Fixture.key(), entries: entries)
+        try bytes.withUnsafeBytes { raw in
+            let view = try CacheFileView.attach(raw, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+            for (i, o) in offsets.enumerated() { #expect(view.entryIndex(forGuestOffset: o) == i, "0x\(String(o, radix: 16))") }
+            for miss: UInt64 in [0, 0xFFC, 0x1008, 0x2004, 0x3000, 0x6FFC, 0x8000, 0x9000 + 4 * 300, 0xFFFF_FFFF_F000] {
+                #expect(view.entryIndex(forGuestOffset: miss) == nil, "0x\(String(miss, radix: 16))")
+            }
+            // Every link record names the entry at its target (0x7000 is entry 4).
+            for i in 0..<view.entryCount {
+                guard case .success(let checked) = view.checkEntry(i, guest: nil) else { Issue.record("entry \(i) rejected"); continue }
+                for record in Int(checked.slotStart)..<Int(checked.slotStart + checked.slotRecords) where view.slotInitializer(record).kind == .link {
+                    #expect(view.linkTargetEntry(record) == 4)
+                }
+            }
+        }
+    }
+
     @Test func emptyCacheIsValid() throws {
         let bytes = try CacheFileBuilder.build(key: Fixture.key(), entries: [])
         try bytes.withUnsafeBytes { raw in

@@ -48,7 +48,7 @@ import Testing
         let table = CacheFormat.fixedHeaderSize
         let entriesOffset = Int(readLE64(b, table + 8))
         let slotsOffset = Int(readLE64(b, table + CacheFormat.sectionRecordSize + 8))
-        switch rng.next() % 9 {
+        switch rng.next() % 10 {
         case 0:
             let flips = 1 + Int(rng.next() % 8)
             for _ in 0..<flips { b[Int(rng.next() % UInt64(b.count))] ^= UInt8(1) << (rng.next() % 8) }
@@ -90,11 +90,22 @@ import Testing
             put(&b, entriesOffset + e * CacheFormat.entryRecordSize + offset, width, interestingValue(&rng))
             reseal(&b)
             return "entry \(e) field \(offset)"
+        case 8:
+            // The pages section: its first page, count, or one page's first entry.
+            guard let pages = (0..<Int(readLE32(b, CacheFormat.sectionCountOffset))).first(where: {
+                readLE32(b, table + $0 * CacheFormat.sectionRecordSize) == CacheSectionKind.pages.rawValue
+            }) else { return "none" }
+            let offset = Int(readLE64(b, table + pages * CacheFormat.sectionRecordSize + 8))
+            let length = Int(readLE64(b, table + pages * CacheFormat.sectionRecordSize + 16))
+            let field = Int(rng.next() % UInt64(max(length / 4, 1))) * 4
+            put(&b, offset + field, field < CacheFormat.pageIndexHeaderSize ? 8 : 4, interestingValue(&rng))
+            reseal(&b)
+            return "pages field \(field)"
         default:
             let slotBytes = Int(readLE64(b, table + CacheFormat.sectionRecordSize + 16))
             guard slotBytes >= CacheFormat.slotRecordSize else { return "none" }
             let r = Int(rng.next() % UInt64(slotBytes / CacheFormat.slotRecordSize))
-            let fields: [(Int, Int)] = [(0, 1), (1, 1), (4, 4), (8, 8), (16, 8)]
+            let fields: [(Int, Int)] = [(0, 1), (1, 1), (4, 4), (8, 8), (16, 4), (20, 4)]
             let (offset, width) = fields[Int(rng.next() % UInt64(fields.count))]
             put(&b, slotsOffset + r * CacheFormat.slotRecordSize + offset, width, interestingValue(&rng))
             reseal(&b)
@@ -128,6 +139,8 @@ import Testing
                                 ? XXH3.hash64(UnsafeRawBufferPointer(rebasing: guest.bytes[Int(entry.guestOffset)..<end])) : nil
                             let recorded = raw.loadUnaligned(fromByteOffset: Int(view.header.section(.entries)!.offset) + i * CacheFormat.entryRecordSize + 8, as: UInt64.self)
                             #expect(actual == recorded, "iteration \(iteration) (\(label)): served entry \(i) with wrong guest bytes")
+                            let found = view.entryIndex(forGuestOffset: entry.guestOffset)
+                            #expect(found == nil || found == i, "iteration \(iteration) (\(label)): lookup of entry \(i)'s offset found \(String(describing: found))")
                             #expect(entry.initializers.allSatisfy { $0.slot < entry.tableSlots && ($0.kind != .link || $0.addend < UInt64(entry.code.count)) })
                             #expect(UInt64(entry.tableOffset) + UInt64(entry.tableSlots) <= view.header.tableSlots)
                             let codeStart = entry.code.baseAddress.map { $0 - raw.baseAddress! } ?? Int(view.codeFileOffset)
