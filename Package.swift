@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnCache", "KilnTestSupport"]),
         .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
         .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnToolTests", dependencies: ["kiln"]),
     ],
     swiftLanguageModes: [.v5]
 )

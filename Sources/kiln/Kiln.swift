@@ -35,9 +35,18 @@ extension Kiln {
                 i += valued.contains(argument) ? 2 : 1
             }
         }
-        // `kiln run` is parsed on its own: building the parser of the whole command tree
-        // (every subcommand's options, by reflection) cost ~0.5 ms of every run. Anything it
-        // does not accept (help, errors) goes through the full parser for its messages.
+        // `kiln run` is read without the argument parser when it is a plain command line (see
+        // `RunArguments.parseQuickly`), else parsed on its own: building the parser of the
+        // whole command tree (every subcommand's options, by reflection) cost ~0.5 ms more.
+        // Anything neither accepts (help, errors) goes through the full parser for its messages.
+        if arguments.first == "run", let quick = RunArguments.parseQuickly(Array(arguments.dropFirst())) {
+            do {
+                try quick.run()
+            } catch {
+                exit(withError: error)
+            }
+            exit()
+        }
         if arguments.first == "run", let command = try? RunCommand.parse(Array(arguments.dropFirst())) {
             do {
                 try command.run()

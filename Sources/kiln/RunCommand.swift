@@ -68,6 +68,24 @@ struct RunCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        try RunArguments(self).run()
+    }
+}
+
+extension RunArguments {
+    /// The values the argument parser read into `command`.
+    init(_ command: RunCommand) {
+        self.init(rootfs: command.rootfs, interp: command.interp, jit: command.jit, lockstep: command.lockstep, smc: command.smc,
+                  strace: command.strace, straceFile: command.straceFile, countInstructions: command.countInstructions,
+                  showRegions: command.showRegions, cacheMode: command.cacheMode, cacheReport: command.cacheReport,
+                  cacheReportJSON: command.cacheReportJSON, argv0: command.argv0, straceDescriptor: command.straceDescriptor,
+                  command: command.command)
+    }
+}
+
+extension RunArguments {
+    /// Runs the guest program as `kiln run` was asked to.
+    func run() throws {
         var command = self.command
         if command.first == "--" {
             command.removeFirst()
