@@ -112,8 +112,11 @@ public struct RegionBaker: Sendable {
         var entries: [CacheEntryInput] = []
         var staticEntries = 0, codemapEntries = 0, skipped = 0
         var covered: [Range<UInt64>] = []
-        for (address, entry) in zip(addresses, results) {
-            guard let entry else { skipped += 1; continue }
+        let useRecorded = seeds.contains(.codemaps)
+        for (address, result) in zip(addresses, results) {
+            guard var entry = result else { skipped += 1; continue }
+            // Blocks a real run executed go first in the file (see CacheEntryInput.hot).
+            entry.hot = useRecorded && recorded.contains(address)
             entries.append(entry)
             if seedSet.source(of: address) == .codemap { codemapEntries += 1 } else { staticEntries += 1 }
             covered.append(address ..< address + UInt64(entry.guestLength))

@@ -24,6 +24,8 @@ public final class CacheFile: @unchecked Sendable {
     /// a byte per entry of clang's 6M took 4% of its baked start-up).
     private let entryStates: UnsafeMutableBufferPointer<UInt8>
     private let entryStatesMapped: Bool
+    /// The code-order section: 0 unchecked, 1 intact, 2 corrupt. Guarded by `lock`.
+    private var codeOrderState: UInt8 = 0
     private let lock = Lock()
 
     private init(path: String, fd: Int32, mapping: UnsafeRawBufferPointer, view: CacheFileView, diagnostics: CacheDiagnostics?) {
@@ -271,17 +273,24 @@ public final class CacheFile: @unchecked Sendable {
         return Int((address - start) / 8)
     }
 
-    /// The guest offset of the entry whose code holds host address `address` (entries' code
-    /// is laid out in guest-offset order, so code offsets ascend too).
+    /// The guest offset of the entry whose code holds host address `address`, through the
+    /// code-order section (hot entries' code comes first, so code offsets do not follow guest
+    /// offsets), checked on its first use here.
     public func entry(containingHostAddress address: UInt) -> UInt64? {
         guard let base = executableCode?.baseAddress, address >= UInt(bitPattern: base) else { return nil }
+        let intact = lock.withLock {
+            if codeOrderState == 0 { codeOrderState = view.codeOrderIsIntact() ? 1 : 2 }
+            return codeOrderState == 1
+        }
+        guard intact else { return nil }
         let offset = UInt64(address - UInt(bitPattern: base))
         var low = 0, high = view.entryCount
         while low < high {
             let mid = (low + high) / 2
-            if view.codeOffset(ofEntry: mid) <= offset { low = mid + 1 } else { high = mid }
+            guard let index = view.entry(inCodeOrder: mid) else { return nil }
+            if view.codeOffset(ofEntry: index) <= offset { low = mid + 1 } else { high = mid }
         }
-        return low == 0 ? nil : view.guestOffset(ofEntry: low - 1)
+        return low == 0 ? nil : view.entry(inCodeOrder: low - 1).map { view.guestOffset(ofEntry: $0) }
     }
 
     /// Whether `address` lies in this file's executable code.

@@ -50,8 +50,10 @@ public enum CacheSectionKind: UInt32, CaseIterable, Sendable {
     case ir = 3
     /// Per guest page, the index of its first entry: a lookup searches one page's entries.
     case pages = 4
+    /// Entry indices in code order, to find the entry holding a host address.
+    case codeOrder = 5
     /// Host code, page-aligned and last, so it maps read-only and executable on its own.
-    case code = 5
+    case code = 6
 
     public var name: String {
         switch self {
@@ -59,6 +61,7 @@ public enum CacheSectionKind: UInt32, CaseIterable, Sendable {
         case .slots: return "slots"
         case .ir: return "ir"
         case .pages: return "pages"
+        case .codeOrder: return "code-order"
         case .code: return "code"
         }
     }
@@ -195,6 +198,9 @@ public struct CacheEntryInput: Sendable {
     public var initializers: [CacheSlotInitializer]
     public var ir: [UInt8]
     public var flags: CacheEntryFlags
+    /// Recorded by a real run (a codemap): placed with the other hot entries at the start of
+    /// the code, slots and table area, so a run like it touches few pages.
+    public var hot = false
 
     public init(guestOffset: UInt64, guestLength: UInt32, guestHash: UInt64, code: [UInt8], tableSlots: UInt32 = 0,
                 references: [CacheTableReference] = [], initializers: [CacheSlotInitializer] = [],
@@ -239,11 +245,6 @@ public enum CacheBuildError: Error, Equatable, Sendable, CustomStringConvertible
 public enum CacheFileBuilder {
     public static func build(key: CacheKey, entries input: [CacheEntryInput]) throws -> [UInt8] {
         let entries = input.sorted { $0.guestOffset < $1.guestOffset }
-        // Pass 1: place code and tables; the table area follows the code's last page.
-        var codeOffsets: [Int] = []
-        var tableOffsets: [UInt64] = []
-        var codeLength = 0
-        var tableSlots: UInt64 = 0
         var previous: UInt64?
         for entry in entries {
             if entry.guestOffset == previous { throw CacheBuildError.duplicateGuestOffset(entry.guestOffset) }
@@ -252,30 +253,45 @@ public enum CacheFileBuilder {
                 throw CacheBuildError.emptyGuestRange(entry.guestOffset)
             }
             guard CacheEntryFlags.known.isSuperset(of: entry.flags) else { throw CacheBuildError.unknownFlags(entry.flags.rawValue) }
-            guard entry.code.count <= Int(UInt32.max), entry.ir.count <= Int(UInt32.max),
-                  entry.initializers.count <= Int(UInt32.max), tableSlots <= UInt64(UInt32.max) else {
+            guard entry.code.count <= Int(UInt32.max), entry.ir.count <= Int(UInt32.max), entry.initializers.count <= Int(UInt32.max) else {
                 throw CacheBuildError.tooLarge("entry 0x\(String(entry.guestOffset, radix: 16))")
             }
+        }
+        guard entries.count < Int(UInt32.max) else { throw CacheBuildError.tooLarge("entry count") }
+        // Hot entries (each in guest order) come first in the code, slots and table area, so a
+        // run like the one that recorded them reads a dense prefix instead of pages all over
+        // the file; the entry records stay in guest order for lookups.
+        let placement = entries.indices.filter { entries[$0].hot } + entries.indices.filter { !entries[$0].hot }
+
+        // Pass 1: place code and tables; the table area follows the code's last page.
+        var codeOffsets = [Int](repeating: 0, count: entries.count)
+        var tableOffsets = [UInt64](repeating: 0, count: entries.count)
+        var codeLength = 0
+        var tableSlots: UInt64 = 0
+        for n in placement {
+            guard tableSlots <= UInt64(UInt32.max) else { throw CacheBuildError.tooLarge("table slot count") }
             codeLength = (codeLength + CacheFormat.codeAlignment - 1) / CacheFormat.codeAlignment * CacheFormat.codeAlignment
-            codeOffsets.append(codeLength)
-            codeLength += entry.code.count
-            tableOffsets.append(tableSlots)
-            tableSlots += UInt64(entry.tableSlots)
+            codeOffsets[n] = codeLength
+            codeLength += entries[n].code.count
+            tableOffsets[n] = tableSlots
+            tableSlots += UInt64(entries[n].tableSlots)
         }
         guard tableSlots <= UInt64(UInt32.max) else { throw CacheBuildError.tooLarge("table slot count") }
-        guard entries.count < Int(UInt32.max) else { throw CacheBuildError.tooLarge("entry count") }
         let tableAreaOffset = CacheTableLayout.tableAreaOffset(codeLength: codeLength)
         let guestOffsets = entries.map(\.guestOffset)
         let pageIndex = try pageIndexBytes(guestOffsets)
 
-        // Pass 2: resolve references and serialize.
-        var entryBytes: [UInt8] = []
+        // Pass 2: resolve references and serialize, in placement order; records by index.
+        var entryBytes = [UInt8](repeating: 0, count: CacheFormat.entryRecordSize * entries.count)
         var slotBytes: [UInt8] = []
         var irBytes: [UInt8] = []
         var codeBytes: [UInt8] = []
+        var codeOrder: [UInt8] = []
         codeBytes.reserveCapacity(codeLength)
+        codeOrder.reserveCapacity(4 * entries.count)
         var slotCount: UInt64 = 0
-        for (n, entry) in entries.enumerated() {
+        for n in placement {
+            let entry = entries[n]
             while codeBytes.count < codeOffsets[n] { codeBytes.append(CacheFormat.codePadding) }
             guard slotCount + UInt64(entry.initializers.count) <= UInt64(UInt32.max) else { throw CacheBuildError.tooLarge("slot initialiser count") }
             var code = entry.code
@@ -286,19 +302,21 @@ public enum CacheFileBuilder {
                                            tableOffset: Int(tableOffsets[n]), tableAreaOffset: tableAreaOffset) else {
                 throw CacheBuildError.referenceUnresolvable(guestOffset: entry.guestOffset)
             }
-            entryBytes.appendLittleEndian(entry.guestOffset)
-            entryBytes.appendLittleEndian(entry.guestHash)
-            entryBytes.appendLittleEndian(UInt64(codeOffsets[n]))
-            entryBytes.appendLittleEndian(UInt64(irBytes.count))
-            entryBytes.appendLittleEndian(entry.guestLength)
-            entryBytes.appendLittleEndian(UInt32(entry.code.count))
-            entryBytes.appendLittleEndian(UInt32(slotCount))
-            entryBytes.appendLittleEndian(UInt32(entry.initializers.count))
-            entryBytes.appendLittleEndian(UInt32(entry.ir.count))
-            entryBytes.appendLittleEndian(entry.flags.rawValue)
-            entryBytes.appendLittleEndian(UInt32(tableOffsets[n]))
-            entryBytes.appendLittleEndian(entry.tableSlots)
-            let recordStart = entryBytes.count - 64, slotStart = slotBytes.count
+            var record: [UInt8] = []
+            record.reserveCapacity(CacheFormat.entryRecordSize)
+            record.appendLittleEndian(entry.guestOffset)
+            record.appendLittleEndian(entry.guestHash)
+            record.appendLittleEndian(UInt64(codeOffsets[n]))
+            record.appendLittleEndian(UInt64(irBytes.count))
+            record.appendLittleEndian(entry.guestLength)
+            record.appendLittleEndian(UInt32(entry.code.count))
+            record.appendLittleEndian(UInt32(slotCount))
+            record.appendLittleEndian(UInt32(entry.initializers.count))
+            record.appendLittleEndian(UInt32(entry.ir.count))
+            record.appendLittleEndian(entry.flags.rawValue)
+            record.appendLittleEndian(UInt32(tableOffsets[n]))
+            record.appendLittleEndian(entry.tableSlots)
+            let slotStart = slotBytes.count
             for initializer in entry.initializers {
                 guard initializer.slot < entry.tableSlots else {
                     throw CacheBuildError.slotOutsideTable(guestOffset: entry.guestOffset, slot: initializer.slot)
@@ -320,14 +338,17 @@ public enum CacheFileBuilder {
                 slotBytes.appendLittleEndian(target.map { UInt32($0 + 1) } ?? 0)
             }
             slotCount += UInt64(entry.initializers.count)
-            entryBytes.appendLittleEndian(CacheEntryHash.hash(record: entryBytes[recordStart...], slots: slotBytes[slotStart...], code: code[...]))
+            record.appendLittleEndian(CacheEntryHash.hash(record: record[...], slots: slotBytes[slotStart...], code: code[...]))
+            entryBytes.replaceSubrange((n * CacheFormat.entryRecordSize)..<((n + 1) * CacheFormat.entryRecordSize), with: record)
             codeBytes += code
             irBytes += entry.ir
+            codeOrder.appendLittleEndian(UInt32(n))
         }
 
         var payloads: [(CacheSectionKind, [UInt8])] = [(.entries, entryBytes), (.slots, slotBytes)]
         if !irBytes.isEmpty { payloads.append((.ir, irBytes)) }
         payloads.append((.pages, pageIndex))
+        payloads.append((.codeOrder, codeOrder))
         payloads.append((.code, codeBytes))
 
         let headerSize = CacheFormat.headerSize(sectionCount: payloads.count)

@@ -76,6 +76,8 @@ public struct CacheFileView: @unchecked Sendable {
     let pageFirstEntries: UnsafeRawBufferPointer
     /// The guest page (offset >> 12) of the first entry.
     let firstGuestPage: UInt64
+    /// The code-order section: entry indices by ascending code offset.
+    let codeOrder: UnsafeRawBufferPointer
     public let code: UnsafeRawBufferPointer
     /// Offset of the code section in the file (page-aligned).
     public let codeFileOffset: UInt64
@@ -123,7 +125,7 @@ public struct CacheFileView: @unchecked Sendable {
             let codeOffset = header.section(.code)?.offset ?? 0
             return .success(CacheFileView(bytes: bytes, header: header, entries: slice(.entries), slots: slice(.slots),
                                           ir: slice(.ir), pageFirstEntries: UnsafeRawBufferPointer(rebasing: pages[CacheFormat.pageIndexHeaderSize...]),
-                                          firstGuestPage: firstPage, code: slice(.code), codeFileOffset: codeOffset))
+                                          firstGuestPage: firstPage, codeOrder: slice(.codeOrder), code: slice(.code), codeFileOffset: codeOffset))
         } catch let rejection as CacheRejection {
             return .failure(rejection)
         } catch {
@@ -133,7 +135,7 @@ public struct CacheFileView: @unchecked Sendable {
 
     private init(bytes: UnsafeRawBufferPointer, header: CacheFileHeader, entries: UnsafeRawBufferPointer,
                  slots: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, pageFirstEntries: UnsafeRawBufferPointer,
-                 firstGuestPage: UInt64, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
+                 firstGuestPage: UInt64, codeOrder: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
         self.bytes = bytes
         self.header = header
         self.entries = entries
@@ -141,6 +143,7 @@ public struct CacheFileView: @unchecked Sendable {
         self.ir = ir
         self.pageFirstEntries = pageFirstEntries
         self.firstGuestPage = firstGuestPage
+        self.codeOrder = codeOrder
         self.code = code
         self.codeFileOffset = codeFileOffset
     }
@@ -261,8 +264,13 @@ public struct CacheFileView: @unchecked Sendable {
         guard let entries = sections.first(where: { $0.kind == .entries }),
               let slotSection = sections.first(where: { $0.kind == .slots }),
               sections.contains(where: { $0.kind == .pages }),
+              let codeOrder = sections.first(where: { $0.kind == .codeOrder }),
               sections.contains(where: { $0.kind == .code }) else {
-            throw CacheRejection(.corruptHeader, "entries, slots, pages or code section missing")
+            throw CacheRejection(.corruptHeader, "entries, slots, pages, code-order or code section missing")
+        }
+        let (codeOrderBytes, tooMany) = entryCount.multipliedReportingOverflow(by: 4)
+        guard !tooMany, codeOrder.length == codeOrderBytes else {
+            throw CacheRejection(.corruptHeader, "code-order section of \(codeOrder.length) bytes for \(entryCount) entries")
         }
         let (expectedEntryBytes, overflow) = entryCount.multipliedReportingOverflow(by: UInt64(CacheFormat.entryRecordSize))
         guard !overflow, expectedEntryBytes == entries.length else {
@@ -284,6 +292,18 @@ public struct CacheFileView: @unchecked Sendable {
     /// The code offset of entry `i` (valid once the entry passed `validateEntry`).
     @inline(__always) public func codeOffset(ofEntry i: Int) -> UInt64 {
         CacheFileView.u64(entries, i &* CacheFormat.entryRecordSize &+ 16)
+    }
+
+    /// The entry whose code is `k`-th in the code section, if the code-order section names one.
+    @inline(__always) public func entry(inCodeOrder k: Int) -> Int? {
+        let index = Int(CacheFileView.u32(codeOrder, k &* 4))
+        return index < entryCount ? index : nil
+    }
+
+    /// Whether the code-order section still has the hash the section table records (it is
+    /// read only to attribute a fault in cached code, so it is checked then, not at attach).
+    public func codeOrderIsIntact() -> Bool {
+        header.section(.codeOrder).map { XXH3.hash64(codeOrder) == $0.hash } ?? false
     }
 
     /// The guest length of entry `i` (valid once the entry passed `validateEntry`).

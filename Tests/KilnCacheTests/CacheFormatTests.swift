@@ -236,6 +236,32 @@ import KilnELF
         }
     }
 
+    /// Hot entries (those a codemap recorded) take the start of the code and of the table
+    /// area; entry records stay in guest order, and every host address inside an entry's code
+    /// still leads back to that entry through the code-order section.
+    @Test func hotEntriesComeFirstAndHostAddressesFindTheirEntry() throws {
+        let dir = try TemporaryDirectory()
+        var entries = Fixture.entries(count: 30, seed: 21)
+        for i in entries.indices where i % 3 == 1 { entries[i].hot = true }
+        let path = try CacheWriter(directory: CacheDirectory(path: dir.path))
+            .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
+        let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+        let view = file.view
+        let hot = (0..<view.entryCount).filter { entries[$0].hot }, cold = (0..<view.entryCount).filter { !entries[$0].hot }
+        #expect(hot.map { view.codeOffset(ofEntry: $0) }.max()! < cold.map { view.codeOffset(ofEntry: $0) }.min()!)
+        guard case .success(let (code, _)) = file.mapCodeAndTables() else { return } // noexec mount: see codeMapsExecutableWithTablesBesideIt
+        Fixture.image.withGuestRegion { guest in
+            for (i, input) in entries.enumerated() {
+                guard case .success(let checked) = view.checkEntry(i, guest: guest) else { Issue.record("entry \(i) rejected"); continue }
+                #expect((UInt64(checked.tableOffset) < UInt64(hot.reduce(0) { $0 + Int(entries[$1].tableSlots) })) == input.hot)
+                let start = UInt(bitPattern: code.baseAddress!) + UInt(checked.codeOffset)
+                for k in [0, Int(checked.codeLength) / 2, Int(checked.codeLength) - 1] {
+                    #expect(file.entry(containingHostAddress: start + UInt(k)) == input.guestOffset)
+                }
+            }
+        }
+    }
+
     /// Eager chaining: a link slot filled after its target entry is in use (the next entry or
     /// one further away) points straight at the target's code; one whose target is not in use
     /// yet keeps its stub.
