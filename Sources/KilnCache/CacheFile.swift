@@ -208,26 +208,65 @@ public final class CacheFile: @unchecked Sendable {
                 diagnostics?.recordRejectedEntry(path: path, rejection)
                 return .rejected(rejection)
             case .success(let entry):
-                if entry.tableSlots > 0, let tables {
-                    let table = tables + Int(entry.tableOffset)
-                    let entryCode = UInt64(UInt(bitPattern: code)) &+ entry.codeOffset
-                    for record in Int(entry.slotStart)..<(Int(entry.slotStart) + Int(entry.slotRecords)) {
-                        let initializer = view.slotInitializer(record)
-                        let value: UInt64
-                        switch initializer.kind {
-                        case .regionAddress: value = regionBase &+ initializer.target
-                        case .helper: value = helper(initializer.target)
-                        case .link:
-                            value = readyCode(record: record, target: initializer.target, code: code)
-                                ?? entryCode &+ initializer.addend
-                        }
-                        table[Int(initializer.slot)] = value
-                    }
-                }
+                fillTable(of: entry, code: code, regionBase: regionBase, helper: helper)
                 entryStates[index] = 3
                 diagnostics?.recordEntryServed()
                 return .ready(code + Int(entry.codeOffset), index, entry.guestLength)
             }
+        }
+    }
+
+    /// Prepares every hot entry (those the bake placed first, from codemaps) inside `guest`
+    /// at once, before the region runs: they are checked in code order, reading a dense prefix
+    /// of the file, and their link slots point straight at each other, so the run they were
+    /// recorded from flows through them without returning to the dispatcher for each first
+    /// use and each first-taken exit. Entries outside `guest` (another mapping of the file)
+    /// are left for their own region. Returns how many entries are now ready.
+    public func prepareHot(guest: GuestRegion, regionBase: UInt64, helper: (UInt64) -> UInt64 = { _ in 0 }) -> Int {
+        lock.withLock {
+            guard let code = executableCode?.baseAddress else { return 0 }
+            var checked: [(index: Int, entry: CheckedCacheEntry)] = []
+            checked.reserveCapacity(view.hotEntryCount)
+            for k in 0..<view.hotEntryCount {
+                guard let index = view.entry(inCodeOrder: k), entryStates[index] == 0 else { continue }
+                let offset = view.guestOffset(ofEntry: index)
+                guard offset >= guest.offset, offset - guest.offset < UInt64(guest.bytes.count) else { continue }
+                switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
+                case .failure(let rejection):
+                    entryStates[index] = 2
+                    diagnostics?.recordRejectedEntry(path: path, rejection)
+                case .success(let entry):
+                    entryStates[index] = CacheFile.checkedInSweep
+                    checked.append((index, entry))
+                }
+            }
+            // Tables only once all are checked: a link may then go straight to any of them.
+            for (_, entry) in checked { fillTable(of: entry, code: code, regionBase: regionBase, helper: helper) }
+            for (index, _) in checked { entryStates[index] = 3 }
+            return checked.count
+        }
+    }
+
+    /// State of an entry checked by `prepareHot` whose table is being filled: a link may point
+    /// at it, since its table is filled before any code runs.
+    private static let checkedInSweep: UInt8 = 4
+
+    /// Fills the table slots of a checked entry from its initialisers. Caller holds `lock`.
+    private func fillTable(of entry: CheckedCacheEntry, code: UnsafeRawPointer, regionBase: UInt64, helper: (UInt64) -> UInt64) {
+        guard entry.tableSlots > 0, let tables else { return }
+        let table = tables + Int(entry.tableOffset)
+        let entryCode = UInt64(UInt(bitPattern: code)) &+ entry.codeOffset
+        for record in Int(entry.slotStart)..<(Int(entry.slotStart) + Int(entry.slotRecords)) {
+            let initializer = view.slotInitializer(record)
+            let value: UInt64
+            switch initializer.kind {
+            case .regionAddress: value = regionBase &+ initializer.target
+            case .helper: value = helper(initializer.target)
+            case .link:
+                value = readyCode(record: record, target: initializer.target, code: code)
+                    ?? entryCode &+ initializer.addend
+            }
+            table[Int(initializer.slot)] = value
         }
     }
 
@@ -260,7 +299,8 @@ public final class CacheFile: @unchecked Sendable {
     private func readyCode(record: Int, target: UInt64, code: UnsafeRawPointer) -> UInt64? {
         // The state first: the target's record is only read (to confirm the index) when the
         // target is in use, and then its line is warm.
-        guard let index = view.linkTargetEntry(record), entryStates[index] == 3, view.guestOffset(ofEntry: index) == target else { return nil }
+        guard let index = view.linkTargetEntry(record), entryStates[index] == 3 || entryStates[index] == CacheFile.checkedInSweep,
+              view.guestOffset(ofEntry: index) == target else { return nil }
         return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: index)
     }
 

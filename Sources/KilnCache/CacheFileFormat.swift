@@ -20,6 +20,8 @@ public enum CacheFormat {
     public static let guestPageShift: UInt64 = 12
     /// Bytes before the page index's entries: first page (u64), page count (u64).
     public static let pageIndexHeaderSize = 16
+    /// Bytes before the code order's entry indices: the hot entry count (u64).
+    public static let codeOrderHeaderSize = 8
     /// Regions whose entries span more guest pages than this (16 GiB) cannot be written.
     public static let maximumIndexedPages: UInt64 = 1 << 22
 
@@ -288,7 +290,8 @@ public enum CacheFileBuilder {
         var codeBytes: [UInt8] = []
         var codeOrder: [UInt8] = []
         codeBytes.reserveCapacity(codeLength)
-        codeOrder.reserveCapacity(4 * entries.count)
+        codeOrder.reserveCapacity(CacheFormat.codeOrderHeaderSize + 4 * entries.count)
+        codeOrder.appendLittleEndian(UInt64(entries.count { $0.hot }))
         var slotCount: UInt64 = 0
         for n in placement {
             let entry = entries[n]

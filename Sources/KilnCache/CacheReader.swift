@@ -76,8 +76,10 @@ public struct CacheFileView: @unchecked Sendable {
     let pageFirstEntries: UnsafeRawBufferPointer
     /// The guest page (offset >> 12) of the first entry.
     let firstGuestPage: UInt64
-    /// The code-order section: entry indices by ascending code offset.
+    /// The code-order section's entry indices by ascending code offset.
     let codeOrder: UnsafeRawBufferPointer
+    /// How many entries are hot: the first this many in code order.
+    public let hotEntryCount: Int
     public let code: UnsafeRawBufferPointer
     /// Offset of the code section in the file (page-aligned).
     public let codeFileOffset: UInt64
@@ -122,10 +124,13 @@ public struct CacheFileView: @unchecked Sendable {
                 throw CacheRejection(.corruptSection, "pages section hash mismatch")
             }
             let firstPage = try checkPageIndex(pages, entryCount: header.entryCount)
+            let order = slice(.codeOrder)
+            guard u64(order, 0) <= header.entryCount else { throw CacheRejection(.corruptHeader, "code-order section: \(u64(order, 0)) hot entries of \(header.entryCount)") }
             let codeOffset = header.section(.code)?.offset ?? 0
             return .success(CacheFileView(bytes: bytes, header: header, entries: slice(.entries), slots: slice(.slots),
                                           ir: slice(.ir), pageFirstEntries: UnsafeRawBufferPointer(rebasing: pages[CacheFormat.pageIndexHeaderSize...]),
-                                          firstGuestPage: firstPage, codeOrder: slice(.codeOrder), code: slice(.code), codeFileOffset: codeOffset))
+                                          firstGuestPage: firstPage, codeOrder: UnsafeRawBufferPointer(rebasing: order[CacheFormat.codeOrderHeaderSize...]),
+                                          hotEntryCount: Int(u64(order, 0)), code: slice(.code), codeFileOffset: codeOffset))
         } catch let rejection as CacheRejection {
             return .failure(rejection)
         } catch {
@@ -135,7 +140,7 @@ public struct CacheFileView: @unchecked Sendable {
 
     private init(bytes: UnsafeRawBufferPointer, header: CacheFileHeader, entries: UnsafeRawBufferPointer,
                  slots: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, pageFirstEntries: UnsafeRawBufferPointer,
-                 firstGuestPage: UInt64, codeOrder: UnsafeRawBufferPointer, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
+                 firstGuestPage: UInt64, codeOrder: UnsafeRawBufferPointer, hotEntryCount: Int, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
         self.bytes = bytes
         self.header = header
         self.entries = entries
@@ -144,6 +149,7 @@ public struct CacheFileView: @unchecked Sendable {
         self.pageFirstEntries = pageFirstEntries
         self.firstGuestPage = firstGuestPage
         self.codeOrder = codeOrder
+        self.hotEntryCount = hotEntryCount
         self.code = code
         self.codeFileOffset = codeFileOffset
     }
@@ -269,7 +275,7 @@ public struct CacheFileView: @unchecked Sendable {
             throw CacheRejection(.corruptHeader, "entries, slots, pages, code-order or code section missing")
         }
         let (codeOrderBytes, tooMany) = entryCount.multipliedReportingOverflow(by: 4)
-        guard !tooMany, codeOrder.length == codeOrderBytes else {
+        guard !tooMany, codeOrder.length == UInt64(CacheFormat.codeOrderHeaderSize) + codeOrderBytes else {
             throw CacheRejection(.corruptHeader, "code-order section of \(codeOrder.length) bytes for \(entryCount) entries")
         }
         let (expectedEntryBytes, overflow) = entryCount.multipliedReportingOverflow(by: UInt64(CacheFormat.entryRecordSize))
@@ -303,7 +309,9 @@ public struct CacheFileView: @unchecked Sendable {
     /// Whether the code-order section still has the hash the section table records (it is
     /// read only to attribute a fault in cached code, so it is checked then, not at attach).
     public func codeOrderIsIntact() -> Bool {
-        header.section(.codeOrder).map { XXH3.hash64(codeOrder) == $0.hash } ?? false
+        header.section(.codeOrder).map {
+            XXH3.hash64(UnsafeRawBufferPointer(rebasing: bytes[Int($0.offset)..<Int($0.offset + $0.length)])) == $0.hash
+        } ?? false
     }
 
     /// The guest length of entry `i` (valid once the entry passed `validateEntry`).

@@ -67,6 +67,8 @@ final class CacheRegion {
     var file: CacheFile?
     /// Lookups served from the cache, entries verified, JIT translations by reason.
     var served = 0
+    /// Hot entries made ready when the region attached (`CacheFile.prepareHot`).
+    var preloaded = 0
     var verified = 0
     var jit = [Int](repeating: 0, count: JITReason.allCases.count)
     var attachNanoseconds: UInt64 = 0
@@ -286,6 +288,8 @@ public final class CacheAttach {
             case .success:
                 region.file = file
                 region.status = "used"
+                // Verify mode recompiles each entry on its first use, so it keeps every entry lazy.
+                if mode != .verify { region.preloaded = file.prepareHot(guest: region.guestBytes, regionBase: region.base) }
             }
         }
     }

@@ -28,10 +28,11 @@ extension CacheAttach {
             let fraction = hundredths % 100
             return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
         }
-        var served = 0, jit = 0, used = 0
+        var served = 0, preloaded = 0, jit = 0, used = 0
         var attach: UInt64 = 0, load: UInt64 = 0, translate = anonymousNanoseconds
         for r in regions {
             served += r.served
+            preloaded += r.preloaded
             jit += r.jit.reduce(0, +)
             used += r.status == "used" ? 1 : 0
             attach &+= r.attachNanoseconds
@@ -50,14 +51,14 @@ extension CacheAttach {
                 lines.append("  cache \(r.cachePath ?? "-")")
                 lines.append("  status \(r.status == "used" ? "used" : "\(r.status): \(r.reason): \(r.detail)")")
                 let reasons = JITReason.allCases.filter { r.jit[$0.rawValue] > 0 }.map { "\($0.name) \(r.jit[$0.rawValue])" }
-                lines.append("  served \(r.served)\(mode == .verify ? " (verified \(r.verified))" : ""), jit \(r.jit.reduce(0, +))"
+                lines.append("  served \(r.served)\(mode == .verify ? " (verified \(r.verified))" : ""), preloaded \(r.preloaded), jit \(r.jit.reduce(0, +))"
                              + (reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))"))
                 lines.append("  attach \(ms(r.attachNanoseconds)) ms, loading \(ms(r.loadNanoseconds)) ms, translating \(ms(r.translateNanoseconds)) ms")
             }
             if anonymousCount > 0 {
                 lines.append("anonymous memory: jit \(anonymousCount) (anonymous-memory), translating \(ms(anonymousNanoseconds)) ms")
             }
-            lines.append("total: regions \(regions.count) (cache used \(used)), served \(served), jit \(jit), "
+            lines.append("total: regions \(regions.count) (cache used \(used)), served \(served), preloaded \(preloaded), jit \(jit), "
                          + "attach \(ms(attach)) ms, loading \(ms(load)) ms, translating \(ms(translate)) ms")
             return lines.joined(separator: "\n") + "\n"
         case .json:
@@ -68,13 +69,13 @@ extension CacheAttach {
                     + "\"buildID\": \(r.identity.map { jsonQuoted($0.buildIDHex) } ?? "null"), "
                     + "\"cacheFile\": \(r.cachePath.map(jsonQuoted) ?? "null"), \"status\": \(jsonQuoted(r.status)), "
                     + "\"reason\": \(jsonQuoted(r.reason)), \"detail\": \(jsonQuoted(r.detail)), "
-                    + "\"served\": \(r.served), \"verified\": \(r.verified), \"jit\": \(r.jit.reduce(0, +)), \"jitReasons\": {\(reasons)}, "
+                    + "\"served\": \(r.served), \"preloaded\": \(r.preloaded), \"verified\": \(r.verified), \"jit\": \(r.jit.reduce(0, +)), \"jitReasons\": {\(reasons)}, "
                     + "\"attachMs\": \(ms(r.attachNanoseconds)), \"loadingMs\": \(ms(r.loadNanoseconds)), "
                     + "\"translatingMs\": \(ms(r.translateNanoseconds))}"
             }
             return "{\"mode\": \(jsonQuoted(mode.rawValue)), \"regions\": [\(items.joined(separator: ", "))], "
                 + "\"anonymous\": {\"jit\": \(anonymousCount), \"translatingMs\": \(ms(anonymousNanoseconds))}, "
-                + "\"totals\": {\"regions\": \(regions.count), \"cacheUsed\": \(used), \"served\": \(served), \"jit\": \(jit), "
+                + "\"totals\": {\"regions\": \(regions.count), \"cacheUsed\": \(used), \"served\": \(served), \"preloaded\": \(preloaded), \"jit\": \(jit), "
                 + "\"attachMs\": \(ms(attach)), \"loadingMs\": \(ms(load)), \"translatingMs\": \(ms(translate))}}\n"
         }
     }
