@@ -263,7 +263,7 @@ public final class CacheFile: @unchecked Sendable {
             case .regionAddress: value = regionBase &+ initializer.target
             case .helper: value = helper(initializer.target)
             case .link:
-                value = readyCode(record: record, target: initializer.target, code: code)
+                value = readyCode(record: record, code: code)
                     ?? entryCode &+ initializer.addend
             }
             table[Int(initializer.slot)] = value
@@ -291,16 +291,15 @@ public final class CacheFile: @unchecked Sendable {
         }
     }
 
-    /// Eager chaining: the host code of the entry link record `record` goes to (guest offset
-    /// `target`) when it is already checked and its table filled (state 3), so the link slot
+    /// Eager chaining: the host code of the entry link record `record` goes to when it is
+    /// already checked and its table filled (state 3, or being filled by `prepareHot`), so the link slot
     /// can point straight at it instead of at its stub; nil otherwise (the exit then returns
     /// to the dispatcher once, which prepares the target and chains the slot). The bake
     /// resolved the target's index into the record. Caller holds `lock`.
-    private func readyCode(record: Int, target: UInt64, code: UnsafeRawPointer) -> UInt64? {
-        // The state first: the target's record is only read (to confirm the index) when the
-        // target is in use, and then its line is warm.
-        guard let index = view.linkTargetEntry(record), entryStates[index] == 3 || entryStates[index] == CacheFile.checkedInSweep,
-              view.guestOffset(ofEntry: index) == target else { return nil }
+    private func readyCode(record: Int, code: UnsafeRawPointer) -> UInt64? {
+        // The record's target entry is as the bake wrote it: the entry hash, checked before any
+        // of the entry's slot records is read, covers it.
+        guard let index = view.linkTargetEntry(record), entryStates[index] == 3 || entryStates[index] == CacheFile.checkedInSweep else { return nil }
         return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: index)
     }
 

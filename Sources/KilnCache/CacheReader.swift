@@ -369,9 +369,8 @@ public struct CacheFileView: @unchecked Sendable {
     }
 
     /// The entry a link record's exit goes to, when the file holds it (the bake resolved it),
-    /// inside the index but not compared with the record's target: a caller that uses it
-    /// compares the entry's guest offset, so a wrong index only loses the shortcut. Only for
-    /// records of an entry that passed `checkEntry`.
+    /// inside the index. Only for records of an entry that passed `checkEntry`, whose hash
+    /// covers its slot records.
     @inline(__always) public func linkTargetEntry(_ record: Int) -> Int? {
         let stored = Int(CacheFileView.u32(slots, record &* CacheFormat.slotRecordSize &+ 20))
         return stored > 0 && stored <= entryCount ? stored &- 1 : nil

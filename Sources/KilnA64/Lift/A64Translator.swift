@@ -3,13 +3,16 @@ import KilnIR
 /// Decodes and lifts guest code into IR blocks. One translator per thread; it reuses its IR
 /// storage, so the block it produces is valid until the next translation.
 public struct A64Translator {
-    public let decoder: A64Decoder
+    /// The decoder given at init, else the shared one, built on the first decode: a run whose
+    /// code all comes from caches never pays for its tables (~1 ms).
+    private let givenDecoder: A64Decoder?
+    public var decoder: A64Decoder { givenDecoder ?? .shared }
     public var lifter: A64Lifter
     /// Longest block, in guest instructions.
     public var maxInstructions: Int
 
-    public init(decoder: A64Decoder = .shared, maxInstructions: Int = 512) {
-        self.decoder = decoder
+    public init(decoder: A64Decoder? = nil, maxInstructions: Int = 512) {
+        givenDecoder = decoder
         self.lifter = A64Lifter()
         self.maxInstructions = maxInstructions
     }
