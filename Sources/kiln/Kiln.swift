@@ -21,19 +21,28 @@ struct Kiln: ParsableCommand {
 extension Kiln {
     /// `kiln run --cache-report=json` is spelled as the issue gives it; the argument parser
     /// has no optional-value options, so the `=json`/`=text` forms of Kiln's own options (those
-    /// before the program) become flags first.
+    /// before the program) become flags first. `run`, `bench` and `validate` hand everything
+    /// from the program on to it, and the argument parser would take a `--help` among Kiln's
+    /// own options for part of the program: it is asked for that subcommand's help instead.
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
-        let valued: Set<String> = ["--rootfs", "--strace-file", "--cache", "--argv0"]
+        let helpWords: Set<String> = ["--help", "-h"]
         if arguments.first == "run" {
             var i = 1
             while i < arguments.count {
                 let argument = arguments[i]
                 if argument == "--" || !argument.hasPrefix("-") { break }
+                if helpWords.contains(argument) { main(["help", "run"]) }
                 if argument == "--cache-report=json" { arguments[i] = "--cache-report-json" }
                 if argument == "--cache-report=text" { arguments[i] = "--cache-report" }
-                i += valued.contains(argument) ? 2 : 1
+                switch RunArguments.options[argument] {
+                case .value?, .descriptor?: i += 2
+                default: i += 1
+                }
             }
+        }
+        if let command = arguments.first, ["bench", "validate"].contains(command), arguments.count > 1, helpWords.contains(arguments[1]) {
+            main(["help", command])
         }
         // `kiln run` is read without the argument parser when it is a plain command line (see
         // `RunArguments.parseQuickly`), else parsed on its own: building the parser of the

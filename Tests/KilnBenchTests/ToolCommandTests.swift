@@ -68,6 +68,25 @@ final class ScratchDirectory {
         }
     }
 
+    /// `--help` among Kiln's own options shows the subcommand's help, even for the commands
+    /// that hand the rest of the line to a program; after the program it is the program's.
+    @Test func helpAmongKilnsOptionsIsKilnsHelp() throws {
+        let scratch = try ScratchDirectory()
+        let cases: [([String], String)] = [
+            (["run", "--help"], "Run an arm64 Linux program."),
+            (["run", "--cache", "off", "-h"], "Run an arm64 Linux program."),
+            (["bench", "--help"], "Measure a program cold"),
+            (["validate", "-h"], "Check that a program behaves the same"),
+        ]
+        for (arguments, overview) in cases {
+            let result = try KilnExecutable.run(arguments, cacheDirectory: scratch.path)
+            #expect(result.status == 0 && !result.signaled, "\(arguments)")
+            #expect(String(decoding: result.stdout, as: UTF8.self).contains(overview), "\(arguments)")
+        }
+        let guest = try KilnExecutable.run(["run", KilnExecutable.fixture("hello"), "--help"], cacheDirectory: scratch.path)
+        #expect(!String(decoding: guest.stdout, as: UTF8.self).contains("OVERVIEW"))
+    }
+
     @Test func writesTheReportsWithTheDocumentedSchema() throws {
         let scratch = try ScratchDirectory()
         let reports = scratch.path + "/reports"
