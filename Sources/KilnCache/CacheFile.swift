@@ -17,8 +17,8 @@ public final class CacheFile: @unchecked Sendable {
     /// The per-process table area (read+write), once mapped.
     public private(set) var tables: UnsafeMutablePointer<UInt64>?
     private let diagnostics: CacheDiagnostics?
-    /// Per entry: 0 unchecked, 1 valid, 2 rejected, 3 valid with its table initialised.
-    /// Guarded by `lock`. Anonymous zero pages, not an array: it is read and written on every
+    /// Per entry: 0 unchecked, 1 valid, 2 rejected, 3 valid with its table initialised, 4
+    /// checked by `prepareHot`, table being filled. Guarded by `lock`. Anonymous zero pages, not an array: it is read and written on every
     /// lookup and every link slot filled, where an array's uniqueness and exclusivity checks
     /// showed in profiles, and a run touches the pages of the entries it uses only (clearing
     /// a byte per entry of clang's 6M took 4% of its baked start-up).
