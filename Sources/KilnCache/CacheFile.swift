@@ -17,8 +17,9 @@ public final class CacheFile: @unchecked Sendable {
     /// The per-process table area (read+write), once mapped.
     public private(set) var tables: UnsafeMutablePointer<UInt64>?
     private let diagnostics: CacheDiagnostics?
-    /// Per entry: 0 unchecked, 1 valid, 2 rejected, 3 valid with its table initialised, 4
-    /// checked by `prepareHot`, table being filled. Guarded by `lock`. Anonymous zero pages, not an array: it is read and written on every
+    /// Per entry: 0 unchecked, 1 valid, 2 rejected as corrupt, 3 valid with its table
+    /// initialised, 4 checked by `prepareHot`, table being filled, 5 rejected because its
+    /// guest bytes changed. Guarded by `lock`. Anonymous zero pages, not an array: it is read and written on every
     /// lookup and every link slot filled, where an array's uniqueness and exclusivity checks
     /// showed in profiles, and a run touches the pages of the entries it uses only (clearing
     /// a byte per entry of clang's 6M took 4% of its baked start-up).
@@ -131,14 +132,14 @@ public final class CacheFile: @unchecked Sendable {
             return nil
         }
         let state = lock.withLock { entryStates[index] }
-        if state == 2 { diagnostics?.recordEntryMiss(); return nil }
+        if state == 2 || state == 5 { diagnostics?.recordEntryMiss(); return nil }
         switch view.validateEntry(index, guest: guest, checkGuestBytes: state == 0) {
         case .success(let entry):
             if state == 0 { lock.withLock { entryStates[index] = 1 } }
             diagnostics?.recordEntryServed()
             return entry
         case .failure(let rejection):
-            lock.withLock { entryStates[index] = 2 }
+            lock.withLock { entryStates[index] = CacheFile.rejectedState(rejection) }
             diagnostics?.recordRejectedEntry(path: path, rejection)
             return nil
         }
@@ -196,7 +197,8 @@ public final class CacheFile: @unchecked Sendable {
             guard let index = view.entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
             guard let code = executableCode?.baseAddress else { return .notInCache }
             switch entryStates[index] {
-            case 2: return .notInCache
+            case 2: return .rejected(CacheRejection(.corruptSection, "entry \(index) failed its checks earlier"))
+            case 5: return .rejected(CacheRejection(.guestBytesChanged, "entry \(index)'s guest bytes changed"))
             case 3: return .ready(code + Int(view.codeOffset(ofEntry: index)), index, view.guestLength(ofEntry: index))
             default: break
             }
@@ -204,7 +206,7 @@ public final class CacheFile: @unchecked Sendable {
             // the check and for running, not a second time through the read-only mapping.
             switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
             case .failure(let rejection):
-                entryStates[index] = 2
+                entryStates[index] = CacheFile.rejectedState(rejection)
                 diagnostics?.recordRejectedEntry(path: path, rejection)
                 return .rejected(rejection)
             case .success(let entry):
@@ -233,7 +235,7 @@ public final class CacheFile: @unchecked Sendable {
                 guard offset >= guest.offset, offset - guest.offset < UInt64(guest.bytes.count) else { continue }
                 switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
                 case .failure(let rejection):
-                    entryStates[index] = 2
+                    entryStates[index] = CacheFile.rejectedState(rejection)
                     diagnostics?.recordRejectedEntry(path: path, rejection)
                 case .success(let entry):
                     entryStates[index] = CacheFile.checkedInSweep
@@ -250,6 +252,12 @@ public final class CacheFile: @unchecked Sendable {
     /// State of an entry checked by `prepareHot` whose table is being filled: a link may point
     /// at it, since its table is filled before any code runs.
     private static let checkedInSweep: UInt8 = 4
+
+    /// The state that keeps a rejected entry's reason for its later lookups (an entry
+    /// `prepareHot` rejected is first looked up after that).
+    private static func rejectedState(_ rejection: CacheRejection) -> UInt8 {
+        rejection.reason == .guestBytesChanged ? 5 : 2
+    }
 
     /// Fills the table slots of a checked entry from its initialisers. Caller holds `lock`.
     private func fillTable(of entry: CheckedCacheEntry, code: UnsafeRawPointer, regionBase: UInt64, helper: (UInt64) -> UInt64) {

@@ -109,6 +109,37 @@ import Testing
         }
     }
 
+    /// Entries a recorded run executed are hot: prepared when their region attaches, so the
+    /// same run needs no lookups for them. A corrupt hot entry is rejected there with its
+    /// reason, and its block runs on the JIT; verify mode still checks every entry.
+    @Test func hotEntriesArePreloadedAndCorruptOnesFallBackToTheJIT() throws {
+        let cache = try CacheDir()
+        let program = TestEnvironment.fixturesBinDirectory.appendingPathComponent("hello").path
+        let recorded = try KilnBinary.run([program], tier: .jit, environment: cache.environment)
+        #expect(recorded.status == 0)
+        #expect(try Self.bake([program], cache).status == 0)
+        let options = ["--cache", "readonly", "--cache-report=json"]
+        let warm = try KilnBinary.run([program], tier: .jit, options: options, environment: cache.environment)
+        #expect(warm.status == 0 && warm.stdout == recorded.stdout)
+        let totals = Self.totals(try Self.report(warm))
+        #expect(totals["preloaded"] as? Int ?? 0 > 0 && totals["jit"] as? Int == 0, "\(warm.stderr)")
+        let verified = try KilnBinary.run([program], tier: .jit, options: ["--cache", "verify"], environment: cache.environment)
+        #expect(verified.status == 0 && verified.stdout == recorded.stdout, "\(verified.stderr)")
+
+        let file = cache.path + "/" + (try #require(cache.cacheFiles.first))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        let codeRow = 184 + 32 * (Int(bytes[24]) - 1)
+        let codeOffset = bytes[(codeRow + 8)..<(codeRow + 16)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        for i in codeOffset..<bytes.count { bytes[i] ^= 0x01 }
+        try bytes.write(to: URL(fileURLWithPath: file))
+        chmod(file, 0o600)
+        let broken = try KilnBinary.run([program], tier: .jit, options: options, environment: cache.environment)
+        #expect(broken.status == 0 && broken.stdout == recorded.stdout)
+        let region = try #require((try Self.report(broken)["regions"] as? [[String: Any]])?.first)
+        #expect(region["status"] as? String == "used" && region["preloaded"] as? Int == 0, "\(broken.stderr)")
+        #expect((region["jitReasons"] as? [String: Int])?["corrupt-entry"] ?? 0 > 0, "\(broken.stderr)")
+    }
+
     @Test func requiredFailsOnAMissingCacheNamingTheRegion() throws {
         let cache = try CacheDir()
         let program = TestEnvironment.fixturesBinDirectory.appendingPathComponent("hello").path
