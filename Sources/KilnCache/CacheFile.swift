@@ -311,6 +311,12 @@ public final class CacheFile: @unchecked Sendable {
         return UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: index)
     }
 
+    /// Around a fork, the forking thread holds the file's lock, so no other thread is half-way
+    /// through changing its state at the fork; it releases it in the parent and in the child
+    /// (whose only thread it is) after.
+    public func holdForFork() { lock.acquire() }
+    public func releaseAfterFork() { lock.release() }
+
     /// The table-area slot index of a host address, when it lies inside this file's tables.
     public func tableSlot(at address: UInt) -> Int? {
         guard let tables else { return nil }

@@ -125,6 +125,10 @@ public final class CodemapRecorder: @unchecked Sendable {
         close(fd)
     }
 
+    /// Held by the forking thread across a fork (see `CacheFile.holdForFork`).
+    public func holdForFork() { lock.acquire() }
+    public func releaseAfterFork() { lock.release() }
+
     /// Notes the host path of `region` (written with the next flush).
     public func name(region: XXH128Hash, path: String) {
         lock.withLock { pendingPaths[region] = path }

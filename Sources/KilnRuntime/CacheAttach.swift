@@ -371,6 +371,22 @@ public final class CacheAttach {
         }
     }
 
+    /// Taken by a thread about to fork: every lock of the cache layer, outermost first, so no
+    /// other thread is inside it at the fork (a lookup or codemap record half done would
+    /// leave the child a held lock or torn state). `releaseAfterFork` gives them back, in
+    /// the parent and in the child, whose only thread is the one that took them.
+    func holdForFork() {
+        pthread_mutex_lock(mutex)
+        for region in regions + retired { region.file?.holdForFork() }
+        recorder?.holdForFork()
+    }
+
+    func releaseAfterFork() {
+        recorder?.releaseAfterFork()
+        for region in (regions + retired).reversed() { region.file?.releaseAfterFork() }
+        pthread_mutex_unlock(mutex)
+    }
+
     /// Writes pending codemap records (at exit).
     public func flush() {
         recorder?.flush()

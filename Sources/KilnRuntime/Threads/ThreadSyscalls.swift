@@ -64,8 +64,12 @@ extension Syscalls {
         // other host-library state in the child, which another host thread may hold at the
         // moment of the fork; the tid words are then written here. Other flag sets go to
         // the host clone call as they are.
+        // The cache layer's locks are held across the fork (see CacheAttach.holdForFork).
+        let cache = CacheAttach.shared
         if flags & ~(0xff | tidFlags | CloneFlags.setTLS) == 0, Int32(flags & 0xff) == SIGCHLD {
+            cache?.holdForFork()
             let pid = Glibc.fork()
+            cache?.releaseAfterFork()
             guard pid >= 0 else { return -Int(errno) }
             if pid == 0 {
                 p.continueInForkedChild(flags: flags, stack: a[1], tls: a[3])
@@ -77,7 +81,9 @@ extension Syscalls {
             return Int(pid)
         }
         let hostFlags = flags & (0xff | tidFlags)
+        cache?.holdForFork()
         let r = HostSyscall.call(HostNumber.clone, hostFlags, 0, a[2], a[4], 0)
+        cache?.releaseAfterFork()
         if r == 0 { p.continueInForkedChild(flags: flags, stack: a[1], tls: a[3]) }
         return r
     }
