@@ -18,7 +18,7 @@ public final class CacheFile: @unchecked Sendable {
     public private(set) var tables: UnsafeMutablePointer<UInt64>?
     private let diagnostics: CacheDiagnostics?
     /// Per entry: 0 unchecked, 1 valid, 2 rejected as corrupt, 3 valid with its table
-    /// initialised, 4 checked by `prepareHot`, table being filled, 5 rejected because its
+    /// initialised, 4 checked by `prepareChunk`, table being filled, 5 rejected because its
     /// guest bytes changed. Guarded by `lock`. Anonymous zero pages, not an array: it is read and written on every
     /// lookup and every link slot filled, where an array's uniqueness and exclusivity checks
     /// showed in profiles, and a run touches the pages of the entries it uses only (clearing
@@ -27,6 +27,19 @@ public final class CacheFile: @unchecked Sendable {
     private let entryStatesMapped: Bool
     /// The code-order section: 0 unchecked, 1 intact, 2 corrupt. Guarded by `lock`.
     private var codeOrderState: UInt8 = 0
+    /// Hot entries are prepared `hotChunkSize` at a time, consecutive in code order (see
+    /// `prepareChunk`). Per chunk: the code offset of its first entry, and whether it is
+    /// prepared; built on the first lookup. Guarded by `lock`.
+    private var hotChunkStarts: [UInt64] = []
+    private var hotChunkPrepared: [Bool] = []
+    /// Code offsets at or past this are cold entries'.
+    private var hotCodeEnd: UInt64 = 0
+    /// Link slots of ready entries whose target is a hot entry of a chunk not yet prepared, by
+    /// that chunk: pointed at the target when its chunk is prepared. Guarded by `lock`.
+    private var pendingLinks: [Int: [(slot: UnsafeMutablePointer<UInt64>, target: Int)]] = [:]
+    /// Entries made ready as part of a chunk rather than by their own lookup.
+    public var preparedInChunks: Int { lock.withLock { chunkPreparedCount } }
+    private var chunkPreparedCount = 0
     private let lock = Lock()
 
     private init(path: String, fd: Int32, mapping: UnsafeRawBufferPointer, view: CacheFileView, diagnostics: CacheDiagnostics?) {
@@ -190,12 +203,16 @@ public final class CacheFile: @unchecked Sendable {
     /// The host code of the entry for `guestOffset`, ready to run with the region loaded at
     /// `regionBase`: the entry is checked against `guest` on first use and its table slots are
     /// filled then (region base, link slots pointing at their stubs, helpers from `helper`).
+    /// With `chunks`, a hot entry's first lookup prepares its whole chunk (`prepareChunk`).
     /// Requires `mapCodeAndTables` to have succeeded.
-    public func prepare(guestOffset: UInt64, guest: GuestRegion, regionBase: UInt64,
+    public func prepare(guestOffset: UInt64, guest: GuestRegion, regionBase: UInt64, chunks: Bool = false,
                         helper: (UInt64) -> UInt64 = { _ in 0 }) -> CacheLookup {
         return lock.withLock {
             guard let index = view.entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
             guard let code = executableCode?.baseAddress else { return .notInCache }
+            if chunks, entryStates[index] == 0, let chunk = hotChunk(ofCodeOffset: view.codeOffset(ofEntry: index)), !hotChunkPrepared[chunk] {
+                prepareChunk(chunk, guest: guest, regionBase: regionBase, code: code, helper: helper)
+            }
             switch entryStates[index] {
             case 2: return .rejected(CacheRejection(.corruptSection, "entry \(index) failed its checks earlier"))
             case 5: return .rejected(CacheRejection(.guestBytesChanged, "entry \(index)'s guest bytes changed"))
@@ -218,43 +235,70 @@ public final class CacheFile: @unchecked Sendable {
         }
     }
 
-    /// Prepares every hot entry (those the bake placed first, from codemaps) inside `guest`
-    /// at once, before the region runs: they are checked in code order, reading a dense prefix
-    /// of the file, and their link slots point straight at each other, so the run they were
-    /// recorded from flows through them without returning to the dispatcher for each first
-    /// use and each first-taken exit. Entries outside `guest` (another mapping of the file)
-    /// are left for their own region. Returns how many entries are now ready.
-    public func prepareHot(guest: GuestRegion, regionBase: UInt64, helper: (UInt64) -> UInt64 = { _ in 0 }) -> Int {
-        lock.withLock {
-            guard let code = executableCode?.baseAddress else { return 0 }
-            var checked: [(index: Int, entry: CheckedCacheEntry)] = []
-            checked.reserveCapacity(view.hotEntryCount)
-            for k in 0..<view.hotEntryCount {
-                guard let index = view.entry(inCodeOrder: k), entryStates[index] == 0 else { continue }
-                let offset = view.guestOffset(ofEntry: index)
-                guard offset >= guest.offset, offset - guest.offset < UInt64(guest.bytes.count) else { continue }
-                switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
-                case .failure(let rejection):
-                    entryStates[index] = CacheFile.rejectedState(rejection)
-                    diagnostics?.recordRejectedEntry(path: path, rejection)
-                case .success(let entry):
-                    entryStates[index] = CacheFile.checkedInSweep
-                    checked.append((index, entry))
-                }
+    /// Number of hot entries prepared together: about 150 KB of code, so a run that uses a
+    /// few of a broad codemap's hot entries prepares few more than it needs.
+    public static let hotChunkSize = 512
+
+    /// The hot chunk whose code range holds `codeOffset`, or nil for a cold entry. Caller holds
+    /// `lock`.
+    private func hotChunk(ofCodeOffset codeOffset: UInt64) -> Int? {
+        let hot = view.hotEntryCount
+        guard hot > 0 else { return nil }
+        if hotChunkStarts.isEmpty {
+            let chunks = (hot + CacheFile.hotChunkSize - 1) / CacheFile.hotChunkSize
+            hotChunkStarts = (0..<chunks).map { c in view.entry(inCodeOrder: c * CacheFile.hotChunkSize).map { view.codeOffset(ofEntry: $0) } ?? 0 }
+            hotChunkPrepared = [Bool](repeating: false, count: chunks)
+            hotCodeEnd = hot < view.entryCount ? view.entry(inCodeOrder: hot).map { view.codeOffset(ofEntry: $0) } ?? 0 : UInt64(view.code.count)
+        }
+        guard codeOffset < hotCodeEnd, let first = hotChunkStarts.first, codeOffset >= first else { return nil }
+        var low = 0, high = hotChunkStarts.count
+        while high - low > 1 {
+            let mid = (low + high) / 2
+            if hotChunkStarts[mid] <= codeOffset { low = mid } else { high = mid }
+        }
+        return low
+    }
+
+    /// Prepares a chunk of hot entries (those the bake placed first, from codemaps) inside
+    /// `guest` at once: they are checked in code order, reading a dense stretch of the file,
+    /// and their link slots point straight at each other and at entries already ready, so the
+    /// run they were recorded from flows through them without returning to the dispatcher for
+    /// each first use and each first-taken exit. Links into a chunk not yet prepared are
+    /// pointed at their target when it is. Entries outside `guest` (another mapping of the
+    /// file) are left for their own lookups. Caller holds `lock`.
+    private func prepareChunk(_ chunk: Int, guest: GuestRegion, regionBase: UInt64, code: UnsafeRawPointer,
+                              helper: (UInt64) -> UInt64) {
+        hotChunkPrepared[chunk] = true
+        var checked: [(index: Int, entry: CheckedCacheEntry)] = []
+        checked.reserveCapacity(CacheFile.hotChunkSize)
+        for k in (chunk * CacheFile.hotChunkSize)..<min((chunk + 1) * CacheFile.hotChunkSize, view.hotEntryCount) {
+            guard let index = view.entry(inCodeOrder: k), entryStates[index] == 0 else { continue }
+            let offset = view.guestOffset(ofEntry: index)
+            guard offset >= guest.offset, offset - guest.offset < UInt64(guest.bytes.count) else { continue }
+            switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
+            case .failure(let rejection):
+                entryStates[index] = CacheFile.rejectedState(rejection)
+                diagnostics?.recordRejectedEntry(path: path, rejection)
+            case .success(let entry):
+                entryStates[index] = CacheFile.checkedInSweep
+                checked.append((index, entry))
             }
-            // Tables only once all are checked: a link may then go straight to any of them.
-            for (_, entry) in checked { fillTable(of: entry, code: code, regionBase: regionBase, helper: helper) }
-            for (index, _) in checked { entryStates[index] = 3 }
-            return checked.count
+        }
+        // Tables only once all are checked: a link may then go straight to any of them.
+        for (_, entry) in checked { fillTable(of: entry, code: code, regionBase: regionBase, helper: helper) }
+        for (index, _) in checked { entryStates[index] = 3 }
+        chunkPreparedCount += checked.count
+        for (slot, target) in pendingLinks.removeValue(forKey: chunk) ?? [] where entryStates[target] == 3 {
+            slot.pointee = UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: target)
         }
     }
 
-    /// State of an entry checked by `prepareHot` whose table is being filled: a link may point
-    /// at it, since its table is filled before any code runs.
+    /// State of an entry checked by `prepareChunk` whose table is being filled: a link may
+    /// point at it, since its table is filled before any code runs.
     private static let checkedInSweep: UInt8 = 4
 
     /// The state that keeps a rejected entry's reason for its later lookups (an entry
-    /// `prepareHot` rejected is first looked up after that).
+    /// `prepareChunk` rejected is first looked up after that).
     private static func rejectedState(_ rejection: CacheRejection) -> UInt8 {
         rejection.reason == .guestBytesChanged ? 5 : 2
     }
@@ -271,8 +315,12 @@ public final class CacheFile: @unchecked Sendable {
             case .regionAddress: value = regionBase &+ initializer.target
             case .helper: value = helper(initializer.target)
             case .link:
-                value = readyCode(record: record, code: code)
-                    ?? entryCode &+ initializer.addend
+                if let ready = readyCode(record: record, code: code) {
+                    value = ready
+                } else {
+                    value = entryCode &+ initializer.addend
+                    awaitChunk(of: record, slot: table + Int(initializer.slot))
+                }
             }
             table[Int(initializer.slot)] = value
         }
@@ -285,6 +333,8 @@ public final class CacheFile: @unchecked Sendable {
     public func unlinkAll() {
         lock.withLock {
             guard let code = executableCode?.baseAddress, let tables else { return }
+            hotChunkPrepared = hotChunkPrepared.map { _ in false }
+            pendingLinks.removeAll()
             for index in 0..<view.entryCount where entryStates[index] == 3 {
                 entryStates[index] = 0
                 guard case .success(let entry) = view.checkEntry(index, guest: nil, checkGuestBytes: false),
@@ -299,12 +349,22 @@ public final class CacheFile: @unchecked Sendable {
         }
     }
 
+    /// Notes link `slot` (of link record `record`), whose target is not ready, for the target's
+    /// hot chunk if that is not prepared yet: preparing it will point the slot at the target.
+    /// Caller holds `lock`.
+    private func awaitChunk(of record: Int, slot: UnsafeMutablePointer<UInt64>) {
+        guard !hotChunkPrepared.isEmpty, let target = view.linkTargetEntry(record), entryStates[target] == 0,
+              let chunk = hotChunk(ofCodeOffset: view.codeOffset(ofEntry: target)), !hotChunkPrepared[chunk] else { return }
+        pendingLinks[chunk, default: []].append((slot, target))
+    }
+
     /// Eager chaining: the host code of the entry link record `record` goes to when it is
-    /// already checked and its table filled (state 3, or being filled by `prepareHot`), so the link slot
+    /// already checked and its table filled (state 3, or being filled by `prepareChunk`), so the link slot
     /// can point straight at it instead of at its stub; nil otherwise (the exit then returns
     /// to the dispatcher once, which prepares the target and chains the slot). The bake
     /// resolved the target's index into the record. Caller holds `lock`.
     private func readyCode(record: Int, code: UnsafeRawPointer) -> UInt64? {
+        // (See awaitChunk for a target not ready yet.)
         // The record's target entry is as the bake wrote it: the entry hash, checked before any
         // of the entry's slot records is read, covers it.
         guard let index = view.linkTargetEntry(record), entryStates[index] == 3 || entryStates[index] == CacheFile.checkedInSweep else { return nil }

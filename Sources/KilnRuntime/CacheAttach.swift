@@ -67,8 +67,8 @@ final class CacheRegion {
     var file: CacheFile?
     /// Lookups served from the cache, entries verified, JIT translations by reason.
     var served = 0
-    /// Hot entries made ready when the region attached (`CacheFile.prepareHot`).
-    var preloaded = 0
+    /// Hot entries made ready with their chunk rather than by their own lookup.
+    var preloaded: Int { file?.preparedInChunks ?? 0 }
     var verified = 0
     var jit = [Int](repeating: 0, count: JITReason.allCases.count)
     var attachNanoseconds: UInt64 = 0
@@ -172,7 +172,8 @@ public final class CacheAttach {
         guard let file = region.file else { return CacheAnswer(code: nil, region: region, reason: .noCache) }
         let started = timing ? monotonicNanoseconds() : 0
         defer { if timing { region.loadNanoseconds &+= monotonicNanoseconds() &- started } }
-        switch file.prepare(guestOffset: pc &- region.base, guest: region.guestBytes, regionBase: region.base) {
+        // Verify mode recompiles each entry on its first use, so it keeps every entry lazy.
+        switch file.prepare(guestOffset: pc &- region.base, guest: region.guestBytes, regionBase: region.base, chunks: mode != .verify) {
         case .notInCache:
             return CacheAnswer(code: nil, region: region, reason: .notInCache)
         case .rejected(let rejection):
@@ -288,8 +289,6 @@ public final class CacheAttach {
             case .success:
                 region.file = file
                 region.status = "used"
-                // Verify mode recompiles each entry on its first use, so it keeps every entry lazy.
-                if mode != .verify { region.preloaded = file.prepareHot(guest: region.guestBytes, regionBase: region.base) }
             }
         }
     }

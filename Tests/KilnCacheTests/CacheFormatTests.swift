@@ -262,6 +262,48 @@ import KilnELF
         }
     }
 
+    /// A hot entry's first lookup prepares its chunk of hot entries; a link into a chunk not
+    /// yet prepared keeps its stub until that chunk is prepared, and then goes straight to
+    /// its target.
+    @Test func hotChunksArePreparedTogetherAndLinkedWhenReady() throws {
+        let dir = try TemporaryDirectory()
+        let count = CacheFile.hotChunkSize + 40
+        var entries = Fixture.entries(count: count, seed: 31)
+        for i in entries.indices {
+            entries[i].hot = true
+            entries[i].tableSlots = 2
+            entries[i].references = []
+            entries[i].initializers = [CacheSlotInitializer(kind: .regionAddress, slot: 0, target: 0)]
+        }
+        let last = count - 1
+        entries[0].initializers.append(CacheSlotInitializer(kind: .link, slot: 1, target: entries[last].guestOffset, addend: 1))
+        entries[last].initializers.append(CacheSlotInitializer(kind: .link, slot: 1, target: entries[0].guestOffset, addend: 2))
+        let path = try CacheWriter(directory: CacheDirectory(path: dir.path))
+            .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
+        let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+        guard case .success(let (_, mappedTables)) = file.mapCodeAndTables(), let tables = mappedTables else { return } // noexec mount
+        #expect(file.view.hotEntryCount == count)
+        Fixture.image.withGuestRegion { guest in
+            func prepared(_ i: Int) -> UnsafeRawPointer? {
+                guard case .ready(let host, _, _) = file.prepare(guestOffset: entries[i].guestOffset, guest: guest, regionBase: 0x5500_0000_0000, chunks: true) else {
+                    Issue.record("entry \(i) not prepared"); return nil
+                }
+                return host
+            }
+            func linkSlot(_ i: Int) -> UInt64 {
+                guard case .success(let entry) = file.view.checkEntry(i, guest: nil) else { return 0 }
+                return tables[Int(entry.tableOffset) + 1]
+            }
+            guard let first = prepared(0) else { return }
+            #expect(file.preparedInChunks == CacheFile.hotChunkSize)
+            #expect(linkSlot(0) == UInt64(UInt(bitPattern: first)) + 1, "a link into an unprepared chunk keeps its stub")
+            guard let lastCode = prepared(last) else { return }
+            #expect(file.preparedInChunks == count)
+            #expect(linkSlot(last) == UInt64(UInt(bitPattern: first)), "links into a prepared chunk go straight to the target")
+            #expect(linkSlot(0) == UInt64(UInt(bitPattern: lastCode)), "the waiting link was pointed at its target")
+        }
+    }
+
     /// Eager chaining: a link slot filled after its target entry is in use (the next entry or
     /// one further away) points straight at the target's code; one whose target is not in use
     /// yet keeps its stub.
