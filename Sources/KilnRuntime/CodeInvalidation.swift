@@ -112,7 +112,7 @@ extension JITDispatcher {
 extension X64Runtime {
     /// Clears the indirect-branch lookup entry of `pc` if it still names `code`.
     func unregister(pc: UInt64, code: UnsafeRawPointer) {
-        let n = Int((pc >> 2) & UInt64(X64Runtime.lookupEntries - 1))
+        let n = lookupIndex(pc)
         guard lookupTable[2 * n] == pc, lookupTable[2 * n + 1] == UInt64(UInt(bitPattern: code)) else { return }
         lookupTable[2 * n] = ~0
         lookupTable[2 * n + 1] = 0

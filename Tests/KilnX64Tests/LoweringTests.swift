@@ -457,6 +457,23 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(throws: X64LoweringError.self) { try lowerer.lower(b.block) }
     }
 
+    /// The indirect-branch lookup table starts small and doubles as blocks are registered,
+    /// keeping what it holds; translated code finds it through the context.
+    @Test func lookupTableGrowsAndKeepsItsEntries() throws {
+        let runtime = try X64Runtime(codeCapacity: 1 << 20)
+        let initial = runtime.lookupEntries
+        let code = UnsafeRawPointer(bitPattern: 0x1000)!
+        let pcs = (0..<UInt64(initial)).map { 0x40_0000 + 4 * $0 }
+        for pc in pcs { runtime.register(pc: pc, code: code + Int(pc & 0xFFF)) }
+        #expect(runtime.lookupEntries > initial)
+        for pc in pcs { #expect(runtime.registeredCode(pc: pc) == code + Int(pc & 0xFFF)) }
+        #expect(runtime.registeredCode(pc: 0x50_0000) == nil)
+        #expect(runtime.context.load(fromByteOffset: X64ABI.Context.lookupTable, as: UInt.self) == UInt(bitPattern: runtime.lookupTable))
+        #expect(runtime.context.load(fromByteOffset: X64ABI.Context.lookupMask, as: UInt64.self) == UInt64(runtime.lookupEntries - 1) << 4)
+        for n in 0..<(1 << 17) { runtime.register(pc: 0x80_0000 + 4 * UInt64(n), code: code) }
+        #expect(runtime.lookupEntries == 1 << 16, "the table stops growing at 65536 entries")
+    }
+
     @Test func codeBufferPacksUnitsReportsFullAndResets() throws {
         let buffer = try CodeBuffer(capacity: CodeBuffer.pageSize)
         var b = IRBuilder()

@@ -59,9 +59,15 @@ struct HostMemory: GuestMemory {
 public final class X64Runtime {
     public let context: UnsafeMutableRawPointer
     public let codeBuffer: CodeBuffer
-    /// Indirect-branch lookup: `lookupEntries` pairs of (guest pc, host code).
-    public let lookupTable: UnsafeMutablePointer<UInt64>
-    public static let lookupEntries = 1 << 16
+    /// Indirect-branch lookup: `lookupEntries` pairs of (guest pc, host code), ~0 for none.
+    /// It starts at 4096 entries and doubles, up to 65536, each time the registrations since
+    /// it last grew reach half its size: filling 1 MiB up front was 256 page faults on every
+    /// start, for runs that register a few hundred blocks.
+    public private(set) var lookupTable: UnsafeMutablePointer<UInt64>
+    public private(set) var lookupEntries = X64Runtime.initialLookupEntries
+    static let initialLookupEntries = 1 << 12
+    static let maximumLookupEntries = 1 << 16
+    private var registrationsSinceGrowth = 0
     private let enter: @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void
     /// Mark in the code buffer after the trampoline: `flush` returns there.
     private let firstUnit: CodeBuffer.Mark
@@ -80,9 +86,7 @@ public final class X64Runtime {
         codeBuffer = try CodeBuffer(capacity: codeCapacity)
         context = UnsafeMutableRawPointer.allocate(byteCount: X64ABI.Context.size, alignment: 64)
         context.initializeMemory(as: UInt8.self, repeating: 0, count: X64ABI.Context.size)
-        lookupTable = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * Self.lookupEntries)
-        lookupTable.initialize(repeating: 0, count: 2 * Self.lookupEntries)
-        for n in 0..<Self.lookupEntries { lookupTable[2 * n] = ~0 }
+        lookupTable = Self.emptyLookupTable(entries: Self.initialLookupEntries)
         interpreter.environment = environment
 
         let (code, exitOffset) = Self.trampoline()
@@ -90,8 +94,7 @@ public final class X64Runtime {
         enter = unsafeBitCast(entry, to: (@convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void).self)
         firstUnit = codeBuffer.mark
         context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
-        context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
-        context.storeBytes(of: UInt64(Self.lookupEntries - 1) << 4, toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+        publishLookupTable()
         context.storeBytes(of: guestLimit, toByteOffset: X64ABI.Context.guestLimit, as: UInt64.self)
         clearReturnPredictions()
         context.storeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()), toByteOffset: X64ABI.Context.runtime, as: UInt.self)
@@ -159,9 +162,40 @@ public final class X64Runtime {
     /// slots belong to dropped units).
     public func flush() {
         codeBuffer.reset(to: firstUnit)
-        for n in 0..<Self.lookupEntries { lookupTable[2 * n] = ~0; lookupTable[2 * n + 1] = 0 }
+        for n in 0..<lookupEntries { lookupTable[2 * n] = ~0; lookupTable[2 * n + 1] = 0 }
         clearReturnPredictions()
     }
+
+    private static func emptyLookupTable(entries: Int) -> UnsafeMutablePointer<UInt64> {
+        let table = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * entries)
+        for n in 0..<entries { table[2 * n] = ~0; table[2 * n + 1] = 0 }
+        return table
+    }
+
+    /// Where translated code finds the lookup table: its address and index mask.
+    private func publishLookupTable() {
+        context.storeBytes(of: UInt(bitPattern: lookupTable), toByteOffset: X64ABI.Context.lookupTable, as: UInt.self)
+        context.storeBytes(of: UInt64(lookupEntries - 1) << 4, toByteOffset: X64ABI.Context.lookupMask, as: UInt64.self)
+    }
+
+    /// Doubles the lookup table, keeping its entries. Only the owning thread's dispatcher
+    /// calls it, never while translated code runs.
+    private func growLookupTable() {
+        let old = lookupTable, oldEntries = lookupEntries
+        lookupEntries *= 2
+        lookupTable = Self.emptyLookupTable(entries: lookupEntries)
+        for n in 0..<oldEntries where old[2 * n] != ~0 {
+            let m = lookupIndex(old[2 * n])
+            lookupTable[2 * m] = old[2 * n]
+            lookupTable[2 * m + 1] = old[2 * n + 1]
+        }
+        old.deallocate()
+        publishLookupTable()
+        registrationsSinceGrowth = 0
+    }
+
+    /// The lookup table entry `pc` maps to.
+    @inline(__always) public func lookupIndex(_ pc: UInt64) -> Int { Int((pc >> 2) & UInt64(lookupEntries - 1)) }
 
     /// In a forked child: a code buffer of its own holding only the trampoline, and every
     /// unit dropped as by `flush`.
@@ -181,7 +215,9 @@ public final class X64Runtime {
 
     /// Makes `code` the target of indirect branches to guest `pc`.
     public func register(pc: UInt64, code: UnsafeRawPointer) {
-        let n = Int((pc >> 2) & UInt64(Self.lookupEntries - 1))
+        registrationsSinceGrowth += 1
+        if registrationsSinceGrowth * 2 >= lookupEntries, lookupEntries < Self.maximumLookupEntries { growLookupTable() }
+        let n = lookupIndex(pc)
         lookupTable[2 * n] = pc
         lookupTable[2 * n + 1] = UInt64(UInt(bitPattern: code))
     }
@@ -189,7 +225,7 @@ public final class X64Runtime {
     /// The host code registered for guest `pc` in the indirect-branch table, if its entry
     /// still holds `pc`.
     @inline(__always) public func registeredCode(pc: UInt64) -> UnsafeRawPointer? {
-        let n = Int((pc >> 2) & UInt64(Self.lookupEntries - 1))
+        let n = lookupIndex(pc)
         guard lookupTable[2 * n] == pc else { return nil }
         return UnsafeRawPointer(bitPattern: UInt(lookupTable[2 * n + 1]))
     }
