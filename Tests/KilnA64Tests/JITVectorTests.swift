@@ -328,6 +328,12 @@ let idioms: [Idiom] = [
     Idiom("fmov d0, x1", [0x9e670020]),
     Idiom("add v0.4s, v1.4s, v2.4s", [0x4ea28420]),
     Idiom("and v0.16b, v1.16b, v2.16b", [0x4e221c20]),
+    // The first block of a python3.11 function (0x4794d0), hot in its start-up: a prologue
+    // saving callee-saved registers, loads, then more register writes than host registers.
+    Idiom("python3.11 0x4794d0: stp x29, x30, [sp, #-144]! ; ... (24 instructions) ; cbz w6",
+          [0xa9b77bfd, 0xd2800029, 0x910003fd, 0xf9401004, 0xa9025bf5, 0xaa0203f6, 0xa90363f7, 0xaa0103f7,
+           0xa9046bf9, 0xaa0003fa, 0xa90153f3, 0xa90573fb, 0x39402098, 0x39402886, 0xaa0403e5, 0x39402494,
+           0x9100809c, 0x9ad82139, 0xd1000739, 0x2a1803e0, 0x8a1902d3, 0xaa1603e7, 0x9ad42134, 0x340012c6]),
 ]
 
 /// Golden x86 instruction counts per guest idiom (like FEX's InstructionCountCI): a change in

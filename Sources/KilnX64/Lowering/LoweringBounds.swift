@@ -38,8 +38,9 @@ extension X64Lowerer {
         boundsFaults.append(BoundsFault(entry: entry, base: base, disp: disp, isWrite: write))
     }
 
-    /// The out-of-line paths: per access the address (rax) and the block's offset (rcx), then
-    /// one shared tail per direction that stores them and exits.
+    /// The out-of-line paths: per access the address (rax), then one per direction that sets
+    /// the block's start pc (rcx) and jumps to the shared fault tail, which records both and
+    /// returns to the host.
     mutating func emitBoundsFaults() {
         guard !boundsFaults.isEmpty else { return }
         let tails = (read: asm.newLabel(), write: asm.newLabel())
@@ -47,18 +48,14 @@ extension X64Lowerer {
         for f in boundsFaults {
             asm.bind(f.entry)
             asm.emit(.lea64rm, reg: GPR.rax.number, rm: .mem(X64Memory(base: GPR(f.base), disp: f.disp)))
-            movImmediate(GPR.rcx.number, block.startOffset)
             asm.jump(nil, to: f.isWrite ? tails.write : tails.read)
             if f.isWrite { used.write = true } else { used.read = true }
         }
-        for (tail, isWrite, needed) in [(tails.read, false, used.read), (tails.write, true, used.write)] where needed {
-            asm.bind(tail)
-            asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.faultAddress))
-            asm.emit(.mov64rm, reg: GPR.rax.number, rm: tableOperand())
-            noteTableReference(X64ABI.UnitTable.regionBase)
-            asm.emit(.add64rm, reg: GPR.rax.number, rm: .reg(GPR.rcx.number))
-            asm.emit(.mov64mr, reg: GPR.rax.number, rm: state(GuestCPUState.pcOffset))
-            emitReturnToHost(kind: .trap, trap: isWrite ? X64ABI.writeFaultTrap : X64ABI.readFaultTrap, info: 0)
+        for (label, tail, needed) in [(tails.read, X64ABI.Context.readFaultTail, used.read),
+                                      (tails.write, X64ABI.Context.writeFaultTail, used.write)] where needed {
+            asm.bind(label)
+            emitPC(into: GPR.rcx.number, offset: block.startOffset)
+            asm.emit(.jmpm, rm: context(tail))
         }
         boundsFaults.removeAll(keepingCapacity: true)
     }

@@ -120,11 +120,17 @@ extension X64Lowerer {
     mutating func writeBack() {
         // Only the exit's own operand stays reserved; each written value only for its store.
         let keepGPR = pinnedGPR, keepXMM = pinnedXMM
-        for w in finalWrites {
+        for w in finalWrites where !storedHome[Int(w.register.rawValue)] {
             pinnedGPR = keepGPR; pinnedXMM = keepXMM
-            let r = use(IRValue(Int(w.value)))
             let off = GuestCPUState.offset(of: w.register)
             let host = X64ABI.pinnedHost[Int(w.register.rawValue)]
+            if host < 0 && w.register != .nzcv && regOf[Int(w.value)] < 0, let k = constant(IRValue(Int(w.value))),
+               Int64(bitPattern: k) >= Int64(Int32.min) && Int64(bitPattern: k) <= Int64(Int32.max) {
+                // A constant not in a register: stored as an immediate.
+                asm.emit(.mov64mi, rm: state(off), imm: Int64(bitPattern: k))
+                continue
+            }
+            let r = use(IRValue(Int(w.value)))
             if host >= 0 {
                 copy(UInt8(host), r, wide: true)
             } else if w.register == .nzcv {
@@ -220,16 +226,18 @@ extension X64Lowerer {
         emitBoundsFaults()
     }
 
-    /// One stub per link slot: record pc, exit kind and slot address; return to the host.
+    /// One stub per link slot: the guest pc (rcx) and the slot's address (rax), then the
+    /// shared tail of its exit kind, which records them and returns to the host.
     mutating func emitStubs() {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number
         for n in linkSlots.indices {
             asm.bind(pendingStubLabels[n])
             linkSlots[n].stubOffset = UInt32(asm.offset)
-            asm.emit(.lea64rm, reg: GPR.rax.number, rm: tableOperand())
+            guard let tail = X64ABI.Context.linkTail(for: pendingStubKinds[n]) else { failure = .malformedIR(index: insts.count); return }
+            emitPC(into: rcx, offset: linkSlots[n].targetOffset)
+            asm.emit(.lea64rm, reg: rax, rm: tableOperand())
             noteTableReference(Int(linkSlots[n].tableEntry))
-            asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitSlot))
-            emitStatePC(offset: linkSlots[n].targetOffset)
-            emitReturnToHost(kind: pendingStubKinds[n], trap: 0, info: 0, clearSlot: false)
+            asm.emit(.jmpm, rm: context(tail))
         }
         pendingStubKinds.removeAll(keepingCapacity: true)
         pendingStubLabels.removeAll(keepingCapacity: true)
@@ -238,18 +246,23 @@ extension X64Lowerer {
     /// state.pc = region base + offset.
     mutating func emitStatePC(offset: UInt64) {
         let rax = GPR.rax.number
-        asm.emit(.mov64rm, reg: rax, rm: tableOperand())
-        noteTableReference(X64ABI.UnitTable.regionBase)
-        addOffset(rax, offset)
+        emitPC(into: rax, offset: offset)
         asm.emit(.mov64mr, reg: rax, rm: state(GuestCPUState.pcOffset))
     }
 
-    mutating func emitReturnToHost(kind: IRExitKind, trap: UInt8, info: UInt32, clearSlot: Bool = true) {
+    /// `reg` = region base + offset (rax or rcx; a large offset goes through the other).
+    mutating func emitPC(into reg: UInt8, offset: UInt64) {
+        asm.emit(.mov64rm, reg: reg, rm: tableOperand())
+        noteTableReference(X64ABI.UnitTable.regionBase)
+        addOffset(reg, offset)
+    }
+
+    mutating func emitReturnToHost(kind: IRExitKind, trap: UInt8, info: UInt32) {
         // Exit kind, trap kind and info in one 64-bit store at exitKind (offsets 8...15).
         let word = UInt64(kind.rawValue) | UInt64(trap) << 8 | UInt64(info) << 32
         movImmediate(GPR.rax.number, word)
         asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitKind))
-        if clearSlot { asm.emit(.mov64mi, rm: context(X64ABI.Context.exitSlot), imm: 0) }
+        asm.emit(.mov64mi, rm: context(X64ABI.Context.exitSlot), imm: 0)
         asm.emit(.jmpm, rm: context(X64ABI.Context.exitToHost))
     }
 
@@ -271,7 +284,10 @@ extension X64Lowerer {
         asm.shortJump(.ne, to: miss)
         asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx, disp: 8)))
         asm.bind(miss)
-        asm.emit(.mov64mr, reg: target, rm: state(GuestCPUState.pcOffset))
-        emitReturnToHost(kind: kind, trap: 0, info: 0)
+        // The target's register is never rax, rcx or rdx (scratch, not allocated).
+        asm.emit(.mov64rm, reg: rcx, rm: .reg(target))
+        let tail = kind == .indirectCall ? X64ABI.Context.indirectCallTail
+            : kind == .ret ? X64ABI.Context.returnMissTail : X64ABI.Context.indirectJumpTail
+        asm.emit(.jmpm, rm: context(tail))
     }
 }

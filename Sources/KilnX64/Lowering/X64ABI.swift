@@ -74,6 +74,21 @@ public enum X64ABI {
         /// chained exits, indirect exits and predicted returns leave to the dispatcher instead
         /// of jumping on (u32). Written by other threads only when they post.
         public static let interrupt = 88
+        /// Shared exit tails of link stubs, one per exit kind that chains (jump, branch, call,
+        /// ret: `linkTail(for:)`), installed with the trampoline. A stub sets rax to its slot's
+        /// address and rcx to the guest pc and jumps here: 25 bytes per stub instead of 44
+        /// (stubs were over half of all code bytes, and every one sits between hot blocks).
+        public static let linkTails = 96
+        /// The offset of the link tail for `kind` (nil for kinds without link slots).
+        public static func linkTail(for kind: IRExitKind) -> Int? {
+            switch kind {
+            case .jump: return linkTails
+            case .branch: return linkTails + 8
+            case .call: return linkTails + 16
+            case .ret: return linkTails + 24
+            default: return nil
+            }
+        }
         /// Helper argument block: descriptor (8), imm (8), operands a, b, c (16 each), result (16).
         public static let helperArguments = 128
         /// Where out-of-line slow paths park rsi, rdi, r8-r11 (8 bytes each) and xmm2-xmm15
@@ -84,7 +99,14 @@ public enum X64ABI {
         /// that continues there), pushed by calls and checked by returns.
         public static let returnStack = 576
         public static let returnStackEntries = 64
-        public static let size = returnStack + 16 * returnStackEntries
+        /// Shared exit tails of failed bounds checks (read, write: rax = the address, rcx = the
+        /// guest pc) and of indirect-lookup misses (BR, BLR, RET: rcx = the guest pc).
+        public static let readFaultTail = returnStack + 16 * returnStackEntries
+        public static let writeFaultTail = readFaultTail + 8
+        public static let indirectJumpTail = readFaultTail + 16
+        public static let indirectCallTail = readFaultTail + 24
+        public static let returnMissTail = readFaultTail + 32
+        public static let size = readFaultTail + 40
     }
 
     /// Trap kinds (beyond `IRTrapKind`) of an exit through a failed bounds check; the address

@@ -49,6 +49,12 @@ public struct X64Lowerer {
     var lastUse: [Int32] = []
     var regOf: [Int8] = []
     var slotOf: [Int32] = []
+    /// The non-pinned guest register (x0-x30, TPIDR_EL0) whose final value this is, or -1:
+    /// evicted late enough, the value goes to that register's place in the guest state
+    /// instead of a spill slot (`evictsHome`), and the exit stores nothing for it.
+    var homeRegister: [Int8] = []
+    /// Values whose register was evicted to their home register's place in the guest state.
+    var atHome: [Bool] = []
     /// NZCV values kept as x86 flags parked by LAHF (AH) and SETO (AL) instead of A64 layout.
     var rawFlags: [Bool] = []
     var needsCode: [Bool] = []
@@ -97,6 +103,15 @@ public struct X64Lowerer {
 
     /// Guest registers with a deferred write at the exit: register -> value.
     var finalWrites: [(register: IRGuestRegister, value: Int32)] = []
+    /// Per guest register: whether the block reads its entry value, the index of its last
+    /// write, and whether that write was already stored by an eviction to its home.
+    var entryValueRead: [Bool] = []
+    var lastWrite: [Int32] = []
+    var storedHome: [Bool] = []
+    /// The last instruction that can fault (-1 if none). A fault replays the block from its
+    /// start on the interpreter, from the guest state: before it, only registers whose entry
+    /// value the block never reads may already hold new values there.
+    var lastFaultPoint = -1
 
     var relocations: [X64Relocation] = []
     var pcMap: [X64PCMapEntry] = []
@@ -201,6 +216,12 @@ public struct X64Lowerer {
         Self.fill(&lastUse, n, -1)
         Self.fill(&regOf, n, -1)
         Self.fill(&slotOf, n, -1)
+        Self.fill(&homeRegister, n, -1)
+        Self.fill(&atHome, n, false)
+        Self.fill(&entryValueRead, IRGuestRegister.count, false)
+        Self.fill(&lastWrite, IRGuestRegister.count, -1)
+        Self.fill(&storedHome, IRGuestRegister.count, false)
+        lastFaultPoint = -1
         Self.fill(&rawFlags, n, false)
         Self.fill(&needsCode, n, false)
         Self.fill(&addressBase, n, -1)
@@ -225,12 +246,18 @@ public struct X64Lowerer {
             case .readReg:
                 let r = IRGuestRegister(rawValue: inst.aux)
                 if r.isValid && Self.isCached(r) {
-                    if cache[Int(r.rawValue)] >= 0 { alias[i] = cache[Int(r.rawValue)] } else { cache[Int(r.rawValue)] = Int32(i) }
+                    if cache[Int(r.rawValue)] >= 0 {
+                        alias[i] = cache[Int(r.rawValue)]
+                    } else {
+                        cache[Int(r.rawValue)] = Int32(i)
+                        entryValueRead[Int(r.rawValue)] = lastWrite[Int(r.rawValue)] < 0
+                    }
                 }
             case .writeReg:
                 let r = IRGuestRegister(rawValue: inst.aux)
                 if r.isValid && Self.isCached(r) && !inst.a.isNone && Int(inst.a.index) < i {
                     cache[Int(r.rawValue)] = alias[Int(inst.a.index)]
+                    lastWrite[Int(r.rawValue)] = Int32(i)
                     // Pinned registers change only at exits, even with precise writes.
                     written[Int(r.rawValue)] = options.deferRegisterWrites || X64ABI.pinnedHost[Int(r.rawValue)] >= 0
                 }
@@ -251,6 +278,11 @@ public struct X64Lowerer {
         }
         for r in 0..<IRGuestRegister.count where written[r] {
             finalWrites.append((IRGuestRegister(rawValue: UInt16(r)), cache[r]))
+            let register = IRGuestRegister(rawValue: UInt16(r))
+            if (r <= 30 || register == .tpidr) && X64ABI.pinnedHost[r] < 0 && homeRegister[Int(cache[r])] < 0
+                && insts[Int(cache[r])].type.isInteger {
+                homeRegister[Int(cache[r])] = Int8(r)
+            }
         }
 
         // Uses, backwards so that dead pure values are dropped with everything only they use.
@@ -339,6 +371,8 @@ public struct X64Lowerer {
             guard needsCode[i] else { continue }
             let inst = insts[i]
             switch inst.op {
+            case .load, .store, .loadExclusive, .storeExclusive, .atomicRMW, .compareAndSwap, .zeroBlock:
+                lastFaultPoint = i
             case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:
                 let t = insts[Int(inst.a.index)].type
                 rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && lahf
@@ -400,6 +434,8 @@ public struct X64Lowerer {
         let reg = allocate(vector: vector, for: Int32(r))
         if insts[r].op == .const {
             materializeConstant(insts[r], into: reg, vector: vector)
+        } else if atHome[r] {
+            asm.emit(.mov64rm, reg: reg, rm: state(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(homeRegister[r])))))
         } else if slotOf[r] >= 0 {
             let mem = X64RM.mem(spillSlot(slotOf[r]))
             if vector { asm.emit(.movdqu_x_xm, reg: reg, rm: mem) } else { asm.emit(.mov64rm, reg: reg, rm: mem) }
@@ -454,11 +490,12 @@ public struct X64Lowerer {
             if (vector ? pinnedXMM : pinnedGPR) & (1 << c) == 0 { chosen = c; break }
         }
         if chosen == nil {
-            // Evict the unpinned value used furthest in the future.
-            var best: Int32 = -2
+            // Evict the unpinned value used furthest in the future; of those, preferably one
+            // that can go to its guest register's home (a store, and no reload at the exit).
+            var best: Int64 = -4
             for c in candidates where (vector ? pinnedXMM : pinnedGPR) & (1 << c) == 0 {
-                let holder = vector ? xmmHolder[Int(c)] : gprHolder[Int(c)]
-                let next = lastUse[Int(holder)]
+                let holder = Int(vector ? xmmHolder[Int(c)] : gprHolder[Int(c)])
+                let next = Int64(lastUse[holder]) * 2 + (!vector && evictsHome(holder) ? 1 : 0)
                 if next > best { best = next; chosen = c }
             }
             if let c = chosen { evict(c, vector: vector) }
@@ -479,7 +516,12 @@ public struct X64Lowerer {
         let holder = vector ? xmmHolder[Int(reg)] : gprHolder[Int(reg)]
         guard holder >= 0 else { return }
         let h = Int(holder)
-        if insts[h].op != .const && slotOf[h] < 0 && lastUse[h] >= Int32(current) {
+        if insts[h].op != .const && slotOf[h] < 0 && !atHome[h] && lastUse[h] >= Int32(current) && evictsHome(h) {
+            let register = Int(homeRegister[h])
+            asm.emit(.mov64mr, reg: reg, rm: state(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(register)))))
+            atHome[h] = true
+            storedHome[register] = true
+        } else if insts[h].op != .const && slotOf[h] < 0 && !atHome[h] && lastUse[h] >= Int32(current) {
             guard nextSlot < Int32(X64ABI.spillSlots) else { failure = .tooManySpills; return }
             slotOf[h] = nextSlot
             nextSlot += 1
@@ -488,6 +530,16 @@ public struct X64Lowerer {
         }
         regOf[h] = -1
         if vector { xmmHolder[Int(reg)] = -1; heldXMM &= ~(1 << reg) } else { gprHolder[Int(reg)] = -1; heldGPR &= ~(1 << reg) }
+    }
+
+    /// Whether value `h`, evicted now, may go to its home register's place in the guest state:
+    /// its register's last write is behind us, and a fault from here on (which replays the
+    /// block from the guest state) either cannot happen or does not read that register's
+    /// entry value. The exit then has nothing to store for it.
+    @inline(__always) func evictsHome(_ h: Int) -> Bool {
+        let register = Int(homeRegister[h])
+        guard register >= 0, Int32(current) > lastWrite[register] else { return false }
+        return current > lastFaultPoint || !entryValueRead[register]
     }
 
     @inline(__always) func spillSlot(_ n: Int32) -> X64Memory {

@@ -89,11 +89,14 @@ public final class X64Runtime {
         lookupTable = Self.emptyLookupTable(entries: Self.initialLookupEntries)
         interpreter.environment = environment
 
-        let (code, exitOffset) = Self.trampoline()
+        let (code, exitOffset, tails) = Self.trampoline()
         let entry = try codeBuffer.install(code: code)
         enter = unsafeBitCast(entry, to: (@convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeRawPointer) -> Void).self)
         firstUnit = codeBuffer.mark
         context.storeBytes(of: UInt(bitPattern: entry + exitOffset), toByteOffset: X64ABI.Context.exitToHost, as: UInt.self)
+        for tail in tails {
+            context.storeBytes(of: UInt(bitPattern: entry + tail.code), toByteOffset: tail.contextOffset, as: UInt.self)
+        }
         publishLookupTable()
         context.storeBytes(of: guestLimit, toByteOffset: X64ABI.Context.guestLimit, as: UInt64.self)
         clearReturnPredictions()
@@ -130,8 +133,9 @@ public final class X64Runtime {
     /// pinned guest registers from the state, reserves the spill frame and jumps to the code;
     /// exits jump to the returned offset, which stores the pinned registers back (every way
     /// out of translated code to the host goes through it, faults included: the handler moves
-    /// the host pc there).
-    static func trampoline() -> (code: [UInt8], exitOffset: Int) {
+    /// the host pc there). After it, the shared exit tails that stubs jump to (`tails`: the
+    /// context field that holds each one's address, and its offset in `code`).
+    static func trampoline() -> (code: [UInt8], exitOffset: Int, tails: [(contextOffset: Int, code: Int)]) {
         var asm = X64Assembler()
         let saved: [GPR] = [.rbx, .rbp, .r12, .r13, .r14, .r15]
         for r in saved { asm.emit(.push64o, reg: r.number) }
@@ -141,11 +145,44 @@ public final class X64Runtime {
         asm.emit(.sub64mi, rm: .gpr(.rsp), imm: Int64(X64ABI.frameSize))
         asm.emit(.jmpm, rm: .gpr(.rdx))
         let exitOffset = asm.offset
+        let epilogue = asm.newLabel()
+        asm.bind(epilogue)
         for p in X64ABI.pinnedRegisters { asm.emit(.mov64mr, reg: p.host.number, rm: pinnedHome(p.guest)) }
         asm.emit(.add64mi, rm: .gpr(.rsp), imm: Int64(X64ABI.frameSize))
         for r in saved.reversed() { asm.emit(.pop64o, reg: r.number) }
         asm.emit(.ret)
-        return (asm.bytes, exitOffset)
+        var tails: [(contextOffset: Int, code: Int)] = []
+        let context = { (offset: Int) in X64RM.mem(X64Memory(base: X64ABI.contextRegister, disp: Int32(offset))) }
+        let pc = X64RM.mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(GuestCPUState.pcOffset - X64ABI.stateBias)))
+        // Link stubs: rax = the slot's address, rcx = the pc.
+        for kind in [IRExitKind.jump, .branch, .call, .ret] {
+            guard let field = X64ABI.Context.linkTail(for: kind) else { continue }
+            tails.append((field, asm.offset))
+            asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitSlot))
+            asm.emit(.mov64mr, reg: GPR.rcx.number, rm: pc)
+            asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: Int64(kind.rawValue))
+            asm.jump(nil, to: epilogue)
+        }
+        // Failed bounds checks (rax = the address, rcx = the block's pc) and indirect-lookup
+        // misses (rcx = the target): no slot to chain.
+        let unchained: [(field: Int, word: Int64, fault: Bool)] = [
+            (X64ABI.Context.readFaultTail, Int64(IRExitKind.trap.rawValue) | Int64(X64ABI.readFaultTrap) << 8, true),
+            (X64ABI.Context.writeFaultTail, Int64(IRExitKind.trap.rawValue) | Int64(X64ABI.writeFaultTrap) << 8, true),
+            (X64ABI.Context.indirectJumpTail, Int64(IRExitKind.indirectJump.rawValue), false),
+            (X64ABI.Context.indirectCallTail, Int64(IRExitKind.indirectCall.rawValue), false),
+            (X64ABI.Context.returnMissTail, Int64(IRExitKind.ret.rawValue), false),
+        ]
+        for tail in unchained {
+            tails.append((tail.field, asm.offset))
+            if tail.fault { asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.faultAddress)) }
+            asm.emit(.mov64mr, reg: GPR.rcx.number, rm: pc)
+            asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: tail.word)
+            asm.emit(.mov64mi, rm: context(X64ABI.Context.exitSlot), imm: 0)
+            asm.jump(nil, to: epilogue)
+        }
+        let resolved = asm.resolveLabels()
+        precondition(resolved, "trampoline labels")
+        return (asm.bytes, exitOffset, tails)
     }
 
     /// Where guest register `r` lives in the state (r15 is biased).
