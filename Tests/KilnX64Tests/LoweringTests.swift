@@ -406,6 +406,45 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.fault?.address == address + 8 && exit.fault?.isWrite == true)
     }
 
+    /// Final register values may be spilled to their guest-state homes before the block ends,
+    /// but never where a fault's replay (from the block's start, on the guest state) would
+    /// read them: under register pressure, registers whose entry value the block reads keep
+    /// it until the exit when an access that can fault follows.
+    @Test func spillsToGuestStateKeepEntryValuesForReplay() throws {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 4)
+        defer { words.deallocate() }
+        words.initialize(repeating: 0, count: 4)
+        words[1] = 0x55
+        let address = UInt64(UInt(bitPattern: words))
+        let limited = try X64Runtime(codeCapacity: 1 << 20, guestLimit: address + 16)
+        var lowerer = X64Lowerer(options: testOptions)
+
+        let liveIn = Array(2...12), fresh = Array(20...28)
+        var b = IRBuilder(startOffset: 0x100)
+        b.guestInstruction(offset: 0x100, encoding: 0)
+        // More values than allocatable registers, all live to the exit.
+        for r in liveIn { b.writeReg(.x(r), b.binary(.add, b.readReg(.x(r)), b.const(.i64, 1))) }
+        b.guestInstruction(offset: 0x104, encoding: 0)
+        let loaded = b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3))
+        for r in fresh { b.writeReg(.x(r), b.binary(.add, loaded, b.const(.i64, UInt64(r)))) }
+        b.finish(.jump(0x108), guestLength: 8)
+        let unit = try limited.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
+
+        let s = GuestCPUState()
+        for r in liveIn + fresh { s.setX(r, UInt64(1000 + r)) }
+        s.setX(1, address)
+        var exit = limited.run(unit.code, state: s)
+        #expect(exit.kind == .jump && exit.fault == nil)
+        for r in liveIn { #expect(s.x(r) == UInt64(1000 + r) + 1, "x\(r)") }
+        for r in fresh { #expect(s.x(r) == 0x55 + UInt64(r), "x\(r)") }
+
+        for r in liveIn + fresh { s.setX(r, UInt64(1000 + r)) }
+        s.setX(1, address + 16)
+        exit = limited.run(unit.code, state: s)
+        #expect(exit.kind == .trap && exit.fault != nil && s.pc == 0x40_0100)
+        for r in liveIn { #expect(s.x(r) == UInt64(1000 + r), "x\(r) must keep its entry value for the replay") }
+    }
+
     /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
     /// depend on the load address, and lowering is a pure function of the IR.
     @Test func codeIsPositionIndependentAndDeterministic() throws {
