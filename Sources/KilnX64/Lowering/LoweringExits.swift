@@ -226,15 +226,20 @@ extension X64Lowerer {
         emitBoundsFaults()
     }
 
-    /// One stub per link slot: the guest pc (rcx) and the slot's address (rax), then the
-    /// shared tail of its exit kind, which records them and returns to the host.
+    /// One stub per link slot: the target's region offset (rcx) and the slot's address (rax),
+    /// then the shared tail of its exit kind and slot, which adds the region base, records
+    /// them and returns to the host.
     mutating func emitStubs() {
         let rax = GPR.rax.number, rcx = GPR.rcx.number
         for n in linkSlots.indices {
             asm.bind(pendingStubLabels[n])
             linkSlots[n].stubOffset = UInt32(asm.offset)
-            guard let tail = X64ABI.Context.linkTail(for: pendingStubKinds[n]) else { failure = .malformedIR(index: insts.count); return }
-            emitPC(into: rcx, offset: linkSlots[n].targetOffset)
+            guard let tail = X64ABI.Context.linkTail(for: pendingStubKinds[n], slot: Int(linkSlots[n].tableEntry)) else {
+                failure = .malformedIR(index: insts.count)
+                return
+            }
+            let target = linkSlots[n].targetOffset
+            if target <= UInt64(UInt32.max) { asm.emit(.mov32oi, reg: rcx, imm: Int64(target)) } else { asm.emit(.mov64oi, reg: rcx, imm: Int64(bitPattern: target)) }
             asm.emit(.lea64rm, reg: rax, rm: tableOperand())
             noteTableReference(Int(linkSlots[n].tableEntry))
             asm.emit(.jmpm, rm: context(tail))

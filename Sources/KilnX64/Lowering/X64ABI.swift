@@ -57,14 +57,13 @@ public enum X64ABI {
         /// (entries of 16 bytes: guest pc, host code; the entry of pc is at (pc << 2) & mask).
         public static let lookupTable = 24
         public static let lookupMask = 32
-        /// Opaque pointer to the runtime object that helpers use.
-        public static let runtime = 40
+        /// Shared exit tails of link stubs, by (exit kind, slot index): `linkTail(for:slot:)`.
+        /// Those and the fields above are below 128, reached with 8-bit displacements.
+        public static let linkTails: [Int] = [40, 64, 96, 104, 112, 120]
         /// Scratch word for LDMXCSR/STMXCSR.
         public static let mxcsr = 48
         /// Index of the top of the return-prediction stack (u64, modulo `returnStackEntries`).
         public static let returnStackTop = 56
-        /// Helper entry points, 8 bytes each (`X64Helper`).
-        public static let helpers = 64
         /// Guest accesses must be below this address (u64, set by the runtime). Tested by every
         /// bounds check: kept below 128 for 8-bit displacements, like `interrupt`.
         public static let guestLimit = 72
@@ -74,27 +73,36 @@ public enum X64ABI {
         /// chained exits, indirect exits and predicted returns leave to the dispatcher instead
         /// of jumping on (u32). Written by other threads only when they post.
         public static let interrupt = 88
-        /// Shared exit tails of link stubs, one per exit kind that chains (jump, branch, call,
-        /// ret: `linkTail(for:)`), installed with the trampoline. A stub sets rax to its slot's
-        /// address and rcx to the guest pc and jumps here: 25 bytes per stub instead of 44
-        /// (stubs were over half of all code bytes, and every one sits between hot blocks).
-        public static let linkTails = 96
-        /// The offset of the link tail for `kind` (nil for kinds without link slots).
-        public static func linkTail(for kind: IRExitKind) -> Int? {
-            switch kind {
-            case .jump: return linkTails
-            case .branch: return linkTails + 8
-            case .call: return linkTails + 16
-            case .ret: return linkTails + 24
+        /// The context field of the shared tail for a link stub of exit `kind` whose slot is
+        /// entry `slot` of its unit table (nil for any other pair). A stub sets rcx to its target's
+        /// region offset and rax to its slot's address and jumps there; the tail adds the region
+        /// base (table entry 0, `slot` entries below), records slot, pc and kind and returns to
+        /// the host. 16 bytes per stub instead of 44: stubs were over half of all code bytes,
+        /// and every one sits between hot blocks.
+        public static func linkTail(for kind: IRExitKind, slot: Int) -> Int? {
+            switch (kind, slot) {
+            case (.jump, 1): return linkTails[0]
+            case (.branch, 1): return linkTails[1]
+            case (.branch, 2): return linkTails[2]
+            case (.call, 1): return linkTails[3]
+            case (.ret, 1): return linkTails[4]
+            case (.ret, 2): return linkTails[5]
             default: return nil
             }
         }
+        /// Every (kind, slot) pair that has a link tail: the exits' link slots (jump: target;
+        /// branch: taken, not taken; call: target, return point; BLR: return point).
+        public static let linkTailPairs: [(kind: IRExitKind, slot: Int)] = [(.jump, 1), (.branch, 1), (.branch, 2), (.call, 1), (.ret, 1), (.ret, 2)]
         /// Helper argument block: descriptor (8), imm (8), operands a, b, c (16 each), result (16).
         public static let helperArguments = 128
         /// Where out-of-line slow paths park rsi, rdi, r8-r11 (8 bytes each) and xmm2-xmm15
         /// (16 bytes each) around a helper call.
         public static let gprSaveArea = 256
         public static let xmmSaveArea = 320
+        /// Opaque pointer to the runtime object that helpers use.
+        public static let runtime = 544
+        /// Helper entry points, 8 bytes each (`X64Helper`).
+        public static let helpers = 552
         /// Return prediction: entries of (guest return address, address of the link slot
         /// that continues there), pushed by calls and checked by returns.
         public static let returnStack = 576

@@ -154,10 +154,12 @@ public final class X64Runtime {
         var tails: [(contextOffset: Int, code: Int)] = []
         let context = { (offset: Int) in X64RM.mem(X64Memory(base: X64ABI.contextRegister, disp: Int32(offset))) }
         let pc = X64RM.mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(GuestCPUState.pcOffset - X64ABI.stateBias)))
-        // Link stubs: rax = the slot's address, rcx = the pc.
-        for kind in [IRExitKind.jump, .branch, .call, .ret] {
-            guard let field = X64ABI.Context.linkTail(for: kind) else { continue }
+        // Link stubs: rax = the slot's address, rcx = the target's region offset; the region
+        // base is the unit table's entry 0, `slot` entries below the slot.
+        for (kind, slot) in X64ABI.Context.linkTailPairs {
+            guard let field = X64ABI.Context.linkTail(for: kind, slot: slot) else { continue }
             tails.append((field, asm.offset))
+            asm.emit(.add64rm, reg: GPR.rcx.number, rm: .mem(X64Memory(base: .rax, disp: Int32(-8 * slot))))
             asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitSlot))
             asm.emit(.mov64mr, reg: GPR.rcx.number, rm: pc)
             asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: Int64(kind.rawValue))
