@@ -173,23 +173,24 @@ extension X64Lowerer {
         asm.shortJump(.ne, to: pendingStubLabels[n])
     }
 
-    /// Pushes (region base + `next`, address of a new link slot for `next`).
+    /// Pushes (region base + `next`, address of a new link slot for `next`). The top is kept
+    /// as a byte offset into the ring, so entries are addressed directly off r14.
     mutating func pushReturn(_ next: UInt64) {
-        let rax = GPR.rax.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number
+        let rax = GPR.rax.number, rdx = GPR.rdx.number
         let slot = addLinkSlot(to: next, kind: .ret)
-        asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
-        asm.emit(.add32mi8, rm: .reg(rax), imm: 1)
-        asm.emit(.and32mi8, rm: .reg(rax), imm: Int64(X64ABI.Context.returnStackEntries - 1))
-        asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
-        asm.emit(.shl32mi, rm: .reg(rax), imm: 4)
-        asm.emit(.lea64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack))))
+        let ringMask = Int64(16 * X64ABI.Context.returnStackEntries - 16)
+        // The return address first: a large offset goes through rax.
         asm.emit(.mov64rm, reg: rdx, rm: tableOperand())
         noteTableReference(X64ABI.UnitTable.regionBase)
         addOffset(rdx, next)
-        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: .rcx)))
+        asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.add32mi8, rm: .reg(rax), imm: 16)
+        asm.emit(.and32mi, rm: .reg(rax), imm: ringMask)
+        asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
+        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack))))
         asm.emit(.lea64rm, reg: rdx, rm: tableOperand())
         noteTableReference(slot)
-        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
+        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack + 8))))
     }
 
     /// If `target` is the predicted return address and nothing was posted to the thread, pops
@@ -197,18 +198,16 @@ extension X64Lowerer {
     mutating func emitPredictedReturn(_ target: UInt8) {
         let rax = GPR.rax.number, rcx = GPR.rcx.number
         let miss = asm.newLabel()
+        let ringMask = Int64(16 * X64ABI.Context.returnStackEntries - 16)
         asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
-        asm.emit(.mov32rm, reg: rcx, rm: .reg(rax))
-        asm.emit(.shl32mi, rm: .reg(rcx), imm: 4)
-        asm.emit(.lea64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rcx, disp: Int32(X64ABI.Context.returnStack))))
-        asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: .rcx)))
+        asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack))))
         asm.shortJump(.ne, to: miss)
         asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
         asm.shortJump(.ne, to: miss)
-        asm.emit(.sub32mi8, rm: .reg(rax), imm: 1)
-        asm.emit(.and32mi8, rm: .reg(rax), imm: Int64(X64ABI.Context.returnStackEntries - 1))
+        asm.emit(.mov64rm, reg: rcx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack + 8))))
+        asm.emit(.sub32mi8, rm: .reg(rax), imm: 16)
+        asm.emit(.and32mi, rm: .reg(rax), imm: ringMask)
         asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
-        asm.emit(.mov64rm, reg: rcx, rm: .mem(X64Memory(base: .rcx, disp: 8)))
         asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx)))
         asm.bind(miss)
     }

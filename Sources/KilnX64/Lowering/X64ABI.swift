@@ -62,7 +62,8 @@ public enum X64ABI {
         public static let linkTails: [Int] = [40, 64, 96, 104, 112, 120]
         /// Scratch word for LDMXCSR/STMXCSR.
         public static let mxcsr = 48
-        /// Index of the top of the return-prediction stack (u64, modulo `returnStackEntries`).
+        /// Top of the return-prediction stack: the byte offset of its entry in `returnStack` (u64,
+        /// a multiple of 16 below 16 × `returnStackEntries`).
         public static let returnStackTop = 56
         /// Guest accesses must be below this address (u64, set by the runtime). Tested by every
         /// bounds check: kept below 128 for 8-bit displacements, like `interrupt`.
