@@ -360,50 +360,58 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .branch && s.pc == base + 0x300 && s.x(0) == 0 && s.x(2) == 3)
     }
 
+    /// Runs `body` with four zeroed guest words (`second` in word 1), their address, and a
+    /// runtime whose guest limit is `limit` bytes past that address.
+    func withGuestWords(second: UInt64, limit: UInt64,
+                        _ body: (UnsafeMutablePointer<UInt64>, UInt64, X64Runtime) throws -> Void) throws {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 4)
+        defer { words.deallocate() }
+        words.initialize(repeating: 0, count: 4)
+        words[1] = second
+        let address = UInt64(UInt(bitPattern: words))
+        try body(words, address, try X64Runtime(codeCapacity: 1 << 20, guestLimit: address + limit))
+    }
+
     /// An access whose base is at or above the guest limit leaves with a memory-fault trap
     /// naming the address, with the pc at the block's start (the dispatcher replays the block
     /// to find the instruction), although the host maps that address;
     /// one check per base value covers the block's accesses through it (displacements land
     /// in the guard that `X64Runtime.reserveGuard` maps above the real limit).
     @Test func accessesBeyondTheGuestLimitFault() throws {
-        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 4)
-        defer { words.deallocate() }
-        words.initialize(repeating: 0, count: 4)
-        words[1] = 0x1234_5678
-        let address = UInt64(UInt(bitPattern: words))
-        let limited = try X64Runtime(codeCapacity: 1 << 20, guestLimit: address + 8)
-        var lowerer = X64Lowerer(options: testOptions)
+        try withGuestWords(second: 0x1234_5678, limit: 8) { words, address, limited in
+            var lowerer = X64Lowerer(options: testOptions)
 
-        var b = IRBuilder(startOffset: 0x100)
-        b.guestInstruction(offset: 0x100, encoding: 0)
-        b.writeReg(.x(2), b.const(.i64, 7))
-        b.guestInstruction(offset: 0x104, encoding: 0)
-        b.writeReg(.x(0), b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3)))
-        b.guestInstruction(offset: 0x108, encoding: 0)
-        b.store(b.binary(.add, b.readReg(.x(1)), b.const(.i64, 16)), b.const(.i64, 5), IRMemoryAccess(sizeLog2: 3))
-        b.finish(.jump(0x10c), guestLength: 12)
-        let translation = try lowerer.lower(b.block)
-        #expect(translation.code.count < 200)
-        let load = try limited.install(translation, regionBase: 0x40_0000)
-        let s = GuestCPUState()
-        s.setX(1, address)
-        var exit = limited.run(load.code, state: s)
-        #expect(exit.kind == .jump && exit.fault == nil && s.x(0) == 0x1234_5678 && words[2] == 5)
+            var b = IRBuilder(startOffset: 0x100)
+            b.guestInstruction(offset: 0x100, encoding: 0)
+            b.writeReg(.x(2), b.const(.i64, 7))
+            b.guestInstruction(offset: 0x104, encoding: 0)
+            b.writeReg(.x(0), b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3)))
+            b.guestInstruction(offset: 0x108, encoding: 0)
+            b.store(b.binary(.add, b.readReg(.x(1)), b.const(.i64, 16)), b.const(.i64, 5), IRMemoryAccess(sizeLog2: 3))
+            b.finish(.jump(0x10c), guestLength: 12)
+            let translation = try lowerer.lower(b.block)
+            #expect(translation.code.count < 200)
+            let load = try limited.install(translation, regionBase: 0x40_0000)
+            let s = GuestCPUState()
+            s.setX(1, address)
+            var exit = limited.run(load.code, state: s)
+            #expect(exit.kind == .jump && exit.fault == nil && s.x(0) == 0x1234_5678 && words[2] == 5)
 
-        s.setX(1, address + 8)
-        s.setX(2, 0)
-        exit = limited.run(load.code, state: s)
-        #expect(exit.kind == .trap && s.pc == 0x40_0100 && s.x(2) == 0)
-        #expect(exit.fault?.address == address + 16 && exit.fault?.isWrite == false)
+            s.setX(1, address + 8)
+            s.setX(2, 0)
+            exit = limited.run(load.code, state: s)
+            #expect(exit.kind == .trap && s.pc == 0x40_0100 && s.x(2) == 0)
+            #expect(exit.fault?.address == address + 16 && exit.fault?.isWrite == false)
 
-        var w = IRBuilder(startOffset: 0x200)
-        w.guestInstruction(offset: 0x200, encoding: 0)
-        w.store(w.readReg(.x(1)), w.const(.i64, 9), IRMemoryAccess(sizeLog2: 3))
-        w.finish(.jump(0x204), guestLength: 4)
-        let store = try limited.install(try lowerer.lower(w.block), regionBase: 0x40_0000)
-        exit = limited.run(store.code, state: s)
-        #expect(exit.kind == .trap && s.pc == 0x40_0200 && words[1] == 0x1234_5678)
-        #expect(exit.fault?.address == address + 8 && exit.fault?.isWrite == true)
+            var w = IRBuilder(startOffset: 0x200)
+            w.guestInstruction(offset: 0x200, encoding: 0)
+            w.store(w.readReg(.x(1)), w.const(.i64, 9), IRMemoryAccess(sizeLog2: 3))
+            w.finish(.jump(0x204), guestLength: 4)
+            let store = try limited.install(try lowerer.lower(w.block), regionBase: 0x40_0000)
+            exit = limited.run(store.code, state: s)
+            #expect(exit.kind == .trap && s.pc == 0x40_0200 && words[1] == 0x1234_5678)
+            #expect(exit.fault?.address == address + 8 && exit.fault?.isWrite == true)
+        }
     }
 
     /// Final register values may be spilled to their guest-state homes before the block ends,
@@ -411,38 +419,34 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
     /// read them: under register pressure, registers whose entry value the block reads keep
     /// it until the exit when an access that can fault follows.
     @Test func spillsToGuestStateKeepEntryValuesForReplay() throws {
-        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 4)
-        defer { words.deallocate() }
-        words.initialize(repeating: 0, count: 4)
-        words[1] = 0x55
-        let address = UInt64(UInt(bitPattern: words))
-        let limited = try X64Runtime(codeCapacity: 1 << 20, guestLimit: address + 16)
-        var lowerer = X64Lowerer(options: testOptions)
+        try withGuestWords(second: 0x55, limit: 16) { _, address, limited in
+            var lowerer = X64Lowerer(options: testOptions)
 
-        let liveIn = Array(2...12), fresh = Array(20...28)
-        var b = IRBuilder(startOffset: 0x100)
-        b.guestInstruction(offset: 0x100, encoding: 0)
-        // More values than allocatable registers, all live to the exit.
-        for r in liveIn { b.writeReg(.x(r), b.binary(.add, b.readReg(.x(r)), b.const(.i64, 1))) }
-        b.guestInstruction(offset: 0x104, encoding: 0)
-        let loaded = b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3))
-        for r in fresh { b.writeReg(.x(r), b.binary(.add, loaded, b.const(.i64, UInt64(r)))) }
-        b.finish(.jump(0x108), guestLength: 8)
-        let unit = try limited.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
+            let liveIn = Array(2...12), fresh = Array(20...28)
+            var b = IRBuilder(startOffset: 0x100)
+            b.guestInstruction(offset: 0x100, encoding: 0)
+            // More values than allocatable registers, all live to the exit.
+            for r in liveIn { b.writeReg(.x(r), b.binary(.add, b.readReg(.x(r)), b.const(.i64, 1))) }
+            b.guestInstruction(offset: 0x104, encoding: 0)
+            let loaded = b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3))
+            for r in fresh { b.writeReg(.x(r), b.binary(.add, loaded, b.const(.i64, UInt64(r)))) }
+            b.finish(.jump(0x108), guestLength: 8)
+            let unit = try limited.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
 
-        let s = GuestCPUState()
-        for r in liveIn + fresh { s.setX(r, UInt64(1000 + r)) }
-        s.setX(1, address)
-        var exit = limited.run(unit.code, state: s)
-        #expect(exit.kind == .jump && exit.fault == nil)
-        for r in liveIn { #expect(s.x(r) == UInt64(1000 + r) + 1, "x\(r)") }
-        for r in fresh { #expect(s.x(r) == 0x55 + UInt64(r), "x\(r)") }
+            let s = GuestCPUState()
+            for r in liveIn + fresh { s.setX(r, UInt64(1000 + r)) }
+            s.setX(1, address)
+            var exit = limited.run(unit.code, state: s)
+            #expect(exit.kind == .jump && exit.fault == nil)
+            for r in liveIn { #expect(s.x(r) == UInt64(1000 + r) + 1, "x\(r)") }
+            for r in fresh { #expect(s.x(r) == 0x55 + UInt64(r), "x\(r)") }
 
-        for r in liveIn + fresh { s.setX(r, UInt64(1000 + r)) }
-        s.setX(1, address + 16)
-        exit = limited.run(unit.code, state: s)
-        #expect(exit.kind == .trap && exit.fault != nil && s.pc == 0x40_0100)
-        for r in liveIn { #expect(s.x(r) == UInt64(1000 + r), "x\(r) must keep its entry value for the replay") }
+            for r in liveIn + fresh { s.setX(r, UInt64(1000 + r)) }
+            s.setX(1, address + 16)
+            exit = limited.run(unit.code, state: s)
+            #expect(exit.kind == .trap && exit.fault != nil && s.pc == 0x40_0100)
+            for r in liveIn { #expect(s.x(r) == UInt64(1000 + r), "x\(r) must keep its entry value for the replay") }
+        }
     }
 
     /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
