@@ -281,6 +281,7 @@ let idioms: [Idiom] = [
     Idiom("ubfx x0, x1, #4, #8", [0xd3442c20]),
     Idiom("sbfx x0, x1, #3, #7", [0x93432420]),
     Idiom("bfi x0, x1, #8, #4", [0xb3780c20]),
+    Idiom("ubfiz x0, x1, #3, #31", [0xd37d7820]),
     Idiom("sxtw x0, w1", [0x93407c20]),
     Idiom("uxtb w0, w1", [0x53001c20]),
     Idiom("clz x0, x1", [0xdac01020]),

@@ -140,6 +140,15 @@ enum DataProcessing {
             l.setReg(rd(w), l.builder.shl(src, l.const(t, UInt64(width - Int(immr)))))
             return
         }
+        if opc != 1 {
+            // UBFIZ / SBFIZ (imms < immr): bits imms...0 to the top, then down to
+            // width - immr, zero- or sign-filling (the general form took ten x86 instructions).
+            var v = l.builder.shl(src, l.const(t, UInt64(width - 1 - Int(imms))))
+            let right = Int(immr) - 1 - Int(imms)
+            if right != 0 { v = l.builder.binary(opc == 0 ? .ashr : .lshr, v, l.const(t, UInt64(right))) }
+            l.setReg(rd(w), v)
+            return
+        }
         // General form from the pseudocode.
         let dst = opc == 1 ? l.reg(rd(w), t) : l.const(t, 0)
         let rotated = immr == 0 ? src : l.builder.ror(src, l.const(t, UInt64(immr)))
@@ -188,11 +197,21 @@ enum DataProcessing {
         let holds = l.condition(bits(w, 15, 12))
         let a = l.reg(rn(w), t)
         var b = l.reg(rm(w), t)
-        switch (op, o2) {
-        case (false, true): b = l.builder.add(b, l.const(t, 1))
-        case (true, false): b = l.builder.not(b)
-        case (true, true): b = l.builder.sub(l.const(t, 0), b)
-        default: break
+        if rm(w) == 31 {
+            // CSET, CSETM, CINC of zero: the second value is a constant. (An ADD of two
+            // constants would also clobber the host flags the select reads.)
+            switch (op, o2) {
+            case (false, true): b = l.const(t, 1)
+            case (true, false): b = l.const(t, t.mask)
+            default: break
+            }
+        } else {
+            switch (op, o2) {
+            case (false, true): b = l.builder.add(b, l.const(t, 1))
+            case (true, false): b = l.builder.not(b)
+            case (true, true): b = l.builder.sub(l.const(t, 0), b)
+            default: break
+            }
         }
         l.setReg(rd(w), l.builder.select(holds, a, b))
     }
