@@ -237,8 +237,7 @@ extension X64Lowerer {
                 failure = .malformedIR(index: insts.count)
                 return
             }
-            let target = linkSlots[n].targetOffset
-            if target <= UInt64(UInt32.max) { asm.emit(.mov32oi, reg: rcx, imm: Int64(target)) } else { asm.emit(.mov64oi, reg: rcx, imm: Int64(bitPattern: target)) }
+            movImmediate(rcx, linkSlots[n].targetOffset)
             asm.emit(.lea64rm, reg: rax, rm: tableOperand())
             noteTableReference(Int(linkSlots[n].tableEntry))
             asm.emit(.jmpm, rm: context(tail))
@@ -262,9 +261,7 @@ extension X64Lowerer {
     }
 
     mutating func emitReturnToHost(kind: IRExitKind, trap: UInt8, info: UInt32) {
-        // Exit kind, trap kind and info in one 64-bit store at exitKind (offsets 8...15).
-        let word = UInt64(kind.rawValue) | UInt64(trap) << 8 | UInt64(info) << 32
-        movImmediate(GPR.rax.number, word)
+        movImmediate(GPR.rax.number, X64ABI.exitWord(kind: kind, trap: trap, info: info))
         asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitKind))
         asm.emit(.mov64mi, rm: context(X64ABI.Context.exitSlot), imm: 0)
         asm.emit(.jmpm, rm: context(X64ABI.Context.exitToHost))

@@ -57,9 +57,13 @@ public enum X64ABI {
         /// (entries of 16 bytes: guest pc, host code; the entry of pc is at (pc << 2) & mask).
         public static let lookupTable = 24
         public static let lookupMask = 32
-        /// Shared exit tails of link stubs, by (exit kind, slot index): `linkTail(for:slot:)`.
-        /// Those and the fields above are below 128, reached with 8-bit displacements.
-        public static let linkTails: [Int] = [40, 64, 96, 104, 112, 120]
+        /// Shared exit tails of link stubs: the context field of each (exit kind, slot index)
+        /// pair that has one (jump: target; branch: taken, not taken; call: target, return
+        /// point; BLR: return point). Those and the fields above are below 128, reached with
+        /// 8-bit displacements.
+        public static let linkTails: [(kind: IRExitKind, slot: Int, field: Int)] = [
+            (.jump, 1, 40), (.branch, 1, 64), (.branch, 2, 96), (.call, 1, 104), (.ret, 1, 112), (.ret, 2, 120),
+        ]
         /// Scratch word for LDMXCSR/STMXCSR.
         public static let mxcsr = 48
         /// Top of the return-prediction stack: the byte offset of its entry in `returnStack` (u64,
@@ -81,19 +85,8 @@ public enum X64ABI {
         /// the host. 16 bytes per stub instead of 44: stubs were over half of all code bytes,
         /// and every one sits between hot blocks.
         public static func linkTail(for kind: IRExitKind, slot: Int) -> Int? {
-            switch (kind, slot) {
-            case (.jump, 1): return linkTails[0]
-            case (.branch, 1): return linkTails[1]
-            case (.branch, 2): return linkTails[2]
-            case (.call, 1): return linkTails[3]
-            case (.ret, 1): return linkTails[4]
-            case (.ret, 2): return linkTails[5]
-            default: return nil
-            }
+            linkTails.first { $0.kind == kind && $0.slot == slot }?.field
         }
-        /// Every (kind, slot) pair that has a link tail: the exits' link slots (jump: target;
-        /// branch: taken, not taken; call: target, return point; BLR: return point).
-        public static let linkTailPairs: [(kind: IRExitKind, slot: Int)] = [(.jump, 1), (.branch, 1), (.branch, 2), (.call, 1), (.ret, 1), (.ret, 2)]
         /// Helper argument block: descriptor (8), imm (8), operands a, b, c (16 each), result (16).
         public static let helperArguments = 128
         /// Where out-of-line slow paths park rsi, rdi, r8-r11 (8 bytes each) and xmm2-xmm15
@@ -122,6 +115,12 @@ public enum X64ABI {
     /// is at `Context.faultAddress`; the state holds the block's entry values and its start pc.
     public static let readFaultTrap: UInt8 = 0xF0
     public static let writeFaultTrap: UInt8 = 0xF1
+
+    /// The 64-bit word an exit stores at `Context.exitKind`: exit kind, trap kind and info
+    /// (offsets 8, 9 and 12).
+    public static func exitWord(kind: IRExitKind, trap: UInt8 = 0, info: UInt32 = 0) -> UInt64 {
+        UInt64(kind.rawValue) | UInt64(trap) << 8 | UInt64(info) << 32
+    }
 
     /// Entries of the writable table that sits beside a translation unit's code.
     public enum UnitTable {

@@ -249,8 +249,9 @@ public struct X64Lowerer {
                     if cache[Int(r.rawValue)] >= 0 {
                         alias[i] = cache[Int(r.rawValue)]
                     } else {
+                        // No write before it (a write sets `cache`): the entry value.
                         cache[Int(r.rawValue)] = Int32(i)
-                        entryValueRead[Int(r.rawValue)] = lastWrite[Int(r.rawValue)] < 0
+                        entryValueRead[Int(r.rawValue)] = true
                     }
                 }
             case .writeReg:
@@ -516,17 +517,19 @@ public struct X64Lowerer {
         let holder = vector ? xmmHolder[Int(reg)] : gprHolder[Int(reg)]
         guard holder >= 0 else { return }
         let h = Int(holder)
-        if insts[h].op != .const && slotOf[h] < 0 && !atHome[h] && lastUse[h] >= Int32(current) && evictsHome(h) {
-            let register = Int(homeRegister[h])
-            asm.emit(.mov64mr, reg: reg, rm: state(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(register)))))
-            atHome[h] = true
-            storedHome[register] = true
-        } else if insts[h].op != .const && slotOf[h] < 0 && !atHome[h] && lastUse[h] >= Int32(current) {
-            guard nextSlot < Int32(X64ABI.spillSlots) else { failure = .tooManySpills; return }
-            slotOf[h] = nextSlot
-            nextSlot += 1
-            let mem = X64RM.mem(spillSlot(slotOf[h]))
-            if vector { asm.emit(.movdqu_xm_x, reg: reg, rm: mem) } else { asm.emit(.mov64mr, reg: reg, rm: mem) }
+        if insts[h].op != .const && slotOf[h] < 0 && !atHome[h] && lastUse[h] >= Int32(current) {
+            if evictsHome(h) {
+                let register = Int(homeRegister[h])
+                asm.emit(.mov64mr, reg: reg, rm: state(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(register)))))
+                atHome[h] = true
+                storedHome[register] = true
+            } else {
+                guard nextSlot < Int32(X64ABI.spillSlots) else { failure = .tooManySpills; return }
+                slotOf[h] = nextSlot
+                nextSlot += 1
+                let mem = X64RM.mem(spillSlot(slotOf[h]))
+                if vector { asm.emit(.movdqu_xm_x, reg: reg, rm: mem) } else { asm.emit(.mov64mr, reg: reg, rm: mem) }
+            }
         }
         regOf[h] = -1
         if vector { xmmHolder[Int(reg)] = -1; heldXMM &= ~(1 << reg) } else { gprHolder[Int(reg)] = -1; heldGPR &= ~(1 << reg) }

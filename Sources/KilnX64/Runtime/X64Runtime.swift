@@ -156,29 +156,28 @@ public final class X64Runtime {
         let pc = X64RM.mem(X64Memory(base: X64ABI.stateRegister, disp: Int32(GuestCPUState.pcOffset - X64ABI.stateBias)))
         // Link stubs: rax = the slot's address, rcx = the target's region offset; the region
         // base is the unit table's entry 0, `slot` entries below the slot.
-        for (kind, slot) in X64ABI.Context.linkTailPairs {
-            guard let field = X64ABI.Context.linkTail(for: kind, slot: slot) else { continue }
+        for (kind, slot, field) in X64ABI.Context.linkTails {
             tails.append((field, asm.offset))
             asm.emit(.add64rm, reg: GPR.rcx.number, rm: .mem(X64Memory(base: .rax, disp: Int32(-8 * slot))))
             asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.exitSlot))
             asm.emit(.mov64mr, reg: GPR.rcx.number, rm: pc)
-            asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: Int64(kind.rawValue))
+            asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: Int64(X64ABI.exitWord(kind: kind)))
             asm.jump(nil, to: epilogue)
         }
         // Failed bounds checks (rax = the address, rcx = the block's pc) and indirect-lookup
         // misses (rcx = the target): no slot to chain.
-        let unchained: [(field: Int, word: Int64, fault: Bool)] = [
-            (X64ABI.Context.readFaultTail, Int64(IRExitKind.trap.rawValue) | Int64(X64ABI.readFaultTrap) << 8, true),
-            (X64ABI.Context.writeFaultTail, Int64(IRExitKind.trap.rawValue) | Int64(X64ABI.writeFaultTrap) << 8, true),
-            (X64ABI.Context.indirectJumpTail, Int64(IRExitKind.indirectJump.rawValue), false),
-            (X64ABI.Context.indirectCallTail, Int64(IRExitKind.indirectCall.rawValue), false),
-            (X64ABI.Context.returnMissTail, Int64(IRExitKind.ret.rawValue), false),
+        let unchained: [(field: Int, word: UInt64, fault: Bool)] = [
+            (X64ABI.Context.readFaultTail, X64ABI.exitWord(kind: .trap, trap: X64ABI.readFaultTrap), true),
+            (X64ABI.Context.writeFaultTail, X64ABI.exitWord(kind: .trap, trap: X64ABI.writeFaultTrap), true),
+            (X64ABI.Context.indirectJumpTail, X64ABI.exitWord(kind: .indirectJump), false),
+            (X64ABI.Context.indirectCallTail, X64ABI.exitWord(kind: .indirectCall), false),
+            (X64ABI.Context.returnMissTail, X64ABI.exitWord(kind: .ret), false),
         ]
         for tail in unchained {
             tails.append((tail.field, asm.offset))
             if tail.fault { asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.faultAddress)) }
             asm.emit(.mov64mr, reg: GPR.rcx.number, rm: pc)
-            asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: tail.word)
+            asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: Int64(tail.word))
             asm.emit(.mov64mi, rm: context(X64ABI.Context.exitSlot), imm: 0)
             asm.jump(nil, to: epilogue)
         }
