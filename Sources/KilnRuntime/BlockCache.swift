@@ -19,8 +19,10 @@ struct BlockCache<Block> {
     private var slotOfPC = PCTable()
     /// Guest page number -> pcs of the blocks whose bytes touch that page.
     private var pages: [UInt64: [UInt64]] = [:]
+    /// The direct-mapped cache: a pc and its slot. Slots rather than blocks: a block is ~100
+    /// bytes, and zeroing 4096 of them cost every `kiln run` a hundred page faults.
     private var recentPCs = [UInt64](repeating: .max, count: BlockCache.recentCount)
-    private var recentBlocks = [Block?](repeating: nil, count: BlockCache.recentCount)
+    private var recentSlots = [Int32](repeating: 0, count: BlockCache.recentCount)
 
     private struct Entry {
         var length: UInt64
@@ -36,17 +38,21 @@ struct BlockCache<Block> {
     /// The block at `pc`, or nil when it has not been translated.
     @inline(__always) mutating func lookup(_ pc: UInt64) -> Block? {
         let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
-        if recentPCs[slot] == pc, let recent = recentBlocks[slot] { return recent }
-        guard let block = self[pc] else { return nil }
+        if recentPCs[slot] == pc, let recent = entry(recentSlots[slot]).block { return recent }
+        guard let i = slotOfPC[pc], let block = entry(i).block else { return nil }
         recentPCs[slot] = pc
-        recentBlocks[slot] = block
+        recentSlots[slot] = i
         return block
     }
 
     /// The block at `pc` without touching the direct-mapped cache.
     subscript(pc: UInt64) -> Block? {
         guard let i = slotOfPC[pc] else { return nil }
-        return chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)].block
+        return entry(i).block
+    }
+
+    @inline(__always) private func entry(_ i: Int32) -> Entry {
+        chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)]
     }
 
     private mutating func setEntry(_ i: Int32, _ entry: Entry) {
@@ -67,23 +73,26 @@ struct BlockCache<Block> {
 
     /// Records `block`, translated from the `length` guest bytes at `pc`.
     mutating func insert(_ block: Block, at pc: UInt64, length: UInt64) {
-        if let i = slotOfPC[pc] {
+        let i: Int32
+        if let existing = slotOfPC[pc] {
+            i = existing
             // A new translation at the same pc keeps the tag (the JIT's links into this pc).
             chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)].length = length
             chunks[Int(i) >> Self.chunkShift][Int(i) & (Self.chunkSize - 1)].block = block
         } else {
             let entry = Entry(length: length, block: block)
-            if let i = freeSlots.popLast() {
+            if let free = freeSlots.popLast() {
+                i = free
                 setEntry(i, entry)
-                slotOfPC.set(pc, i)
             } else {
-                slotOfPC.set(pc, addEntry(entry))
+                i = addEntry(entry)
             }
+            slotOfPC.set(pc, i)
             for page in Self.pageRange(pc, pc &+ max(length, 4)) { pages[page, default: []].append(pc) }
         }
         let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
         recentPCs[slot] = pc
-        recentBlocks[slot] = block
+        recentSlots[slot] = i
     }
 
     /// Sets the tag of the block at `pc` (a word its owner keeps with the block: the JIT's head
@@ -124,7 +133,7 @@ struct BlockCache<Block> {
                 if pages[page]?.isEmpty == true { pages[page] = nil }
             }
             let slot = Int(truncatingIfNeeded: pc >> 2) & (BlockCache.recentCount - 1)
-            if recentPCs[slot] == pc { recentPCs[slot] = .max; recentBlocks[slot] = nil }
+            if recentPCs[slot] == pc { recentPCs[slot] = .max }
             removed.append((pc, block, entry.tag))
         }
         return removed
@@ -136,7 +145,7 @@ struct BlockCache<Block> {
         freeSlots.removeAll(keepingCapacity: true)
         slotOfPC.removeAll()
         pages.removeAll(keepingCapacity: true)
-        for i in recentPCs.indices { recentPCs[i] = .max; recentBlocks[i] = nil }
+        for i in recentPCs.indices { recentPCs[i] = .max }
     }
 
     /// Page numbers touched by `start ..< end` (`end > start`).

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The result of decoding one instruction word: the matching table line, or none.
 public struct A64Decoded: Sendable, Equatable {
     /// Index into `A64Decoder.table`, or -1 for an unallocated encoding.
@@ -13,7 +17,8 @@ public final class A64Decoder: @unchecked Sendable {
     public static let shared = A64Decoder(table: A64Table.all)
 
     public let table: [A64Encoding]
-    /// Bucket `k`'s candidates are `candidates[bucketStart[k] ..< bucketStart[k + 1]]`.
+    /// Bucket `k`'s candidates are `candidates[bucketStart[k + 1] ..< bucketStart[k + 2]]`
+    /// (see `init` for why the offset of one).
     private let bucketStart: UnsafeMutableBufferPointer<UInt32>
     private let candidates: UnsafeMutableBufferPointer<UInt16>
     private let masks: UnsafeMutableBufferPointer<UInt32>
@@ -23,8 +28,10 @@ public final class A64Decoder: @unchecked Sendable {
         Int((word >> 21) << 6 | (word >> 10 & 63))
     }
 
-    /// Builds the buckets in two passes over flat buffers (count, then place), with no
-    /// per-bucket arrays: this runs at the start of every `kiln run`, so it must cost little.
+    /// Builds the buckets with one counting sort over flat buffers: this runs at the start of
+    /// every `kiln run` that translates, so it must cost little. The counts start zeroed from
+    /// `calloc` (fresh pages, no clearing pass) and each bucket's end, decremented as the
+    /// lines are placed, ends as its start, so no second cursor array is needed.
     public init(table: [A64Encoding]) {
         self.table = table
         let bucketTotal = 1 << 17
@@ -45,20 +52,20 @@ public final class A64Decoder: @unchecked Sendable {
                 sub = (sub - 1) & free
             }
         }
-        let bucketStart = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: bucketTotal + 1)
-        bucketStart.initialize(repeating: 0)
+        let counts = calloc(bucketTotal + 2, MemoryLayout<UInt32>.stride)!.bindMemory(to: UInt32.self, capacity: bucketTotal + 2)
+        let bucketStart = UnsafeMutableBufferPointer(start: counts, count: bucketTotal + 2)
+        // Entry k + 1 counts bucket k's lines, then (prefix sums) holds the bucket's end.
         for i in order { forEachKey(of: i) { bucketStart[$0 + 1] += 1 } }
         for k in 0 ..< bucketTotal { bucketStart[k + 1] += bucketStart[k] }
         let total = Int(bucketStart[bucketTotal])
+        bucketStart[bucketTotal + 1] = UInt32(total)
         let candidates = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: max(total, 1))
-        // Placing in `order` keeps each bucket most-specific first; `next` walks each bucket.
-        let next = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: bucketTotal)
-        defer { next.deallocate() }
-        _ = next.initialize(from: bucketStart[0 ..< bucketTotal])
-        for i in order {
+        // Placing from the back, least specific line first, leaves each bucket most specific
+        // first and entry k + 1 at bucket k's start.
+        for i in order.reversed() {
             forEachKey(of: i) { k in
-                candidates[Int(next[k])] = UInt16(i)
-                next[k] += 1
+                bucketStart[k + 1] -= 1
+                candidates[Int(bucketStart[k + 1])] = UInt16(i)
             }
         }
         self.bucketStart = bucketStart
@@ -69,7 +76,7 @@ public final class A64Decoder: @unchecked Sendable {
     }
 
     deinit {
-        bucketStart.deallocate(); candidates.deallocate()
+        free(bucketStart.baseAddress); candidates.deallocate()
         masks.deallocate(); values.deallocate()
     }
 
@@ -77,7 +84,7 @@ public final class A64Decoder: @unchecked Sendable {
     @inline(__always)
     public func decode(_ word: UInt32) -> A64Decoded {
         let k = A64Decoder.key(word)
-        let start = Int(bucketStart[k]), end = Int(bucketStart[k + 1])
+        let start = Int(bucketStart[k + 1]), end = Int(bucketStart[k + 2])
         var i = start
         while i < end {
             let c = Int(candidates[i])

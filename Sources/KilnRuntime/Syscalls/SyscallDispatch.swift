@@ -98,8 +98,15 @@ extension GuestProcess {
     /// The host path for a guest path: /proc/self/exe names the program, the rest resolves
     /// through the rootfs.
     func hostPath(_ path: String) -> String {
-        if path == "/proc/self/exe" || path == "/proc/\(getpid())/exe" { return programHostPath }
+        if isOwnProcFile(path, "exe") { return programHostPath }
         return paths.hostPath(path)
+    }
+
+    /// Whether `path` is `/proc/self/NAME` or `/proc/PID/NAME` of this process. Every path
+    /// argument is asked this: the pid (a system call) is looked up only for /proc paths.
+    func isOwnProcFile(_ path: String, _ name: String) -> Bool {
+        guard path.hasPrefix("/proc/"), path.hasSuffix("/" + name) else { return false }
+        return path == "/proc/self/" + name || path == "/proc/\(getpid())/" + name
     }
 
     /// The NUL-terminated guest string at `address` (at most PATH_MAX bytes).

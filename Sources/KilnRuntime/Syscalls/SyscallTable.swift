@@ -26,7 +26,8 @@ public struct SyscallEntry {
 
     public init(_ number: Int, _ name: String, _ action: SyscallAction, _ kinds: String) {
         self.number = number; self.name = name; self.action = action
-        self.argumentKinds = kinds.split(separator: " ").map { SyscallArgumentKind(rawValue: $0.first ?? "x") ?? .hex }
+        // By scalar, not `split`: the ~300 entries are built at every start.
+        self.argumentKinds = kinds.unicodeScalars.compactMap { $0 == " " ? nil : SyscallArgumentKind(rawValue: Character($0)) ?? .hex }
     }
 
     /// Whether any argument is a path the rootfs resolver must see.

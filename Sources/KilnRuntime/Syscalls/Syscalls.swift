@@ -16,7 +16,7 @@ enum Syscalls {
 
     static func openat(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
         guard let path = p.guestString(a[1]) else { return -Int(EFAULT) }
-        if path == "/proc/self/auxv" || path == "/proc/\(getpid())/auxv" { return p.memoryFile(named: "auxv", contents: p.auxvBytes) }
+        if p.isOwnProcFile(path, "auxv") { return p.memoryFile(named: "auxv", contents: p.auxvBytes) }
         let host = p.hostPath(path)
         return host.withCString {
             HostSyscall.call(HostNumber.openat, a[0], UInt64(UInt(bitPattern: $0)), LayoutConversion.hostOpenFlags(a[2]), a[3])
@@ -59,7 +59,7 @@ enum Syscalls {
     static func readlinkat(_ p: GuestProcess, _ a: SyscallArguments) -> Int {
         guard let path = p.guestString(a[1]) else { return -Int(EFAULT) }
         let target: String
-        if path == "/proc/self/exe" || path == "/proc/\(getpid())/exe" {
+        if p.isOwnProcFile(path, "exe") {
             target = p.programGuestPath
         } else {
             var buffer = [UInt8](repeating: 0, count: 4096)

@@ -24,8 +24,9 @@ public struct X64Assembler {
     private var labelOffsets: [Int] = []
     private var fixups: [(position: Int, label: Int32, size: Int8)] = []
     /// `X64Form.table`, packed, read without the global's once-check and bounds check per
-    /// instruction.
-    private let forms = X64Form.packedTable
+    /// instruction. Lazy: a baked run creates a lowerer but may never translate, and building
+    /// the table at every start cost it ~0.1 ms.
+    private lazy var forms = X64Form.packedTable
 
     public init() {}
 
