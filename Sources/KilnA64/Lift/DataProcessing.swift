@@ -124,8 +124,15 @@ enum DataProcessing {
         guard opc != 3, (t == .i64) == (n == 1), t == .i64 || (immr < 32 && imms < 32),
               let (wmask, tmask) = decodeBitMasks(n: n, imms: imms, immr: immr, immediate: false, width: width)
         else { throw l.unallocated(w) }
-        let src = l.reg(rn(w), t)
         // Common aliases first: they give the backend simpler IR.
+        if opc != 1 && immr == 0 && (imms == 7 || imms == 15 || imms == 31) && Int(imms) < width - 1 {
+            // SXTB / SXTH / SXTW, UXTB / UXTH: one extension of the low bits (movsx, movzx)
+            // instead of two shifts.
+            let narrow = l.builder.trunc(l.reg(rn(w), .i64), to: IRType.integer(bits: Int(imms) + 1))
+            l.setReg(rd(w), opc == 0 ? l.builder.sext(narrow, to: t) : l.builder.zext(narrow, to: t))
+            return
+        }
+        let src = l.reg(rn(w), t)
         if opc != 1 && imms >= immr {
             // UBFX / SBFX (and LSR / ASR): move bits imms...immr to the top, then down to 0.
             var v = src

@@ -198,6 +198,13 @@ extension X64Lowerer {
     mutating func lowerBinaryALU(_ i: Int, _ inst: IRInst) {
         guard inst.type.isInteger else { return lowerViaHelper(i) }
         let w = inst.type == .i64
+        if scaledIndex[i] >= 0 {
+            // add(x, shl(y, k)) with the shift folded: one LEA.
+            let base = use(scaledOperand[i] == 1 ? inst.a : inst.b), index = use(IRValue(Int(scaledIndex[i]))), d = define(i)
+            let mem = X64Memory(base: GPR(base), index: GPR(index), scale: 1 << scaleShift[i])
+            asm.emit(w ? .lea64rm : .lea32rm, reg: d, rm: .mem(mem))
+            return
+        }
         let forms: (rm: X64Op, mi: X64Op, mi8: X64Op)
         switch (inst.op, w) {
         case (.add, false): forms = (.add32rm, .add32mi, .add32mi8)
@@ -354,16 +361,24 @@ extension X64Lowerer {
     mutating func lowerSignExtend(_ i: Int, _ inst: IRInst) {
         let from = type(inst.a), to = inst.type
         guard to.isInteger, from.isInteger else { return lowerViaHelper(i) }
-        let a = use(inst.a), d = define(i)
+        // A folded trunc (`extendSource`): the low bits of its source, in a register or, for a
+        // guest register read nowhere else, in guest state.
+        let source: X64RM
+        if truncatedLoad[i] {
+            source = state(GuestCPUState.offset(of: IRGuestRegister(rawValue: insts[Int(extendSource[i])].aux)))
+        } else {
+            source = .reg(use(extendSource[i] >= 0 ? IRValue(Int(extendSource[i])) : inst.a))
+        }
+        let d = define(i)
         let w = to == .i64
         switch from {
         case .i1:
-            asm.emit(.mov32rm, reg: d, rm: .reg(a))
+            asm.emit(.mov32rm, reg: d, rm: source)
             asm.emit(w ? .neg64m : .neg32m, rm: .reg(d))
-        case .i8: asm.emit(w ? .movsx64rm8 : .movsx32rm8, reg: d, rm: .reg(a))
-        case .i16: asm.emit(w ? .movsx64rm16 : .movsx32rm16, reg: d, rm: .reg(a))
-        case .i32: asm.emit(w ? .movsxd64rm : .mov32rm, reg: d, rm: .reg(a))
-        default: asm.emit(.mov64rm, reg: d, rm: .reg(a))
+        case .i8: asm.emit(w ? .movsx64rm8 : .movsx32rm8, reg: d, rm: source)
+        case .i16: asm.emit(w ? .movsx64rm16 : .movsx32rm16, reg: d, rm: source)
+        case .i32: asm.emit(w ? .movsxd64rm : .mov32rm, reg: d, rm: source)
+        default: asm.emit(.mov64rm, reg: d, rm: source)
         }
         if to == .i8 || to == .i16 || (to == .i1 && from != .i1) {
             asm.emit(.and32mi, rm: .reg(d), imm: Int64(to.mask))

@@ -66,7 +66,21 @@ public struct X64Lowerer {
     var packedFloat: [Int32] = []
     var useCount: [Int32] = []
     /// `trunc` of a guest register read used nowhere else: a narrow load from guest state.
+    /// Also set on a `sext` whose folded `trunc` (`extendSource`) reads such a register.
     var truncatedLoad: [Bool] = []
+    /// `sext` of a `trunc` to 8, 16 or 32 bits that only it reads: the trunc's source, whose
+    /// low bits the extension reads itself (movsxd rsi, ebp), or -1.
+    var extendSource: [Int32] = []
+    /// A `trunc`'s `sext` reader (the candidate for `extendSource`), or -1.
+    var truncExtension: [Int32] = []
+    /// `add` of a value and a `shl` by 1...3 that only it reads: the shifted value, added
+    /// with a scaled index (lea rdi, [rbp + rsi * 8]), or -1; the scale's log2 and which
+    /// operand (0: a, 1: b) the shift was.
+    var scaledIndex: [Int32] = []
+    var scaleShift: [UInt8] = []
+    var scaledOperand: [UInt8] = []
+    /// A `shl`'s `add` reader (the candidate for `scaledIndex`), or -1.
+    var shiftAddition: [Int32] = []
     // Analysis scratch, kept between blocks.
     var used: [Bool] = []
     var otherUse: [Bool] = []
@@ -229,6 +243,12 @@ public struct X64Lowerer {
         Self.fill(&packedFloat, n, -1)
         Self.fill(&useCount, n, 0)
         Self.fill(&truncatedLoad, n, false)
+        Self.fill(&extendSource, n, -1)
+        Self.fill(&truncExtension, n, -1)
+        Self.fill(&scaledIndex, n, -1)
+        Self.fill(&scaleShift, n, 0)
+        Self.fill(&scaledOperand, n, 0)
+        Self.fill(&shiftAddition, n, -1)
         Self.fill(&boundsChecked, n, false)
         Self.fill(&fusedSelectCondition, n, false)
         Self.fill(&fusedTestOperand, n, -1)
@@ -324,6 +344,25 @@ public struct X64Lowerer {
             }
             if fuseConditionIntoSelect(i) { continue }
             if fuseAndIntoTest(i) { continue }
+            if inst.op == .trunc, useCount[i] == 1, truncExtension[i] >= 0, inst.type == .i8 || inst.type == .i16 || inst.type == .i32,
+               !inst.a.isNone, Int(inst.a.index) < i, insts[Int(alias[Int(inst.a.index)])].type.isInteger {
+                // Its one reader, a sign extension, reads the source's low bits itself.
+                let reader = Int(truncExtension[i])
+                extendSource[reader] = alias[Int(inst.a.index)]
+                markUse(inst.a, at: reader)
+                otherUse[Int(alias[Int(inst.a.index)])] = true
+                continue
+            }
+            if inst.op == .shl, useCount[i] == 1, shiftAddition[i] >= 0, let k = constant(inst.b), (1...3).contains(k),
+               !inst.a.isNone, Int(inst.a.index) < i {
+                // Its one reader, an add, scales the index itself.
+                let reader = Int(shiftAddition[i])
+                scaledIndex[reader] = alias[Int(inst.a.index)]
+                scaleShift[reader] = UInt8(k)
+                markUse(inst.a, at: reader)
+                otherUse[Int(alias[Int(inst.a.index)])] = true
+                continue
+            }
             needsCode[i] = inst.op != .const
             guard Self.hasValueOperands(inst.op) && !cachedWrite else { continue }
             var operands = (inst.a, inst.b, inst.c)
@@ -356,6 +395,20 @@ public struct X64Lowerer {
                     operands = (IRValue(Int(packedFloat[i])), .none, .none)
                 }
             }
+            if inst.op == .sext, !inst.a.isNone, Int(inst.a.index) < i, insts[Int(alias[Int(inst.a.index)])].op == .trunc {
+                truncExtension[Int(alias[Int(inst.a.index)])] = Int32(i)
+            }
+            if inst.op == .add, inst.type == .i64 || inst.type == .i32, !inst.a.isNone, !inst.b.isNone,
+               Int(inst.a.index) < i, Int(inst.b.index) < i {
+                // The shift must be the operand that is not a constant's partner: a constant
+                // other operand is an add-immediate, already one LEA or ADD.
+                let ra = Int(alias[Int(inst.a.index)]), rb = Int(alias[Int(inst.b.index)])
+                if insts[rb].op == .shl && insts[rb].type == inst.type && insts[ra].op != .const {
+                    shiftAddition[rb] = Int32(i); scaledOperand[i] = 1
+                } else if insts[ra].op == .shl && insts[ra].type == inst.type && insts[rb].op != .const {
+                    shiftAddition[ra] = Int32(i); scaledOperand[i] = 0
+                }
+            }
             let flagsSelect = isParkableFlagsSelect(i)
             if flagsSelect { rawFlags[i] = true }
             for k in 0..<3 {
@@ -383,6 +436,14 @@ public struct X64Lowerer {
             case .select where rawFlags[i]:
                 // CCMP's select stays parked when its compare did (it has no other reader).
                 rawFlags[i] = rawFlags[Int(alias[Int(inst.b.index)])]
+            case .sext where extendSource[i] >= 0:
+                // As for `trunc` below: a sign-extending load from guest state.
+                let r = Int(extendSource[i])
+                if insts[r].op == .readReg && insts[r].type == .i64 && useCount[r] == 1
+                    && IRGuestRegister(rawValue: insts[r].aux).isValid && X64ABI.pinnedHost[Int(insts[r].aux)] < 0 {
+                    truncatedLoad[i] = true
+                    needsCode[r] = false
+                }
             case .trunc where inst.type.isInteger:
                 // The register read is earlier than `i`, so no later iteration looks at it.
                 let r = Int(alias[Int(inst.a.index)])
