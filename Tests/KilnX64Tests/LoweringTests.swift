@@ -449,6 +449,43 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         }
     }
 
+    /// A pinned register's final value goes straight into its host register only after the
+    /// block's last access that can fault: a fault before that replays the block from the
+    /// entry values the host registers still hold.
+    @Test func pinnedFinalValuesWaitForTheLastFault() throws {
+        try withGuestWords(second: 0x55, limit: 16) { _, address, limited in
+            var lowerer = X64Lowerer(options: testOptions)
+            var b = IRBuilder(startOffset: 0x100)
+            b.guestInstruction(offset: 0x100, encoding: 0)
+            // x2 stays live (x4 reads it after the load), so the sum gets a register of its own.
+            b.writeReg(.x(0), b.binary(.add, b.readReg(.x(2)), b.readReg(.x(3))))
+            b.writeReg(.x(19), b.const(.i64, 7))
+            b.guestInstruction(offset: 0x104, encoding: 0)
+            let loaded = b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3))
+            b.guestInstruction(offset: 0x108, encoding: 0)
+            b.writeReg(.x(1), b.binary(.add, loaded, b.const(.i64, 1)))
+            b.writeReg(.sp, b.binary(.add, b.readReg(.sp), b.const(.i64, 16)))
+            b.writeReg(.x(4), b.binary(.add, b.readReg(.x(2)), loaded))
+            b.finish(.jump(0x10c), guestLength: 12)
+            let unit = try limited.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
+
+            let s = GuestCPUState()
+            func enter(_ x1: UInt64) {
+                s.setX(0, 100); s.setX(1, x1); s.setX(2, 200); s.setX(3, 1); s.setX(19, 300); s.sp = 0x8000
+            }
+            enter(address)
+            var exit = limited.run(unit.code, state: s)
+            #expect(exit.kind == .jump && exit.fault == nil)
+            #expect(s.x(0) == 201 && s.x(1) == 0x56 && s.x(19) == 7 && s.sp == 0x8010 && s.x(4) == 200 + 0x55)
+
+            enter(address + 16)
+            exit = limited.run(unit.code, state: s)
+            #expect(exit.kind == .trap && exit.fault != nil && s.pc == 0x40_0100)
+            #expect(s.x(0) == 100, "x0 is written before the load: it must keep its entry value for the replay")
+            #expect(s.x(1) == address + 16 && s.x(19) == 300 && s.sp == 0x8000)
+        }
+    }
+
     /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
     /// depend on the load address, and lowering is a pure function of the IR.
     @Test func codeIsPositionIndependentAndDeterministic() throws {

@@ -105,7 +105,7 @@ extension X64Lowerer {
             let host = X64ABI.pinnedHost[Int(w.register.rawValue)]
             guard host >= 0 else { continue }
             let holder = gprHolder[Int(host)]
-            guard holder >= 0 else { continue }
+            guard holder >= 0, holder != w.value else { continue }
             gprHolder[Int(host)] = -1
             heldGPR &= ~(1 << UInt16(host))
             regOf[Int(holder)] = -1
@@ -128,6 +128,12 @@ extension X64Lowerer {
                Int64(bitPattern: k) >= Int64(Int32.min) && Int64(bitPattern: k) <= Int64(Int32.max) {
                 // A constant not in a register: stored as an immediate.
                 asm.emit(.mov64mi, rm: state(off), imm: Int64(bitPattern: k))
+                continue
+            }
+            if host >= 0 && regOf[Int(w.value)] < 0, let k = constant(IRValue(Int(w.value))) {
+                // A constant not in a register: straight into the pinned host register (every
+                // value still needed was moved out of the pinned ones first).
+                movImmediate(UInt8(host), k)
                 continue
             }
             let r = use(IRValue(Int(w.value)))

@@ -18,8 +18,9 @@ public enum X64ABI {
     public static let stateBias = 128
     public static let contextRegister = GPR.r14
     /// Guest registers held in host registers across blocks: loaded by the entry trampoline,
-    /// stored by its exit path, changed by translated code only at block exits (so they hold
-    /// block-entry values at every instruction that can fault). The guest state in memory is
+    /// stored by its exit path, changed by translated code only after the block's last
+    /// instruction that can fault (so they hold block-entry values at every such instruction:
+    /// a fault replays the block). The guest state in memory is
     /// stale for them while translated code runs. Chosen by measurement: the registers blocks
     /// loaded and stored most, weighted by samples, in python3.11's json loop (x0, x1, x19,
     /// SP, then x2, x20). Callee-saved host registers, so helper calls keep them.

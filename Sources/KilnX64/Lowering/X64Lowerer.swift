@@ -73,6 +73,9 @@ public struct X64Lowerer {
     var extendSource: [Int32] = []
     /// A `trunc`'s `sext` reader (the candidate for `extendSource`), or -1.
     var truncExtension: [Int32] = []
+    /// The host register of the pinned guest register whose final value this is, when the
+    /// final write is its only use (-1 if not): defined late enough, it goes straight there.
+    var pinnedDestination: [Int8] = []
     /// `add` of a value and a `shl` by 1...3 that only it reads: the shifted value, added
     /// with a scaled index (lea rdi, [rbp + rsi * 8]), or -1; the scale's log2 and which
     /// operand (0: a, 1: b) the shift was.
@@ -245,6 +248,7 @@ public struct X64Lowerer {
         Self.fill(&truncatedLoad, n, false)
         Self.fill(&extendSource, n, -1)
         Self.fill(&truncExtension, n, -1)
+        Self.fill(&pinnedDestination, n, -1)
         Self.fill(&scaledIndex, n, -1)
         Self.fill(&scaleShift, n, 0)
         Self.fill(&scaledOperand, n, 0)
@@ -322,6 +326,9 @@ public struct X64Lowerer {
             useCount[Int(w.value)] += 1
             lastUse[Int(w.value)] = Int32(n)
             if w.register != .nzcv { otherUse[Int(w.value)] = true }
+        }
+        for w in finalWrites where X64ABI.pinnedHost[Int(w.register.rawValue)] >= 0 && useCount[Int(w.value)] == 1 {
+            pinnedDestination[Int(w.value)] = X64ABI.pinnedHost[Int(w.register.rawValue)]
         }
         let exitCompare = fusableExitCompare()
         for i in stride(from: n - 1, through: 0, by: -1) {
@@ -512,6 +519,8 @@ public struct X64Lowerer {
     mutating func define(_ i: Int, reusing v: IRValue) -> UInt8 {
         let r = Int(resolved(v))
         let vector = Self.isVectorClass(insts[i].type)
+        // A pinned register's final value rather goes to its host register (see `define`).
+        guard pinnedDestination[i] < 0 || i <= lastFaultPoint || gprHolder[Int(pinnedDestination[i])] >= 0 else { return define(i) }
         guard lastUse[r] == Int32(current), regOf[r] >= 0, Self.isVectorClass(insts[r].type) == vector,
               vector || X64ABI.pinnedHostMask & (1 << UInt16(regOf[r])) == 0 else { return define(i) }
         let reg = UInt8(regOf[r])
@@ -535,9 +544,18 @@ public struct X64Lowerer {
         if d != s { asm.emit(wide ? .mov64rm : .mov32rm, reg: d, rm: .reg(s)) }
     }
 
-    /// A fresh register for the result of the current instruction.
+    /// A fresh register for the result of the current instruction: for the final value of a
+    /// pinned guest register, that register's host register when nothing can fault from here
+    /// on (a fault replays the block from its entry values) and the entry value held there is
+    /// dead (saves the move at the exit); else an allocatable one.
     mutating func define(_ i: Int) -> UInt8 {
         let vector = Self.isVectorClass(insts[i].type)
+        let host = pinnedDestination[i]
+        if host >= 0, !vector, i > lastFaultPoint, gprHolder[Int(host)] < 0 {
+            // (`define(_:reusing:)` tests the same before reusing an operand's register.)
+            definePinned(i, host: UInt8(host))
+            return UInt8(host)
+        }
         return allocate(vector: vector, for: Int32(i))
     }
 
