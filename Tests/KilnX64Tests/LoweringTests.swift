@@ -486,6 +486,41 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         }
     }
 
+    /// The block's final NZCV goes straight to its guest-state home only where a fault, which
+    /// replays the block from the guest state, cannot read the entry NZCV wrongly: here a
+    /// CSET reads the entry flags and a load after the compare can fault.
+    @Test func finalFlagsWaitForTheLastFaultWhenEntryFlagsAreRead() throws {
+        try withGuestWords(second: 0x55, limit: 16) { _, address, limited in
+            var lowerer = X64Lowerer(options: testOptions)
+            var b = IRBuilder(startOffset: 0x100)
+            b.guestInstruction(offset: 0x100, encoding: 0)
+            b.writeReg(.x(5), b.zext(b.condition(.eq, b.readReg(.nzcv)), to: .i64))
+            b.guestInstruction(offset: 0x104, encoding: 0)
+            let f = b.emit(.nzcvSub, .i32, b.readReg(.x(2)), b.readReg(.x(3)))
+            b.writeReg(.nzcv, f)
+            b.guestInstruction(offset: 0x108, encoding: 0)
+            let loaded = b.load(.i64, b.binary(.add, b.readReg(.x(1)), b.const(.i64, 8)), IRMemoryAccess(sizeLog2: 3))
+            b.writeReg(.x(4), loaded)
+            b.finish(.branch(b.condition(.ne, f), taken: 0x200, notTaken: 0x10c), guestLength: 12)
+            let unit = try limited.install(try lowerer.lower(b.block), regionBase: 0x40_0000)
+
+            let s = GuestCPUState()
+            func enter(_ x1: UInt64) {
+                s.setX(1, x1); s.setX(2, 7); s.setX(3, 9); s.setX(5, 100); s.nzcv = 0x4000_0000
+            }
+            enter(address)
+            var exit = limited.run(unit.code, state: s)
+            #expect(exit.kind == .branch && exit.fault == nil && s.pc == 0x40_0200)
+            #expect(s.x(5) == 1 && s.x(4) == 0x55 && s.nzcv == 0x8000_0000)
+
+            enter(address + 16)
+            exit = limited.run(unit.code, state: s)
+            #expect(exit.kind == .trap && exit.fault != nil && s.pc == 0x40_0100)
+            #expect(s.nzcv == 0x4000_0000, "the replay's CSET must read the entry flags")
+            #expect(s.x(5) == 100)
+        }
+    }
+
     /// Invariant 1 and 2: region addresses come from the unit table, so the bytes do not
     /// depend on the load address, and lowering is a pure function of the IR.
     @Test func codeIsPositionIndependentAndDeterministic() throws {

@@ -22,7 +22,7 @@ extension X64Lowerer {
         if fusedExitCondition >= 0 {
             let condition = insts[Int(fusedExitCondition)]
             let source = resolved(condition.a)
-            let s = use(condition.a)
+            let s = parkedFlags(condition.a)
             writeBack()
             if mxcsrState == .dirty { foldMXCSR() }
             restoreFlags(source, from: s)

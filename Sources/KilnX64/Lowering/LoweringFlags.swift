@@ -44,11 +44,23 @@ extension X64Lowerer {
             asm.emit(.bt32mi, rm: .reg(c), imm: 0)
             asm.emit(w ? .adc64rm : .adc32rm, reg: rcx, rm: .reg(b))
         }
-        let d = define(i)
+        let nzcv = Int(IRGuestRegister.nzcv.rawValue)
+        // The block's final NZCV, parked raw, goes straight to its home (no register, no
+        // store at the exit) when a fault from here on, which replays the block from the guest
+        // state, cannot happen or does not read NZCV's entry value. 16 bits: AH and AL are
+        // all a parked word's readers look at.
+        let home = rawFlags[i] && Int32(i) == finalFlags && (i > lastFaultPoint || !entryValueRead[nzcv])
+        let d = home ? 0 : define(i)
         if inst.op == .nzcvSub { asm.emit(.cmc) }
         asm.emit(.lahf)
         asm.emit(.setcc, rm: .reg(rax), cc: .o)
-        if rawFlags[i] {
+        if home {
+            asm.emit(.mov16mr, reg: rax, rm: state(GuestCPUState.offset(of: .nzcv)))
+            storedHome[nzcv] = true
+            flagsAtHome = Int32(i)
+            flagsValue = Int32(i)
+            flagsInverted = false
+        } else if rawFlags[i] {
             asm.emit(.movzx32rm16, reg: d, rm: .reg(rax))
             flagsValue = Int32(i)
             flagsInverted = false
@@ -56,6 +68,12 @@ extension X64Lowerer {
             asm.emit(.movzx32rm16, reg: rax, rm: .reg(rax))
             convertRawFlags(rax, into: d)
         }
+    }
+
+    /// Where the parked flags value `v` can be read to restore EFLAGS: its register, or
+    /// NZCV's guest-state home when it went straight there (`lowerFlags`).
+    mutating func parkedFlags(_ v: IRValue) -> X64RM {
+        resolved(v) == flagsAtHome ? state(GuestCPUState.offset(of: .nzcv)) : .reg(use(v))
     }
 
     /// Sign-extended 32-bit immediate form of `k` for a 64-bit (or any 32-bit) operation.
@@ -157,9 +175,9 @@ extension X64Lowerer {
     }
 
     /// Makes EFLAGS hold the parked flags `source` (held in register `s`).
-    mutating func restoreFlags(_ source: Int32, from s: UInt8) {
+    mutating func restoreFlags(_ source: Int32, from s: X64RM) {
         guard flagsValue != source else { return }
-        asm.emit(.mov32rm, reg: GPR.rax.number, rm: .reg(s))
+        asm.emit(.mov32rm, reg: GPR.rax.number, rm: s)
         asm.emit(.add8mi, rm: .reg(GPR.rax.number), imm: 0x7f)
         asm.emit(.sahf)
         flagsValue = source
@@ -191,14 +209,15 @@ extension X64Lowerer {
     mutating func lowerCondition(_ i: Int, _ inst: IRInst) {
         let cond = IRCondition(rawValue: inst.aux) ?? .al
         let source = Int(resolved(inst.a))
-        let s = use(inst.a)
+        let parked: X64RM? = rawFlags[source] ? parkedFlags(inst.a) : nil
+        let s: UInt8 = parked == nil ? use(inst.a) : 0
         let d = define(i)
         if cond == .al || cond == .nv {
             asm.emit(.mov32oi, reg: d, imm: 1)
             return
         }
-        if rawFlags[source] {
-            restoreFlags(Int32(source), from: s)
+        if let parked {
+            restoreFlags(Int32(source), from: parked)
             asm.emit(.setcc, rm: .reg(d), cc: hostCondition(cond))
             asm.emit(.movzx32rm8, reg: d, rm: .reg(d))
             return

@@ -394,7 +394,7 @@ extension X64Lowerer {
             let constant = GuestCPUState.parkedNZCV(UInt32(truncatingIfNeeded: insts[Int(resolved(inst.c))].imm))
             if fusedSelectCondition[k] {
                 let condition = insts[k]
-                let s = use(condition.a), t = use(inst.b), d = define(i)
+                let s = parkedFlags(condition.a), t = use(inst.b), d = define(i)
                 asm.emit(.mov32oi, reg: d, imm: Int64(constant))
                 restoreFlags(resolved(condition.a), from: s)
                 asm.emit(.cmov64, reg: d, rm: .reg(t), cc: hostCondition(IRCondition(rawValue: condition.aux) ?? .al))
@@ -411,7 +411,7 @@ extension X64Lowerer {
             // CSEL/CSET on flags still parked raw: CMOVcc on the flags themselves.
             let condition = insts[k]
             let source = resolved(condition.a)
-            let s = use(condition.a), t = use(inst.b), f = use(inst.c)
+            let s = parkedFlags(condition.a), t = use(inst.b), f = use(inst.c)
             let d = define(i, reusing: inst.c)
             copy(d, f, wide: true)
             restoreFlags(source, from: s)

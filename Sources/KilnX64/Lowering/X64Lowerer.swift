@@ -117,6 +117,10 @@ public struct X64Lowerer {
     /// Which value EFLAGS hold (-1 none) and whether host CF is inverted relative to A64 C.
     var flagsValue: Int32 = -1
     var flagsInverted = false
+    /// The value of the block's final NZCV write (-1 none), and the raw flags value parked
+    /// straight into NZCV's guest-state home (-1 none; it then has no register).
+    var finalFlags: Int32 = -1
+    var flagsAtHome: Int32 = -1
 
     /// Guest registers with a deferred write at the exit: register -> value.
     var finalWrites: [(register: IRGuestRegister, value: Int32)] = []
@@ -182,6 +186,7 @@ public struct X64Lowerer {
         pinnedGPR = 0; pinnedXMM = 0
         nextSlot = 0
         flagsValue = -1
+        flagsAtHome = -1
         mxcsrState = .unknown
         floatSlowPaths.removeAll(keepingCapacity: true)
         boundsFaults.removeAll(keepingCapacity: true)
@@ -327,6 +332,7 @@ public struct X64Lowerer {
             lastUse[Int(w.value)] = Int32(n)
             if w.register != .nzcv { otherUse[Int(w.value)] = true }
         }
+        finalFlags = finalWrites.first { $0.register == .nzcv }?.value ?? -1
         for w in finalWrites where X64ABI.pinnedHost[Int(w.register.rawValue)] >= 0 && useCount[Int(w.value)] == 1 {
             pinnedDestination[Int(w.value)] = X64ABI.pinnedHost[Int(w.register.rawValue)]
         }
@@ -505,6 +511,8 @@ public struct X64Lowerer {
             materializeConstant(insts[r], into: reg, vector: vector)
         } else if atHome[r] {
             asm.emit(.mov64rm, reg: reg, rm: state(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(homeRegister[r])))))
+        } else if Int32(r) == flagsAtHome {
+            asm.emit(.movzx32rm16, reg: reg, rm: state(GuestCPUState.offset(of: .nzcv)))
         } else if slotOf[r] >= 0 {
             let mem = X64RM.mem(spillSlot(slotOf[r]))
             if vector { asm.emit(.movdqu_x_xm, reg: reg, rm: mem) } else { asm.emit(.mov64rm, reg: reg, rm: mem) }
