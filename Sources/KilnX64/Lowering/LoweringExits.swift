@@ -53,7 +53,7 @@ extension X64Lowerer {
         case .call:
             // The call target keeps slot 0, as the first slot of every direct exit.
             let targetSlot = addLinkSlot(to: exit.target, kind: .call)
-            pushReturn(exit.next)
+            pushReturn(exit.next, address: returnAddressRegister(exit.next))
             emitInterruptCheck(slotIndex: targetSlot - X64ABI.UnitTable.firstLinkSlot, target: exit.target)
             asm.emit(.jmpm, rm: tableOperand())
             noteTableReference(targetSlot)
@@ -67,7 +67,7 @@ extension X64Lowerer {
         case .indirectJump:
             emitIndirect(valueReg, kind: exit.kind)
         case .indirectCall:
-            pushReturn(exit.next)
+            pushReturn(exit.next, address: returnAddressRegister(exit.next))
             emitIndirect(valueReg, kind: exit.kind)
         case .ret:
             emitPredictedReturn(valueReg)
@@ -181,22 +181,35 @@ extension X64Lowerer {
 
     /// Pushes (region base + `next`, address of a new link slot for `next`). The top is kept
     /// as a byte offset into the ring, so entries are addressed directly off r14.
-    mutating func pushReturn(_ next: UInt64) {
+    mutating func pushReturn(_ next: UInt64, address known: UInt8?) {
         let rax = GPR.rax.number, rdx = GPR.rdx.number
         let slot = addLinkSlot(to: next, kind: .ret)
         let ringMask = Int64(16 * X64ABI.Context.returnStackEntries - 16)
-        // The return address first: a large offset goes through rax.
-        asm.emit(.mov64rm, reg: rdx, rm: tableOperand())
-        noteTableReference(X64ABI.UnitTable.regionBase)
-        addOffset(rdx, next)
+        // The return address first (unless x30's write-back left it in a register): a large
+        // offset goes through rax.
+        let address = known ?? rdx
+        if known == nil {
+            asm.emit(.mov64rm, reg: rdx, rm: tableOperand())
+            noteTableReference(X64ABI.UnitTable.regionBase)
+            addOffset(rdx, next)
+        }
         asm.emit(.mov64rm, reg: rax, rm: context(X64ABI.Context.returnStackTop))
         asm.emit(.add32mi8, rm: .reg(rax), imm: 16)
         asm.emit(.and32mi, rm: .reg(rax), imm: ringMask)
         asm.emit(.mov64mr, reg: rax, rm: context(X64ABI.Context.returnStackTop))
-        asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack))))
+        asm.emit(.mov64mr, reg: address, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack))))
         asm.emit(.lea64rm, reg: rdx, rm: tableOperand())
         noteTableReference(slot)
         asm.emit(.mov64mr, reg: rdx, rm: .mem(X64Memory(base: X64ABI.contextRegister, index: .rax, disp: Int32(X64ABI.Context.returnStack + 8))))
+    }
+
+    /// The register that still holds return address `next` after the write-backs, as x30's
+    /// final value (BL, BLR), if one does.
+    func returnAddressRegister(_ next: UInt64) -> UInt8? {
+        guard let w = finalWrites.first(where: { $0.register == .x(30) }) else { return nil }
+        let v = Int(w.value)
+        guard insts[v].op == .regionAddress, insts[v].imm == next, regOf[v] >= 0 else { return nil }
+        return UInt8(regOf[v])
     }
 
     /// If `target` is the predicted return address and nothing was posted to the thread, pops

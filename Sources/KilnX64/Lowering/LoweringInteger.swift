@@ -20,10 +20,7 @@ extension X64Lowerer {
         case .guestInstruction, .const:
             break
         case .regionAddress:
-            let d = define(i)
-            asm.emit(.mov64rm, reg: d, rm: tableOperand())
-            noteTableReference(X64ABI.UnitTable.regionBase)
-            addOffset(d, inst.imm)
+            lowerRegionAddress(i, offset: inst.imm)
         case .readReg:
             lowerReadRegister(i, IRGuestRegister(rawValue: inst.aux))
         case .writeReg:
@@ -195,8 +192,22 @@ extension X64Lowerer {
         }
     }
 
+    /// Region base (from the unit table) + `offset` into a new register for value `i`.
+    mutating func lowerRegionAddress(_ i: Int, offset: UInt64) {
+        let d = define(i)
+        asm.emit(.mov64rm, reg: d, rm: tableOperand())
+        noteTableReference(X64ABI.UnitTable.regionBase)
+        addOffset(d, offset)
+    }
+
     mutating func lowerBinaryALU(_ i: Int, _ inst: IRInst) {
         guard inst.type.isInteger else { return lowerViaHelper(i) }
+        if foldedRegionAddress[i] >= 0 {
+            // ADRP + ADD: one region address at the summed offset.
+            let region = insts[Int(foldedRegionAddress[i])]
+            let k = constant(Int(resolved(inst.a)) == Int(foldedRegionAddress[i]) ? inst.b : inst.a) ?? 0
+            return lowerRegionAddress(i, offset: region.imm &+ k)
+        }
         let w = inst.type == .i64
         if scaledIndex[i] >= 0 {
             // add(x, shl(y, k)) with the shift folded: one LEA.

@@ -84,6 +84,11 @@ public struct X64Lowerer {
     var scaledOperand: [UInt8] = []
     /// A `shl`'s `add` reader (the candidate for `scaledIndex`), or -1.
     var shiftAddition: [Int32] = []
+    /// `add(regionAddress, constant)` whose region address only it reads (ADRP + ADD): that
+    /// region address, emitted here with the sum as its offset (-1 if not).
+    var foldedRegionAddress: [Int32] = []
+    /// A `regionAddress`'s `add`-of-a-constant reader (the candidate), or -1.
+    var regionAddressAddition: [Int32] = []
     // Analysis scratch, kept between blocks.
     var used: [Bool] = []
     var otherUse: [Bool] = []
@@ -258,6 +263,8 @@ public struct X64Lowerer {
         Self.fill(&scaleShift, n, 0)
         Self.fill(&scaledOperand, n, 0)
         Self.fill(&shiftAddition, n, -1)
+        Self.fill(&foldedRegionAddress, n, -1)
+        Self.fill(&regionAddressAddition, n, -1)
         Self.fill(&boundsChecked, n, false)
         Self.fill(&fusedSelectCondition, n, false)
         Self.fill(&fusedTestOperand, n, -1)
@@ -366,6 +373,11 @@ public struct X64Lowerer {
                 otherUse[Int(alias[Int(inst.a.index)])] = true
                 continue
             }
+            if inst.op == .regionAddress, useCount[i] == 1, regionAddressAddition[i] >= 0 {
+                // Its one reader adds a constant: that add is this address, offset by both.
+                foldedRegionAddress[Int(regionAddressAddition[i])] = Int32(i)
+                continue
+            }
             if inst.op == .shl, useCount[i] == 1, shiftAddition[i] >= 0, let k = constant(inst.b), (1...3).contains(k),
                !inst.a.isNone, Int(inst.a.index) < i {
                 // Its one reader, an add, scales the index itself.
@@ -416,7 +428,9 @@ public struct X64Lowerer {
                 // The shift must be the operand that is not a constant's partner: a constant
                 // other operand is an add-immediate, already one LEA or ADD.
                 let ra = Int(alias[Int(inst.a.index)]), rb = Int(alias[Int(inst.b.index)])
-                if insts[rb].op == .shl && insts[rb].type == inst.type && insts[ra].op != .const {
+                if inst.type == .i64 && insts[ra].op == .regionAddress && insts[rb].op == .const {
+                    regionAddressAddition[ra] = Int32(i)
+                } else if insts[rb].op == .shl && insts[rb].type == inst.type && insts[ra].op != .const {
                     shiftAddition[rb] = Int32(i); scaledOperand[i] = 1
                 } else if insts[ra].op == .shl && insts[ra].type == inst.type && insts[rb].op != .const {
                     shiftAddition[ra] = Int32(i); scaledOperand[i] = 0
