@@ -425,8 +425,9 @@ public struct X64Lowerer {
             }
             if inst.op == .add, inst.type == .i64 || inst.type == .i32, !inst.a.isNone, !inst.b.isNone,
                Int(inst.a.index) < i, Int(inst.b.index) < i {
-                // The shift must be the operand that is not a constant's partner: a constant
-                // other operand is an add-immediate, already one LEA or ADD.
+                // Candidates for folding into this add: a region address plus a constant
+                // (ADRP + ADD), or a shift by 1-3 beside a non-constant (an add-immediate is
+                // already one LEA or ADD).
                 let ra = Int(alias[Int(inst.a.index)]), rb = Int(alias[Int(inst.b.index)])
                 if inst.type == .i64 && insts[ra].op == .regionAddress && insts[rb].op == .const {
                     regionAddressAddition[ra] = Int32(i)
