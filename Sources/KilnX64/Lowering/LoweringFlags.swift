@@ -174,7 +174,8 @@ extension X64Lowerer {
         return insts[Int(alias[Int(inst.c.index)])].op == .const
     }
 
-    /// Makes EFLAGS hold the parked flags `source` (held in register `s`).
+    /// Makes EFLAGS hold the parked flags `source`, read from `s` (their register, or NZCV's
+    /// home: `parkedFlags`).
     mutating func restoreFlags(_ source: Int32, from s: X64RM) {
         guard flagsValue != source else { return }
         asm.emit(.mov32rm, reg: GPR.rax.number, rm: s)
