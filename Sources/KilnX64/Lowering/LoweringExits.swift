@@ -124,17 +124,18 @@ extension X64Lowerer {
             pinnedGPR = keepGPR; pinnedXMM = keepXMM
             let off = GuestCPUState.offset(of: w.register)
             let host = X64ABI.pinnedHost[Int(w.register.rawValue)]
-            if host < 0 && w.register != .nzcv && regOf[Int(w.value)] < 0, let k = constant(IRValue(Int(w.value))),
-               Int64(bitPattern: k) >= Int64(Int32.min) && Int64(bitPattern: k) <= Int64(Int32.max) {
-                // A constant not in a register: stored as an immediate.
-                asm.emit(.mov64mi, rm: state(off), imm: Int64(bitPattern: k))
-                continue
-            }
-            if host >= 0 && regOf[Int(w.value)] < 0, let k = constant(IRValue(Int(w.value))) {
+            if w.register != .nzcv && regOf[Int(w.value)] < 0, let k = constant(IRValue(Int(w.value))) {
                 // A constant not in a register: straight into the pinned host register (every
-                // value still needed was moved out of the pinned ones first).
-                movImmediate(UInt8(host), k)
-                continue
+                // value still needed was moved out of the pinned ones first), or stored as an
+                // immediate when it fits one.
+                if host >= 0 {
+                    movImmediate(UInt8(host), k)
+                    continue
+                }
+                if Int64(bitPattern: k) >= Int64(Int32.min) && Int64(bitPattern: k) <= Int64(Int32.max) {
+                    asm.emit(.mov64mi, rm: state(off), imm: Int64(bitPattern: k))
+                    continue
+                }
             }
             let r = use(IRValue(Int(w.value)))
             if host >= 0 {

@@ -542,8 +542,8 @@ public struct X64Lowerer {
     mutating func define(_ i: Int, reusing v: IRValue) -> UInt8 {
         let r = Int(resolved(v))
         let vector = Self.isVectorClass(insts[i].type)
-        // A pinned register's final value rather goes to its host register (see `define`).
-        guard pinnedDestination[i] < 0 || i <= lastFaultPoint || gprHolder[Int(pinnedDestination[i])] >= 0 else { return define(i) }
+        // A pinned register's final value rather goes to its host register.
+        guard availablePinnedDestination(i) == nil else { return define(i) }
         guard lastUse[r] == Int32(current), regOf[r] >= 0, Self.isVectorClass(insts[r].type) == vector,
               vector || X64ABI.pinnedHostMask & (1 << UInt16(regOf[r])) == 0 else { return define(i) }
         let reg = UInt8(regOf[r])
@@ -567,19 +567,24 @@ public struct X64Lowerer {
         if d != s { asm.emit(wide ? .mov64rm : .mov32rm, reg: d, rm: .reg(s)) }
     }
 
-    /// A fresh register for the result of the current instruction: for the final value of a
-    /// pinned guest register, that register's host register when nothing can fault from here
-    /// on (a fault replays the block from its entry values) and the entry value held there is
-    /// dead (saves the move at the exit); else an allocatable one.
+    /// A fresh register for the result of the current instruction: the host register of the
+    /// pinned guest register it is the final value of when that is available
+    /// (`availablePinnedDestination`; saves the move at the exit), else an allocatable one.
     mutating func define(_ i: Int) -> UInt8 {
-        let vector = Self.isVectorClass(insts[i].type)
-        let host = pinnedDestination[i]
-        if host >= 0, !vector, i > lastFaultPoint, gprHolder[Int(host)] < 0 {
-            // (`define(_:reusing:)` tests the same before reusing an operand's register.)
-            definePinned(i, host: UInt8(host))
-            return UInt8(host)
+        if let host = availablePinnedDestination(i) {
+            definePinned(i, host: host)
+            return host
         }
-        return allocate(vector: vector, for: Int32(i))
+        return allocate(vector: Self.isVectorClass(insts[i].type), for: Int32(i))
+    }
+
+    /// The host register value `i` may be defined in directly as the final value of a pinned
+    /// guest register: when nothing can fault from here on (a fault replays the block from its
+    /// entry values) and the entry value held there is dead.
+    func availablePinnedDestination(_ i: Int) -> UInt8? {
+        let host = pinnedDestination[i]
+        guard host >= 0, !Self.isVectorClass(insts[i].type), i > lastFaultPoint, gprHolder[Int(host)] < 0 else { return nil }
+        return UInt8(host)
     }
 
     @inline(__always) mutating func pin(_ reg: UInt8, vector: Bool) {
