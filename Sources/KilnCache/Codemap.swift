@@ -92,37 +92,42 @@ public enum Codemap {
 }
 
 /// Appends the executed entries of one process to its own codemap file. Offsets are buffered
-/// and written one frame per region on `flush()`.
+/// and written one frame per region on `flush()`. The file is created by the first flush that
+/// has something to write: a run served wholly from caches leaves no file behind (CI farms
+/// run a program thousands of times) and makes no system call into the cache directory.
 public final class CodemapRecorder: @unchecked Sendable {
     public let path: String
-    private let fd: Int32
+    private let directory: String
+    /// The file's descriptor once created; before that, a placeholder holding the same
+    /// number (a duplicate of /dev/null), so the number the runtime reserves from the guest
+    /// stays Kiln's. -1 when nothing could be reserved and the file cannot be written.
+    private var fd: Int32
+    /// Whether the file was created (nil: not tried yet).
+    private var created: Bool?
     private var pending: [XXH128Hash: Set<UInt64>] = [:]
     private var written: [XXH128Hash: Set<UInt64>] = [:]
     private var pendingPaths: [XXH128Hash: String] = [:]
     private let lock = Lock()
 
-    /// Starts `<pid>-<start ns>.kcodemap` in `directory` (created 0700 if missing).
+    /// Prepares `<pid>-<start ns>.kcodemap` in `directory` (both created on the first write;
+    /// the directory 0700).
     public init(directory: String, processID: Int32 = getpid()) throws {
-        if mkdir(directory, 0o700) != 0, errno != EEXIST { throw CacheWriteError.io("create \(directory)", errno) }
-        if case .failure(let rejection) = CacheDirectory.open(path: directory, create: false) {
-            throw CacheWriteError.io(rejection.description, EACCES)
-        }
+        self.directory = directory
         path = directory + "/\(processID)-\(realtimeNanoseconds()).\(Codemap.fileExtension)"
-        switch RecordLog.openForAppend(path: path, magic: Codemap.magic) {
         // Out of the low numbers a guest allocates from (as cache files are): a guest's open()
         // returns what it would without Kiln, and a guest scanning its descriptors (CPython's
         // subprocess tests do) does not find this one among its own.
-        case .success(let fd): self.fd = CacheFile.moveOutOfGuestRange(fd)
-        case .failure(let e): throw CacheWriteError.io("open \(path)", e.code)
-        }
+        let placeholder = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard placeholder >= 0 else { throw CacheWriteError.io("open /dev/null", errno) }
+        fd = CacheFile.moveOutOfGuestRange(placeholder)
     }
 
-    /// The open codemap file (a runtime keeps its guest from closing it).
+    /// The codemap's descriptor number (a runtime keeps its guest from closing it).
     public var descriptor: Int32 { fd }
 
     deinit {
         flush()
-        close(fd)
+        if fd >= 0 { close(fd) }
     }
 
     /// Held by the forking thread across a fork (see `CacheFile.holdForFork`).
@@ -142,9 +147,30 @@ public final class CodemapRecorder: @unchecked Sendable {
         }
     }
 
+    /// Creates the file (once) and puts it in the placeholder's place. Caller holds `lock`.
+    /// False when the directory or file cannot be used: recording then stops, as a failed
+    /// write loses its records (a codemap only guides later bakes).
+    private func createFile() -> Bool {
+        if let created { return created }
+        let made = { () -> Bool in
+            if mkdir(directory, 0o700) != 0, errno != EEXIST { return false }
+            guard case .success = CacheDirectory.open(path: directory, create: false),
+                  case .success(let file) = RecordLog.openForAppend(path: path, magic: Codemap.magic) else { return false }
+            defer { close(file) }
+            // dup2 clears close-on-exec on `fd`: set again, as every Kiln descriptor has it.
+            return dup2(file, fd) == fd && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0
+        }()
+        created = made
+        return made
+    }
+
     /// Appends everything recorded since the last flush.
     public func flush() {
         let (batch, paths): ([XXH128Hash: Set<UInt64>], [XXH128Hash: String]) = lock.withLock {
+            guard !pending.isEmpty, createFile() else {
+                pending = [:]
+                return ([:], [:])
+            }
             let b = pending, p = pendingPaths
             pending = [:]
             pendingPaths = [:]

@@ -37,6 +37,27 @@ import Testing
         #expect(try readFile(dir.path + "/merged.kcodemap") == bytes)
     }
 
+    @Test func aRunThatRecordsNothingLeavesNoFile() throws {
+        let root = try TemporaryDirectory()
+        let directory = root.path + "/codemaps"
+        do {
+            let recorder = try CodemapRecorder(directory: directory, processID: 5)
+            recorder.name(region: CodemapTests.regionA, path: "/usr/bin/true")
+            recorder.flush()
+            #expect(!FileManager.default.fileExists(atPath: recorder.path))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory))
+        // The first record creates directory and file under the descriptor number reserved
+        // at the start, still close-on-exec.
+        let recorder = try CodemapRecorder(directory: directory, processID: 6)
+        let descriptor = recorder.descriptor
+        recorder.record(region: CodemapTests.regionA, offset: 4)
+        recorder.flush()
+        #expect(recorder.descriptor == descriptor)
+        #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0)
+        #expect(Codemap.read(path: recorder.path).offsets == [CodemapTests.regionA: [4]])
+    }
+
     @Test func tornOrCorruptTailKeepsEverythingBefore() throws {
         let root = try TemporaryDirectory()
         let dir = try CacheDirectory.open(path: root.path + "/codemaps", create: true).get()
