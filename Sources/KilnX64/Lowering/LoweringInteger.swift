@@ -422,6 +422,17 @@ extension X64Lowerer {
             // CSEL/CSET on flags still parked raw: CMOVcc on the flags themselves.
             let condition = insts[k]
             let source = resolved(condition.a)
+            let cond = IRCondition(rawValue: condition.aux) ?? .al
+            if let one = constant(inst.b), let zero = constant(inst.c), one ^ zero == 1, one | zero == 1,
+               inst.type == .i32 || inst.type == .i64, cond != .al, cond != .nv {
+                // CSET (and CSINC of zero): SETcc, not two constants and a CMOV.
+                let s = parkedFlags(condition.a), d = define(i)
+                restoreFlags(source, from: s)
+                let cc = hostCondition(cond)
+                asm.emit(.setcc, rm: .reg(d), cc: one == 1 ? cc : cc.inverted)
+                asm.emit(.movzx32rm8, reg: d, rm: .reg(d))
+                return
+            }
             let s = parkedFlags(condition.a), t = use(inst.b), f = use(inst.c)
             let d = define(i, reusing: inst.c)
             copy(d, f, wide: true)
