@@ -185,7 +185,9 @@ private enum JITVectorRanges {
     /// `cmp x0, x1` then CSINC of the zero register (CSET of the inverse condition) for every
     /// condition, 32- and 64-bit, on operand pairs that give every flag combination a compare
     /// can: the JIT's SETcc form of a constant select against the interpreter. Random vectors
-    /// almost never pick XZR for both sources.
+    /// almost never pick XZR for both sources. Each block runs three ways: with the compare's
+    /// flags final; followed by `adds x7, x0, x1` (the compare's flags then never leave
+    /// EFLAGS: `flagsStayInEFLAGS`); and with a `csel w3, w0, w1, COND` on them too.
     @Test func compareThenConditionalSetAgrees() throws {
         let runtime = try X64Runtime()
         var translator = A64Translator()
@@ -197,26 +199,29 @@ private enum JITVectorRanges {
         var mismatches: [String] = []
         for cond: UInt32 in 0..<16 {
             for sf: UInt32 in [0, 1] {
-                let csinc = 0x1a9f_07e2 | sf << 31 | cond << 12
-                let words: [UInt32] = [0xeb01_001f, csinc]
-                words.withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
-                let block = translator.block
-                let unit = try runtime.install(try lowerer.lower(block), regionBase: 0x1020_0000)
-                for (a, b) in pairs {
-                    let jitState = GuestCPUState(), interpState = GuestCPUState()
-                    for s in [jitState, interpState] { s.setX(0, a); s.setX(1, b); s.setX(2, 0xdead_beef_dead_beef); s.nzcv = 0 }
-                    var memory = JITHostMemory()
-                    _ = try? interpreter.run(block, state: interpState, memory: &memory, regionBase: 0x1020_0000)
-                    _ = runtime.run(unit.code, state: jitState)
-                    let jit = JITVectorTests.Snapshot(jitState, addresses: []), interp = JITVectorTests.Snapshot(interpState, addresses: [])
-                    checked += 1
-                    if jit != interp {
-                        mismatches.append(String(format: "%08x with x0=%llx x1=%llx: ", csinc, a, b) + JITVectorTests.describe(jit, interp))
+                for shape in 0..<3 {
+                    let csinc = 0x1a9f_07e2 | sf << 31 | cond << 12
+                    let words: [UInt32] = [[0xeb01_001f, csinc], [0xeb01_001f, csinc, 0xab01_0007],
+                                           [0xeb01_001f, csinc, 0x1a81_0003 | cond << 12, 0xab01_0007]][shape]
+                    words.withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
+                    let block = translator.block
+                    let unit = try runtime.install(try lowerer.lower(block), regionBase: 0x1020_0000)
+                    for (a, b) in pairs {
+                        let jitState = GuestCPUState(), interpState = GuestCPUState()
+                        for s in [jitState, interpState] { s.setX(0, a); s.setX(1, b); s.setX(2, 0xdead_beef_dead_beef); s.setX(3, 7); s.nzcv = 0 }
+                        var memory = JITHostMemory()
+                        _ = try? interpreter.run(block, state: interpState, memory: &memory, regionBase: 0x1020_0000)
+                        _ = runtime.run(unit.code, state: jitState)
+                        let jit = JITVectorTests.Snapshot(jitState, addresses: []), interp = JITVectorTests.Snapshot(interpState, addresses: [])
+                        checked += 1
+                        if jit != interp {
+                            mismatches.append(String(format: "%08x (shape %d) with x0=%llx x1=%llx: ", csinc, shape, a, b) + JITVectorTests.describe(jit, interp))
+                        }
                     }
                 }
             }
         }
-        #expect(checked == 16 * 2 * pairs.count)
+        #expect(checked == 16 * 2 * 3 * pairs.count)
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 
@@ -293,6 +298,8 @@ let idioms: [Idiom] = [
     Idiom("tst x0, #0xff ; b.eq .+8", [0xf2401c1f, 0x54000040]),
     Idiom("cmp x0, x1 ; cset w2, eq", [0xeb01001f, 0x1a9f17e2]),
     Idiom("cmp x0, x1 ; csel x2, x3, x4, lt", [0xeb01001f, 0x9a84b062]),
+    Idiom("cmp w0, w1 ; csel w2, w3, w4, lt", [0x6b01001f, 0x1a84b062]),
+    Idiom("cmp w0, w1 ; cset w2, cs ; cmp w5, #0 ; cset w6, eq", [0x6b01001f, 0x1a9f37e2, 0x710000bf, 0x1a9f17e6]),
     Idiom("ccmp x0, x1, #0, ne", [0xfa411000]),
     Idiom("tst x0, #0x2000000 ; ccmp x1, #0, #4, ne ; b.eq .+8", [0xf267001f, 0xfa401824, 0x54000040]),
     Idiom("cmp x0, x1 ; ccmp x2, x3, #0, eq ; cset w4, gt", [0xeb01001f, 0xfa430040, 0x1a9fd7e4]),

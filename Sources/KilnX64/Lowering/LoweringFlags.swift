@@ -50,6 +50,13 @@ extension X64Lowerer {
         // state, cannot happen or does not read NZCV's entry value. 16 bits: AH and AL are
         // all a parked word's readers look at.
         let home = rawFlags[i] && Int32(i) == finalFlags && (i > lastFaultPoint || !entryValueRead[nzcv])
+        if !home && rawFlags[i] && flagsStayInEFLAGS(i) {
+            // Nothing parks them: after a CMP, CF stays the inverse of A64 C for the readers.
+            unparkedFlags[i] = true
+            flagsValue = Int32(i)
+            flagsInverted = inst.op == .nzcvSub
+            return
+        }
         let d = home ? 0 : define(i)
         if inst.op == .nzcvSub { asm.emit(.cmc) }
         asm.emit(.lahf)
@@ -71,9 +78,54 @@ extension X64Lowerer {
     }
 
     /// Where the parked flags value `v` can be read to restore EFLAGS: its register, or
-    /// NZCV's guest-state home when it went straight there (`lowerFlags`).
+    /// NZCV's guest-state home when it went straight there (`lowerFlags`). Flags never
+    /// parked are in EFLAGS (the returned operand is then never read: `restoreFlags` finds
+    /// them there); were they not, the translation fails rather than read stale flags.
     mutating func parkedFlags(_ v: IRValue) -> X64RM {
-        resolved(v) == flagsAtHome ? state(GuestCPUState.offset(of: .nzcv)) : .reg(use(v))
+        let r = resolved(v)
+        if unparkedFlags[Int(r)] {
+            if flagsValue != r { failure = .malformedIR(index: current) }
+            return .reg(GPR.rax.number)
+        }
+        return r == flagsAtHome ? state(GuestCPUState.offset(of: .nzcv)) : .reg(use(v))
+    }
+
+    /// Whether raw flags produced by `p` can live in EFLAGS alone, never parked with LAHF +
+    /// SETO: they are not the block's final NZCV, the exit does not read them, and from `p`
+    /// to their last reader every instruction is one whose code leaves EFLAGS alone and
+    /// every reader is a condition on them (SETcc) or a select fused with one (CMOVcc). A
+    /// `cmp w0, w1; cset w2, cs` in the middle of a block then costs a CMP and a SETcc.
+    func flagsStayInEFLAGS(_ p: Int) -> Bool {
+        guard Int32(p) != finalFlags, lastUse[p] >= 0, lastUse[p] < Int32(insts.count) else { return false }
+        for j in (p + 1)...Int(lastUse[p]) where needsCode[j] || fusedSelectCondition[j] {
+            let inst = insts[j]
+            switch inst.op {
+            case .condition:
+                guard resolved(inst.a) == Int32(p) else { return false }
+                continue
+            case .select:
+                let k = Int(resolved(inst.a))
+                guard fusedSelectCondition[k], resolved(insts[k].a) == Int32(p), !rawFlags[j] else { return false }
+            case .readReg, .writeReg:
+                let r = IRGuestRegister(rawValue: inst.aux)
+                guard r != .nzcv, r != .fpsr, r != .fpcr else { return false }
+            case .trunc, .sext:
+                guard keepsFlags(inst) else { return false }
+            case .zext:
+                guard inst.type.isInteger && type(inst.a).isInteger else { return false }
+            case .const, .guestInstruction, .regionAddress, .bitcast:
+                break
+            default:
+                return false
+            }
+            if Self.hasValueOperands(inst.op) {
+                for k in 0..<3 {
+                    let v = pick(k, inst.a, inst.b, inst.c, .none)
+                    if !v.isNone && Int(v.index) < j && resolved(v) == Int32(p) { return false }
+                }
+            }
+        }
+        return true
     }
 
     /// Sign-extended 32-bit immediate form of `k` for a 64-bit (or any 32-bit) operation.

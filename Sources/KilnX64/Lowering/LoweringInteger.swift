@@ -12,10 +12,23 @@ extension X64Lowerer {
         }
     }
 
+    /// Whether lowering `inst` leaves EFLAGS alone: the ops of `preservesFlags`, and the
+    /// truncations and sign extensions that are one MOV, MOVZX or MOVSX (32-bit code reads
+    /// its W registers through a trunc, so a `cmp w0, w1; csel w2, w3, w4, lt` would otherwise
+    /// restore the flags it just parked).
+    func keepsFlags(_ inst: IRInst) -> Bool {
+        if Self.preservesFlags(inst.op) { return true }
+        switch inst.op {
+        case .trunc: return inst.type.isInteger && inst.type != .i1 && type(inst.a).isInteger
+        case .sext: return (inst.type == .i32 || inst.type == .i64) && type(inst.a).isInteger && type(inst.a) != .i1
+        default: return false
+        }
+    }
+
     mutating func lowerInstruction(_ i: Int) {
         let inst = insts[i]
         let savedFlags = flagsValue
-        if !Self.preservesFlags(inst.op) { flagsValue = -1 }
+        if !keepsFlags(inst) { flagsValue = -1 }
         switch inst.op {
         case .guestInstruction, .const:
             break

@@ -126,6 +126,9 @@ public struct X64Lowerer {
     /// straight into NZCV's guest-state home (-1 none; it then has no register).
     var finalFlags: Int32 = -1
     var flagsAtHome: Int32 = -1
+    /// Raw flags values that were never parked: every reader runs while EFLAGS still hold
+    /// them (`flagsStayInEFLAGS`).
+    var unparkedFlags: [Bool] = []
 
     /// Guest registers with a deferred write at the exit: register -> value.
     var finalWrites: [(register: IRGuestRegister, value: Int32)] = []
@@ -267,6 +270,7 @@ public struct X64Lowerer {
         Self.fill(&regionAddressAddition, n, -1)
         Self.fill(&boundsChecked, n, false)
         Self.fill(&fusedSelectCondition, n, false)
+        Self.fill(&unparkedFlags, n, false)
         Self.fill(&fusedTestOperand, n, -1)
         Self.fill(&selectOfCondition, n, -1)
         Self.fill(&used, n, false)
