@@ -25,29 +25,35 @@ let package = Package(
         // AArch64 decoding (one table line per encoding) and lifting to KilnIR.
         .target(name: "KilnA64", dependencies: ["KilnIR"], swiftSettings: releaseSpeed),
         // x86-64 assembler (table-driven encodings), IR -> x86-64 lowering, register allocation.
-        .target(name: "KilnX64", dependencies: ["KilnIR"], swiftSettings: releaseSpeed),
+        .target(name: "KilnX64", dependencies: ["KilnIR", "KilnHost"], swiftSettings: releaseSpeed),
         // The one translation pipeline (A64 -> IR -> x86-64) the JIT and `kiln bake` share.
         .target(name: "KilnTranslator", dependencies: ["KilnA64", "KilnIR", "KilnX64", "KilnCache"], swiftSettings: releaseSpeed),
         // The guest Linux process: loader, memory map, syscalls, dispatcher and execution tiers.
         .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64", "KilnTranslator", "KilnCache"], swiftSettings: releaseSpeed),
         // The offline compiler: seeding, dependency closure, cache baking.
-        .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache", "KilnTranslator", "KilnX64"], swiftSettings: releaseSpeed),
+        .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache", "KilnTranslator", "KilnX64", "KilnHost"], swiftSettings: releaseSpeed),
         // Translation cache storage: content identity, keys, file format, codemaps.
         .target(name: "KilnCache", dependencies: ["KilnELF"], swiftSettings: releaseSpeed),
         // Measuring and checking runs: kiln bench's alternating runs and reports, kiln validate's comparisons.
-        .target(name: "KilnBench"),
+        .target(name: "KilnBench", dependencies: ["KilnHost"]),
         // Building an arm64 Debian root filesystem with an isolated apt.
-        .target(name: "KilnRootfs"),
+        .target(name: "KilnRootfs", dependencies: ["KilnHost"]),
+        // What the tools need from the host beyond the standard library and FoundationEssentials
+        // (so that no target links corelibs Foundation): child processes (posix_spawn), path
+        // strings, printf numbers, whole reads and writes on a descriptor.
+        .target(name: "KilnHost"),
         // The command-line tool.
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnA64", "KilnAOT", "KilnBench", "KilnCache", "KilnELF", "KilnIR", "KilnRootfs", "KilnRuntime", "KilnTranslator",
+                "KilnA64", "KilnAOT", "KilnBench", "KilnCache", "KilnELF", "KilnHost", "KilnIR", "KilnRootfs", "KilnRuntime", "KilnTranslator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // Release builds link the Swift runtime and Foundation statically: loading and
-            // relocating their shared libraries cost every `kiln run` ~5 ms before the guest
-            // starts. Debug builds (and the tests) keep the faster dynamic link.
+            // Release builds link the Swift runtime and FoundationEssentials statically: loading
+            // and relocating their shared libraries cost every `kiln run` ~5 ms before the guest
+            // starts. No target imports corelibs Foundation: its CoreFoundation and ICU would
+            // add ~1 ms more (__CFInitialize, ~40k relocations). Debug builds (and the tests)
+            // keep the faster dynamic link.
             swiftSettings: releaseSpeed + [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
@@ -66,7 +72,8 @@ let package = Package(
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnCache", "KilnTestSupport"]),
         .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnCache", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
-        .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnCache", "KilnTestSupport"]),
+        .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnCache", "KilnHost", "KilnTestSupport"]),
+        .testTarget(name: "KilnHostTests", dependencies: ["KilnHost"]),
         .testTarget(name: "KilnRootfsTests", dependencies: ["KilnRootfs", "KilnTestSupport"]),
         .testTarget(name: "FixtureTests", dependencies: ["KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnToolTests", dependencies: ["kiln"]),

@@ -1,5 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnELF
+import KilnHost
 
 /// Why the library closure of a program could not be computed.
 public enum LibraryClosureError: Error, Equatable, CustomStringConvertible {
@@ -101,7 +109,7 @@ public struct LibraryClosure {
             var path = String(part)
             for (token, value) in [("$ORIGIN", origin), ("${ORIGIN}", origin), ("$LIB", "lib"), ("${LIB}", "lib"),
                                    ("$PLATFORM", "aarch64"), ("${PLATFORM}", "aarch64")] {
-                path = path.replacingOccurrences(of: token, with: value)
+                path = path.replacing(token, with: value)
             }
             return path
         }.filter { $0.hasPrefix("/") }
@@ -164,10 +172,10 @@ public struct LibraryClosure {
         var directories: [String] = []
         for rawLine in text.split(separator: "\n") {
             let line = (rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                .trimmingCharacters(in: .whitespaces)
+                .trimmingWhitespace()
             if line.hasPrefix("include ") {
-                let pattern = line.dropFirst("include ".count).trimmingCharacters(in: .whitespaces)
-                let absolute = pattern.hasPrefix("/") ? pattern : (path as NSString).deletingLastPathComponent + "/" + pattern
+                let pattern = line.dropFirst("include ".count).trimmingWhitespace()
+                let absolute = pattern.hasPrefix("/") ? pattern : HostPath.deletingLastComponent(path) + "/" + pattern
                 for included in glob(rootfs: rootfs, pattern: absolute) {
                     directories += readLdSoConf(rootfs: rootfs, path: included, depth: depth + 1)
                 }
@@ -180,8 +188,8 @@ public struct LibraryClosure {
 
     /// Guest paths matching a `dir/*.conf`-style pattern (a wildcard in the last component only).
     private static func glob(rootfs: String, pattern: String) -> [String] {
-        let directory = (pattern as NSString).deletingLastPathComponent
-        let namePattern = (pattern as NSString).lastPathComponent
+        let directory = HostPath.deletingLastComponent(pattern)
+        let namePattern = HostPath.lastComponent(pattern)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: rootfs + directory) else { return [] }
         return names.filter { fnmatch(namePattern, $0, 0) == 0 }.sorted().map { directory + "/" + $0 }
     }

@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import KilnCache
 import KilnELF
 import KilnTranslator
@@ -183,8 +182,8 @@ public struct RegionBaker: Sendable {
 /// A counter shared by worker threads.
 final class ProgressCounter: @unchecked Sendable {
     private var value = 0
-    private let lock = NSLock()
-    func add(_ n: Int) -> Int { lock.lock(); defer { lock.unlock() }; value += n; return value }
+    private let lock = Lock()
+    func add(_ n: Int) -> Int { lock.withLock { value += n; return value } }
 }
 
 /// Workers write disjoint indices of one buffer.

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 /// One way of running a workload that a benchmark compares: Kiln without caches, Kiln with a
 /// prebuilt cache, qemu-aarch64, or the same work done natively.

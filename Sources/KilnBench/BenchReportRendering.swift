@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 extension BenchReport {
     /// report.md: one table row per workload and variant, then the chart (report.svg).
@@ -29,7 +34,7 @@ extension BenchReport {
                 let delta = variant.name == workload.variants.first?.name ? "—" : formatDelta(variant.deltaVsBaseline)
                 let share = variant.translateShare.map { formatPercent($0) + " (" + formatSeconds(variant.translateSeconds ?? 0) + ")" } ?? "—"
                 out += "| \(workload.name) | \(variant.name) | \(formatSeconds(variant.wall.median)) | \(formatSeconds(variant.wall.min)) | "
-                out += "\(formatSeconds(variant.wall.max)) | \(delta) | \(String(format: "%.2fx", variant.speedupVsBaseline)) | \(share) |\n"
+                out += "\(formatSeconds(variant.wall.max)) | \(delta) | \(String(printf: "%.2fx", variant.speedupVsBaseline)) | \(share) |\n"
             }
         }
         return out
@@ -90,18 +95,17 @@ extension BenchReport {
 
 /// "12.3 ms", "1.42 s".
 public func formatSeconds(_ seconds: Double) -> String {
-    if seconds < 1 { return String(format: "%.1f ms", seconds * 1000) }
-    return String(format: "%.2f s", seconds)
+    if seconds < 1 { return String(printf: "%.1f ms", seconds * 1000) }
+    return String(printf: "%.2f s", seconds)
 }
 
 /// "-75.0%", "+12.5%".
-func formatDelta(_ delta: Double) -> String { String(format: "%+.1f%%", delta * 100) }
+func formatDelta(_ delta: Double) -> String { String(printf: "%+.1f%%", delta * 100) }
 
-func formatPercent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
+func formatPercent(_ share: Double) -> String { String(printf: "%.0f%%", share * 100) }
 
-private func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
+private func fmt(_ value: Double) -> String { String(printf: "%.1f", value) }
 
 private func escapeXML(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    text.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
 }

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnHost
 
 /// A whole benchmark report: what `report.json` holds (schema in docs/BENCH.md).
 public struct BenchReport: Codable, Equatable, Sendable {
@@ -17,9 +25,8 @@ public struct BenchReport: Codable, Equatable, Sendable {
     public init(kilnVersion: String, date: Date, host: BenchHost, runs: Int, warmup: Int, workloads: [WorkloadResult]) {
         schema = Self.schemaName
         self.kilnVersion = kilnVersion
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        self.date = formatter.string(from: date)
+        // To the nearest second, as ISO8601DateFormatter gave it.
+        self.date = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded()).formatted(.iso8601)
         self.host = host; self.runs = runs; self.warmup = warmup; self.workloads = workloads
     }
 
@@ -42,7 +49,7 @@ public struct BenchHost: Codable, Equatable, Sendable {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
-            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+            .map { $0.trimmingWhitespace() } ?? "unknown"
         var name = utsname()
         uname(&name)
         let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

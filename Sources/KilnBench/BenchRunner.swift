@@ -1,4 +1,4 @@
-import Foundation
+import KilnHost
 
 /// Runs a `BenchPlan`: preparation once, then warmups and timed runs in alternating order.
 public struct BenchRunner {
@@ -67,5 +67,5 @@ public func render(_ command: ChildProcess) -> String {
 public func shellQuoted(_ word: String) -> String {
     let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+%@")
     if !word.isEmpty, word.allSatisfy({ safe.contains($0) }) { return word }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    return "'" + word.replacing("'", with: "'\\''") + "'"
 }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 /// A `--suite` file: several workloads benchmarked in one report. JSON, documented in
 /// docs/BENCH.md:
@@ -25,20 +30,20 @@ public struct BenchSuite: Equatable, Sendable {
 
     /// Parses a suite; `baseDirectory` resolves relative stdin paths.
     public init(json data: Data, baseDirectory: String) throws {
-        let object: Any
+        let value: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: data)
+            value = try JSONValue(parsing: data)
         } catch {
-            throw BenchError.suite("suite is not valid JSON: \(error.localizedDescription)")
+            throw BenchError.suite("suite is not valid JSON: \(JSONValue.reason(error))")
         }
-        guard let top = object as? [String: Any] else { throw BenchError.suite("suite must be a JSON object with \"workloads\"") }
+        guard let top = value.object else { throw BenchError.suite("suite must be a JSON object with \"workloads\"") }
         let known: Set<String> = ["runs", "warmup", "workloads"]
         if let unknown = top.keys.sorted().first(where: { !known.contains($0) }) {
             throw BenchError.suite("suite: unknown field \"\(unknown)\" (known: runs, warmup, workloads)")
         }
         runs = try Self.integer(top["runs"], "runs")
         warmup = try Self.integer(top["warmup"], "warmup")
-        guard let list = top["workloads"] as? [Any], !list.isEmpty else {
+        guard let list = top["workloads"]?.array, !list.isEmpty else {
             throw BenchError.suite("suite: \"workloads\" must be a non-empty array")
         }
         workloads = try list.enumerated().map { index, item in
@@ -53,55 +58,84 @@ public struct BenchSuite: Equatable, Sendable {
     /// Reads and parses the suite file at `path`.
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw BenchError.suite("cannot read suite file \(path)") }
-        try self.init(json: data, baseDirectory: (path as NSString).deletingLastPathComponent)
+        try self.init(json: data, baseDirectory: HostPath.deletingLastComponent(path))
     }
 
-    private static func workload(_ item: Any, index: Int, baseDirectory: String) throws -> Workload {
+    private static func workload(_ item: JSONValue, index: Int, baseDirectory: String) throws -> Workload {
         let place = "suite: workloads[\(index)]"
-        guard let fields = item as? [String: Any] else { throw BenchError.suite("\(place) must be an object") }
+        guard let fields = item.object else { throw BenchError.suite("\(place) must be an object") }
         let known: Set<String> = ["name", "command", "qemu", "native", "stdin"]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw BenchError.suite("\(place): unknown field \"\(unknown)\" (known: name, command, qemu, native, stdin)")
         }
-        guard let command = fields["command"] as? [String], !command.isEmpty else {
+        guard let command = fields["command"]?.strings, !command.isEmpty else {
             throw BenchError.suite("\(place): \"command\" must be a non-empty array of strings")
         }
-        if fields["name"] != nil, !(fields["name"] is String) { throw BenchError.suite("\(place): \"name\" must be a string") }
-        if fields["native"] != nil, !(fields["native"] is String) { throw BenchError.suite("\(place): \"native\" must be a string") }
-        if fields["stdin"] != nil, !(fields["stdin"] is String) { throw BenchError.suite("\(place): \"stdin\" must be a string") }
-        if fields["qemu"] != nil, !JSONValue.isBoolean(fields["qemu"]) {
+        if fields["name"] != nil, fields["name"]?.string == nil { throw BenchError.suite("\(place): \"name\" must be a string") }
+        if fields["native"] != nil, fields["native"]?.string == nil { throw BenchError.suite("\(place): \"native\" must be a string") }
+        if fields["stdin"] != nil, fields["stdin"]?.string == nil { throw BenchError.suite("\(place): \"stdin\" must be a string") }
+        if fields["qemu"] != nil, fields["qemu"]?.boolean == nil {
             throw BenchError.suite("\(place): \"qemu\" must be true or false")
         }
-        let name = (fields["name"] as? String) ?? command.map { ($0 as NSString).lastPathComponent }.joined(separator: " ")
-        let stdin = (fields["stdin"] as? String).map { $0.hasPrefix("/") ? $0 : baseDirectory + "/" + $0 }
-        return Workload(name: name, command: command, qemu: JSONValue.boolean(fields["qemu"]) ?? false,
-                        native: fields["native"] as? String, stdinPath: stdin)
+        let name = fields["name"]?.string ?? command.map { HostPath.lastComponent($0) }.joined(separator: " ")
+        let stdin = fields["stdin"]?.string.map { $0.hasPrefix("/") ? $0 : baseDirectory + "/" + $0 }
+        return Workload(name: name, command: command, qemu: fields["qemu"]?.boolean ?? false,
+                        native: fields["native"]?.string, stdinPath: stdin)
     }
 
-    private static func integer(_ value: Any?, _ field: String) throws -> Int? {
+    private static func integer(_ value: JSONValue?, _ field: String) throws -> Int? {
         guard let value else { return nil }
-        guard let number = JSONValue.integer(value) else { throw BenchError.suite("suite: \"\(field)\" must be an integer") }
+        guard let number = value.integer else { throw BenchError.suite("suite: \"\(field)\" must be an integer") }
         return number
     }
 }
 
-/// JSONSerialization gives every JSON number and boolean as NSNumber, and an NSNumber 0 or 1
-/// casts to Bool: only the stored type (`c` for booleans) tells them apart.
-enum JSONValue {
-    static func isBoolean(_ value: Any?) -> Bool {
-        guard let number = value as? NSNumber else { return false }
-        return String(cString: number.objCType) == "c"
+/// A parsed JSON value of any shape, for input read field by field with errors that name the
+/// field (suite files, the cache report). Booleans and numbers stay apart.
+enum JSONValue: Decodable, Equatable {
+    case null
+    case boolean(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(parsing data: Data) throws { self = try JSONDecoder().decode(JSONValue.self, from: data) }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .boolean(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 
-    static func boolean(_ value: Any?) -> Bool? { isBoolean(value) ? (value as? NSNumber)?.boolValue : nil }
+    var boolean: Bool? { if case .boolean(let value) = self { return value } else { return nil } }
+    var number: Double? { if case .number(let value) = self { return value } else { return nil } }
+    var integer: Int? { number.flatMap { Int(exactly: $0) } }
+    var string: String? { if case .string(let value) = self { return value } else { return nil } }
+    var array: [JSONValue]? { if case .array(let value) = self { return value } else { return nil } }
+    var object: [String: JSONValue]? { if case .object(let value) = self { return value } else { return nil } }
 
-    static func number(_ value: Any?) -> Double? {
-        guard let number = value as? NSNumber, !isBoolean(value) else { return nil }
-        return number.doubleValue
+    /// An array of strings only.
+    var strings: [String]? {
+        guard let array else { return nil }
+        let strings = array.compactMap(\.string)
+        return strings.count == array.count ? strings : nil
     }
 
-    static func integer(_ value: Any?) -> Int? {
-        guard let number = value as? NSNumber, !isBoolean(value), let integer = Int(exactly: number.doubleValue) else { return nil }
-        return integer
+    /// Why `JSONValue(parsing:)` failed, in a sentence.
+    static func reason(_ error: Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
+        return "\(error)"
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The time one `kiln run` spent translating and loading caches, read from the JSON report
 /// that `--cache-report=json` prints to stderr at exit.
@@ -14,7 +18,7 @@ public struct CacheReportTimings: Codable, Equatable, Sendable {
     /// comes before Kiln's report), or nil when there is no report with a translation time.
     /// Load time is loading plus attaching.
     public static func parse(stderr: String) -> CacheReportTimings? {
-        guard let report = lastJSONObject(in: stderr, having: "totals"), let totals = report["totals"] as? [String: Any],
+        guard let report = lastJSONObject(in: stderr, having: "totals"), let totals = report["totals"]?.object,
               let translate = seconds(in: totals, matching: "translat") else { return nil }
         let load = [seconds(in: totals, matching: "load"), seconds(in: totals, matching: "attach")].compactMap { $0 }
         return CacheReportTimings(translateSeconds: translate, loadSeconds: load.isEmpty ? nil : load.reduce(0, +))
@@ -22,9 +26,9 @@ public struct CacheReportTimings: Codable, Equatable, Sendable {
 
     /// A duration under a key containing `word` (any case), its unit taken from the key's
     /// suffix: `translatingMs`, `translate_ns`, `load_seconds`.
-    static func seconds(in object: [String: Any], matching word: String) -> Double? {
+    static func seconds(in object: [String: JSONValue], matching word: String) -> Double? {
         for key in object.keys.sorted() where key.lowercased().contains(word) {
-            if let value = JSONValue.number(object[key]), let scale = unitScale(of: key) { return value * scale }
+            if let value = object[key]?.number, let scale = unitScale(of: key) { return value * scale }
         }
         return nil
     }
@@ -36,11 +40,11 @@ public struct CacheReportTimings: Codable, Equatable, Sendable {
     }
 
     /// The last `{...}` in `text` that parses as a JSON object with the key `key`.
-    static func lastJSONObject(in text: String, having key: String) -> [String: Any]? {
+    static func lastJSONObject(in text: String, having key: String) -> [String: JSONValue]? {
         let bytes = Array(text.utf8)
         for start in bytes.indices.reversed() where bytes[start] == UInt8(ascii: "{") {
             guard let end = matchingBrace(bytes, from: start) else { continue }
-            if let object = try? JSONSerialization.jsonObject(with: Data(bytes[start ... end])) as? [String: Any], object[key] != nil {
+            if let object = (try? JSONValue(parsing: Data(bytes[start ... end])))?.object, object[key] != nil {
                 return object
             }
         }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 /// The `kiln` executable's own commands, run as child processes so each run is a fresh
 /// process exactly as a user starts it: `kiln run` in a cache mode and tier, `kiln bake`.
@@ -54,8 +59,8 @@ public struct KilnTool: Sendable {
     /// file in the rootfs, `kiln bake` bakes that file alone).
     public static func bakeName(hostProgram: String, rootfs: String?) -> String {
         guard let rootfs, !rootfs.isEmpty else { return hostProgram }
-        let root = (rootfs as NSString).standardizingPath
-        let path = (hostProgram as NSString).standardizingPath
+        let root = HostPath.standardized(rootfs)
+        let path = HostPath.standardized(hostProgram)
         return root != "/" && path.hasPrefix(root + "/") ? String(path.dropFirst(root.count)) : hostProgram
     }
 }

@@ -1,3 +1,5 @@
+import KilnHost
+
 /// A `kiln run --strace-file` trace reduced to what must agree between two runs of the same
 /// program: system call names, arguments and results, with values that legitimately differ
 /// from run to run replaced by placeholders.
@@ -29,7 +31,7 @@ public enum SyscallTrace {
             // A child's id (clone's result) names it in later arguments too, e.g. wait4's.
             let body = split[split.count - 1].body
             if let paren = body.firstIndex(of: "("), idResults.contains(String(body[..<paren])),
-               let equals = body.range(of: " = ", options: .backwards) {
+               let equals = body.lastRange(of: " = ") {
                 let result = body[equals.upperBound...]
                 if !result.isEmpty, result.allSatisfy(\.isNumber), processes[result] == nil {
                     processes[result] = "P\(processes.count + 1)"
@@ -39,7 +41,7 @@ public enum SyscallTrace {
         return split.map { pid, body in
             var line = replaceAddresses(replaceNumbers(String(body), processes))
             if let paren = line.firstIndex(of: "("), idResults.contains(String(line[..<paren])),
-               let equals = line.range(of: " = ", options: .backwards), !line[equals.upperBound...].hasPrefix("-1") {
+               let equals = line.lastRange(of: " = "), !line[equals.upperBound...].hasPrefix("-1") {
                 line = String(line[..<equals.upperBound]) + "<pid>"
             }
             if let pid, let name = processes[pid] { return name + " " + line }

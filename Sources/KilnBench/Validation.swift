@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 /// What one mode's run of a program produced, as `kiln validate` compares it.
 public struct ModeOutcome: Sendable {
@@ -143,11 +148,11 @@ public struct ValidationReport: Codable, Equatable, Sendable {
     static func renderContext(_ d: ValidationDifference) -> String {
         var out = ""
         let shared = d.line - d.contextStart
-        for (offset, line) in d.expected.prefix(shared).enumerated() { out += String(format: "  %5d   ", d.contextStart + offset) + line + "\n" }
+        for (offset, line) in d.expected.prefix(shared).enumerated() { out += String(printf: "  %5ld   ", d.contextStart + offset) + line + "\n" }
         let expectedRest = d.expected.dropFirst(shared), actualRest = d.actual.dropFirst(shared)
-        for (offset, line) in expectedRest.enumerated() { out += String(format: "  %5d - ", d.line + offset) + line + "   [\(d.reference)]\n" }
+        for (offset, line) in expectedRest.enumerated() { out += String(printf: "  %5ld - ", d.line + offset) + line + "   [\(d.reference)]\n" }
         if expectedRest.isEmpty { out += "        - (end)   [\(d.reference)]\n" }
-        for (offset, line) in actualRest.enumerated() { out += String(format: "  %5d + ", d.line + offset) + line + "   [\(d.mode)]\n" }
+        for (offset, line) in actualRest.enumerated() { out += String(printf: "  %5ld + ", d.line + offset) + line + "   [\(d.mode)]\n" }
         if actualRest.isEmpty { out += "        + (end)   [\(d.mode)]\n" }
         return out
     }

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnHost
 
 /// A way `kiln validate` runs a program.
 public enum ValidationMode: String, CaseIterable, Sendable {
@@ -11,7 +19,7 @@ public enum ValidationMode: String, CaseIterable, Sendable {
 
     /// Parses `interp,jit,cache`.
     public static func parseList(_ text: String) throws -> [ValidationMode] {
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let names = text.split(separator: ",").map { $0.trimmingWhitespace() }
         var modes: [ValidationMode] = []
         for name in names {
             guard let mode = ValidationMode(rawValue: name) else {

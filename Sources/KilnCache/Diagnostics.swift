@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Counts what happened to caches in one run (or one `kiln cache` command): files attached
 /// or rejected with their reasons, entries served, missed or rejected. Thread-safe.

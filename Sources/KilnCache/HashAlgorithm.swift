@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 
 /// The hash widths `kiln cache hash` offers, named as xxhsum names them.
 public enum HashAlgorithm: String, CaseIterable, Sendable {

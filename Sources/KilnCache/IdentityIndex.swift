@@ -125,15 +125,16 @@ public final class IdentityIndex: @unchecked Sendable {
     }
 }
 
-/// A pthread mutex for the few places that need mutual exclusion.
-final class Lock: @unchecked Sendable {
+/// A pthread mutex for the few places that need mutual exclusion (also the offline tools'
+/// progress counters, which used NSLock before they stopped importing Foundation).
+public final class Lock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    init() { pthread_mutex_init(mutex, nil) }
+    public init() { pthread_mutex_init(mutex, nil) }
     deinit { pthread_mutex_destroy(mutex); mutex.deallocate() }
     /// Taken and released around a fork by the forking thread (see `CacheFile.holdForFork`).
     func acquire() { pthread_mutex_lock(mutex) }
     func release() { pthread_mutex_unlock(mutex) }
-    @inline(__always) func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    @inline(__always) public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()

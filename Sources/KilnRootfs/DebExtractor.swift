@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnHost
 
 /// Unpacks .deb files into a rootfs laid out the way Debian bookworm systems are: merged /usr.
 ///
@@ -38,7 +46,7 @@ struct DebExtractor {
         let result = try command.run("dpkg-deb", ["-x", deb, staging])
         try IsolatedApt.checkDiskFull(result.stderr, path: rootfs)
         guard result.status == 0 else {
-            throw RootfsError.toolFailed(command: "dpkg-deb -x \((deb as NSString).lastPathComponent)",
+            throw RootfsError.toolFailed(command: "dpkg-deb -x \(HostPath.lastComponent(deb))",
                                          status: result.status, message: result.stderr)
         }
         try merge(from: staging, into: rootfs, mapTopLevel: true)
@@ -48,18 +56,17 @@ struct DebExtractor {
     /// replacing files; with `mapTopLevel`, /bin, /sbin and /lib entries land under /usr.
     private func merge(from source: String, into destination: String, mapTopLevel: Bool) throws {
         let fm = FileManager.default
-        guard let enumerator = fm.enumerator(atPath: source) else { return }
         // Collect first: entries are renamed away while the tree is walked.
-        let relativePaths = enumerator.compactMap { $0 as? String }
+        guard let relativePaths = try? fm.subpathsOfDirectory(atPath: source) else { return }
         for relative in relativePaths {
             let from = source + "/" + relative
             let to = destination + "/" + (mapTopLevel ? Self.mergedPath(relative) : relative)
             var info = stat()
             guard lstat(from, &info) == 0 else { continue }  // moved with its parent already
             if info.st_mode & S_IFMT == S_IFDIR {
-                var isDirectory: ObjCBool = false
+                var isDirectory = false
                 if fm.fileExists(atPath: to, isDirectory: &isDirectory) {
-                    if isDirectory.boolValue { continue }
+                    if isDirectory { continue }
                     try fm.removeItem(atPath: to)
                 }
                 try createDirectory(to)

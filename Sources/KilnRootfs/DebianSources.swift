@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 /// The Debian archives an arm64 rootfs is fetched from, as apt `deb` source lines.
 ///
@@ -86,7 +91,7 @@ public struct DebianSources: Equatable {
                 var options: [String] = []
                 while let word = words.first {
                     words.removeFirst()
-                    options.append(word.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
+                    options.append(word.trimming { $0 == "[" || $0 == "]" })
                     if word.hasSuffix("]") { break }
                 }
                 signedBy = options.first { $0.hasPrefix("signed-by=") }.map { String($0.dropFirst("signed-by=".count)) }
@@ -104,7 +109,7 @@ public struct DebianSources: Equatable {
             for line in stanza.split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix(" ") {
                 guard let colon = line.firstIndex(of: ":") else { continue }
                 let key = line[..<colon].lowercased()
-                fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                fields[key] = line[line.index(after: colon)...].trimmingWhitespace()
             }
             guard let types = fields["types"], types.split(separator: " ").contains("deb"),
                   fields["enabled"]?.lowercased() != "no",

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 /// Output of a host tool run to completion.
 struct HostCommandResult {
@@ -34,46 +39,22 @@ struct HostCommand {
         guard let path = locate(tool) else {
             throw RootfsError.toolMissing(tool: tool, hint: "kiln rootfs fetch needs Debian's apt and dpkg (apt-get install apt dpkg)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["LC_ALL"] = "C"  // apt's messages are parsed; keep them untranslated.
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-
-        // stderr drains on another thread so a chatty child never blocks on a full pipe.
-        final class Collected: @unchecked Sendable { var data = Data() }
-        let errData = Collected()
-        let errDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            errData.data = errPipe.fileHandleForReading.readDataToEndOfFile()
-            errDone.signal()
-        }
-        var outData = Data()
-        var pending = Data()
-        let reader = outPipe.fileHandleForReading
-        while true {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            outData.append(chunk)
-            pending.append(chunk)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                onStdoutLine(String(decoding: pending[pending.startIndex ..< newline], as: UTF8.self))
-                pending.removeSubrange(pending.startIndex ... newline)
+        // stdout comes through a pipe, read here as it is written; stderr goes to a file.
+        var pending: [UInt8] = []
+        let result = try ChildProcess(executable: path, arguments: arguments, environment: env, workingDirectory: directory)
+            .run { chunk in
+                pending += chunk
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    onStdoutLine(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
             }
-        }
-        errDone.wait()
-        process.waitUntilExit()
         return HostCommandResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData.data, as: UTF8.self))
+            status: result.status,
+            stdout: String(decoding: result.stdout, as: UTF8.self),
+            stderr: String(decoding: result.stderr, as: UTF8.self))
     }
 }

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KilnHost
 
 /// A package version chosen by apt's resolver.
 public struct ResolvedPackage: Equatable, Hashable, Codable {
@@ -184,8 +189,8 @@ struct IsolatedApt {
     static func unknownPackages(in stderr: String) -> [String] {
         var names: [String] = []
         for line in stderr.split(separator: "\n") {
-            if let range = line.range(of: "Unable to locate package ") {
-                names.append(String(line[range.upperBound...]).trimmingCharacters(in: .whitespaces))
+            if let range = line.firstRange(of: "Unable to locate package ") {
+                names.append(line[range.upperBound...].trimmingWhitespace())
             } else if line.contains("has no installation candidate"), let first = line.firstIndex(of: "'"),
                       let last = line.lastIndex(of: "'"), first < last {
                 names.append(String(line[line.index(after: first) ..< last]))

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnHost
 
 /// What a fetch is doing, for progress display.
 public enum RootfsProgress: Equatable {
@@ -131,7 +139,7 @@ public struct RootfsFetcher {
         for (index, package) in missing.enumerated() {
             let deb = try locateDeb(package, in: debDirectory)
             let digest = try Self.sha256(ofFile: deb)
-            let fileName = (deb as NSString).lastPathComponent
+            let fileName = HostPath.lastComponent(deb)
             if let expected = expectedDigests[fileName], expected != digest {
                 throw RootfsError.toolFailed(command: "verify \(fileName)", status: 0,
                                              message: "SHA-256 \(digest) does not match the signed index's \(expected)")
@@ -183,7 +191,7 @@ public struct RootfsFetcher {
 
     /// apt-get download names files `name_version_arch.deb`, with ':' in epochs as "%3a".
     private func locateDeb(_ package: ResolvedPackage, in directory: String) throws -> String {
-        let version = package.version.replacingOccurrences(of: ":", with: "%3a")
+        let version = package.version.replacing(":", with: "%3a")
         let path = "\(directory)/\(package.name)_\(version)_\(package.architecture).deb"
         guard FileManager.default.fileExists(atPath: path) else {
             throw RootfsError.toolFailed(command: "locate downloaded package", status: 0,
@@ -194,14 +202,14 @@ public struct RootfsFetcher {
 
     /// Hex SHA-256 of a file's contents, read in chunks.
     static func sha256(ofFile path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
             throw RootfsError.toolFailed(command: "read \(path)", status: errno, message: String(cString: strerror(errno)))
         }
-        defer { try? handle.close() }
+        defer { close(fd) }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { hasher.update($0) }
-        }
+        let error = Descriptor.readChunks(fd, size: 1 << 20) { chunk in chunk.withUnsafeBytes { hasher.update($0) } }
+        guard error == 0 else { throw RootfsError.toolFailed(command: "read \(path)", status: error, message: String(cString: strerror(error))) }
         return SHA256.hexString(hasher.finalize())
     }
 
@@ -228,6 +236,6 @@ public struct RootfsFetcher {
         if let cocoa = error as? CocoaError, let posix = cocoa.underlying as? POSIXError {
             return String(cString: strerror(posix.code.rawValue))
         }
-        return error.localizedDescription
+        return "\(error)"
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where Kiln keeps its arm64 root filesystem unless told otherwise.
 public enum RootfsLocation {
@@ -13,7 +17,7 @@ public enum RootfsLocation {
         if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
             dataHome = xdg
         } else {
-            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
             dataHome = home + "/.local/share"
         }
         return dataHome + "/kiln/rootfs/" + defaultName

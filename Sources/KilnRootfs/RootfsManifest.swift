@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `<rootfs>/.kiln-rootfs.json`: what a rootfs was built from.
 ///

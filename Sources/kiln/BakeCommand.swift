@@ -1,7 +1,15 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnAOT
 import KilnCache
+import KilnHost
 import KilnRootfs
 import KilnRuntime
 
@@ -93,7 +101,7 @@ struct BakeCommand: ParsableCommand {
         let started = Date()
         let count = regions.count
         for (index, region) in regions.enumerated() {
-            let name = (region.hostPath as NSString).lastPathComponent
+            let name = HostPath.lastComponent(region.hostPath)
             let identity = try? store.identityIndex.identity(ofFileAt: region.hostPath)
             let offsets = identity.flatMap { recorded[$0.contentHash] } ?? []
             do {
@@ -113,7 +121,7 @@ struct BakeCommand: ParsableCommand {
             printJSON(["regions": results.map(Self.jsonObject), "seconds": total, "jobs": baker.jobs])
         } else {
             let entries = results.reduce(0) { $0 + $1.entries }, bytes = results.reduce(0) { $0 + $1.cacheBytes }
-            print("baked \(results.count) regions: \(entries) entries, \(bytes) cache bytes in \(String(format: "%.2f", total)) s")
+            print("baked \(results.count) regions: \(entries) entries, \(bytes) cache bytes in \(String(printf: "%.2f", total)) s")
         }
     }
 
@@ -136,7 +144,7 @@ struct BakeCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: program) else {
             throw CacheCommandError("\(program) not found in the rootfs \(rootfs.isEmpty ? "(none)" : rootfs) or on the host")
         }
-        return [((program as NSString).standardizingPath.hasPrefix("/") ? program : FileManager.default.currentDirectoryPath + "/" + program, "program")]
+        return [(HostPath.standardized(program).hasPrefix("/") ? program : FileManager.default.currentDirectoryPath + "/" + program, "program")]
     }
 
     /// The guest path of `path` when it names a file inside `rootfs` (relative paths are
@@ -144,8 +152,8 @@ struct BakeCommand: ParsableCommand {
     static func guestPath(ofHostPath path: String, rootfs: String) -> String? {
         guard !rootfs.isEmpty, path.contains("/") else { return nil }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        let standardized = (absolute as NSString).standardizingPath
-        var roots = [(rootfs as NSString).standardizingPath]
+        let standardized = HostPath.standardized(absolute)
+        var roots = [HostPath.standardized(rootfs)]
         if let real = realpath(rootfs, nil) {
             roots.append(String(cString: real))
             free(real)
@@ -160,8 +168,8 @@ struct BakeCommand: ParsableCommand {
         let ratio = r.guestBytes == 0 ? 0 : Double(r.cacheBytes) / Double(r.guestBytes)
         return "\(r.hostPath): \(r.entries) entries (static \(r.staticEntries), codemap \(r.codemapEntries)"
             + (r.skipped > 0 ? ", \(r.skipped) left to the JIT" : "") + "), "
-            + "\(r.guestBytes) of \(r.regionCodeBytes) guest bytes, \(r.cacheBytes) cache bytes (\(String(format: "%.1f", ratio)) per guest byte), "
-            + String(format: "%.2f s", r.seconds)
+            + "\(r.guestBytes) of \(r.regionCodeBytes) guest bytes, \(r.cacheBytes) cache bytes (\(String(printf: "%.1f", ratio)) per guest byte), "
+            + String(printf: "%.2f s", r.seconds)
     }
 
     static func jsonObject(_ r: BakeRegionResult) -> [String: Any] {
@@ -174,25 +182,26 @@ struct BakeCommand: ParsableCommand {
 /// A one-line progress bar on stderr (only on a terminal).
 final class ProgressBar: @unchecked Sendable {
     let enabled: Bool
-    private let lock = NSLock()
+    private let lock = Lock()
     private var lastDraw = Date.distantPast
 
     init(enabled: Bool) { self.enabled = enabled }
 
     func update(_ label: String, done: Int, total: Int) {
         guard enabled else { return }
-        lock.lock(); defer { lock.unlock() }
-        let now = Date()
-        guard done == total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = now
-        let width = 30
-        let filled = total == 0 ? width : width * done / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(label) [\(bar)] \(done)/\(total)".utf8))
+        lock.withLock {
+            let now = Date()
+            guard done == total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+            lastDraw = now
+            let width = 30
+            let filled = total == 0 ? width : width * done / total
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            Descriptor.writeError("\r\u{1B}[K\(label) [\(bar)] \(done)/\(total)")
+        }
     }
 
     func clear() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        Descriptor.writeError("\r\u{1B}[K")
     }
 }

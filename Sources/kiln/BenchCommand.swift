@@ -1,6 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnBench
+import KilnHost
 import KilnRootfs
 import KilnRuntime
 
@@ -64,7 +72,7 @@ struct BenchCommand: ParsableCommand {
             suiteWarmup = parsed.warmup
             workloads = parsed.workloads.map { ($0.name, $0.command, $0.qemu, $0.native, $0.stdinPath) }
         } else {
-            workloads = [(command.map { ($0 as NSString).lastPathComponent }.joined(separator: " "), command, qemu, native, stdin)]
+            workloads = [(command.map { HostPath.lastComponent($0) }.joined(separator: " "), command, qemu, native, stdin)]
         }
         let runs = self.runs ?? suiteRuns ?? 5
         let warmup = self.warmup ?? suiteWarmup ?? 1
@@ -171,11 +179,11 @@ final class ProgressLine: @unchecked Sendable {
 
     func show(_ text: String) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        Descriptor.writeError("\r\u{1B}[K" + text)
     }
 
     func clear() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        Descriptor.writeError("\r\u{1B}[K")
     }
 }

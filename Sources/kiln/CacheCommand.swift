@@ -1,7 +1,15 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnCache
 import KilnELF
+import KilnHost
 import KilnTranslator
 
 /// `kiln cache`: inspect and maintain the translation cache directory.
@@ -80,10 +88,35 @@ struct CacheCommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Prints `object` as sorted, pretty JSON.
+/// Prints `object` (dictionaries, arrays, strings, Ints, Doubles, Bools) as sorted, pretty JSON.
+/// Keys sort by code point; JSONSerialization, used before, sorted them case-insensitively
+/// with digit runs as numbers, which is the same order for every key printed here (lowercase
+/// snake_case, the bake's camelCase, the rejection reasons).
 func printJSON(_ object: Any) {
-    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    if let data = try? encoder.encode(JSONTree(object)) {
         print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// An untyped `[String: Any]` tree, encodable; anything else in it is an encoding error.
+private struct JSONTree: Encodable {
+    let value: Any
+    init(_ value: Any) { self.value = value }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch value {
+        case let value as Bool: try container.encode(value)
+        case let value as Int: try container.encode(value)
+        case let value as Double: try container.encode(value)
+        case let value as String: try container.encode(value)
+        case let value as [String: Any]: try container.encode(value.mapValues(JSONTree.init))
+        case let value as [Any]: try container.encode(value.map(JSONTree.init))
+        default:
+            throw EncodingError.invalidValue(value, .init(codingPath: encoder.codingPath, debugDescription: "not a JSON value"))
+        }
     }
 }
 
@@ -323,7 +356,7 @@ extension CacheCommand {
             if let size = benchmark {
                 guard size > 0 else { throw ValidationError("benchmark size must be positive") }
                 let rate = algorithm.throughput(size: size)
-                print("\(algorithm.rawValue) \(size) bytes: \(String(format: "%.1f", rate / 1e6)) MB/s")
+                print("\(algorithm.rawValue) \(size) bytes: \(String(printf: "%.1f", rate / 1e6)) MB/s")
                 return
             }
             var failed = false
@@ -332,7 +365,7 @@ extension CacheCommand {
                     let bytes = try ELFBytes(mappingFileAt: path)
                     print(xxhsumLine(algorithm: algorithm, digest: algorithm.hexDigest(bytes.buffer), path: path))
                 } catch {
-                    FileHandle.standardError.write(Data("\(path): \(error)\n".utf8))
+                    Descriptor.writeError("\(path): \(error)\n")
                     failed = true
                 }
             }

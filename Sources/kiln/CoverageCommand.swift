@@ -1,7 +1,8 @@
 import ArgumentParser
-import Foundation
+import Dispatch
 import KilnA64
 import KilnELF
+import KilnHost
 import KilnIR
 import KilnRuntime
 
@@ -193,19 +194,19 @@ struct CoverageCommand: ParsableCommand {
         if !r.unsupportedByMnemonic.isEmpty {
             out += "  valid but not implemented:\n"
             let sorted = r.unsupportedByMnemonic.sorted { $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key < $1.key }
-            for (m, e) in sorted { out += "    \(m.padding(toLength: 24, withPad: " ", startingAt: 0)) \(String(e.count).leftPadded(8))  e.g. \(hex(e.address)): \(word(e.encoding))\n" }
+            for (m, e) in sorted { out += "    \(m.padded(to: 24)) \(String(e.count).leftPadded(8))  e.g. \(hex(e.address)): \(word(e.encoding))\n" }
         }
         if !r.excludedByMnemonic.isEmpty {
             out += "  excluded families:\n"
             for (m, e) in r.excludedByMnemonic.sorted(by: { $0.key < $1.key }) {
-                out += "    \(m.padding(toLength: 24, withPad: " ", startingAt: 0)) \(String(e.count).leftPadded(8))  e.g. \(hex(e.address)): \(word(e.encoding))\n"
+                out += "    \(m.padded(to: 24)) \(String(e.count).leftPadded(8))  e.g. \(hex(e.address)): \(word(e.encoding))\n"
             }
         }
         if !r.unallocatedExamples.isEmpty {
             out += "  unallocated, e.g.: " + r.unallocatedExamples.map { "\(hex($0.address)): \(word($0.encoding))" }.joined(separator: ", ") + "\n"
         }
         if let d = r.decodeRate, let l = r.liftRate {
-            out += String(format: "  decode: %.1f M instr/s, decode+lift: %.1f M instr/s\n", d / 1e6, l / 1e6)
+            out += String(printf: "  decode: %.1f M instr/s, decode+lift: %.1f M instr/s\n", d / 1e6, l / 1e6)
         }
         return out
     }
@@ -229,8 +230,8 @@ struct CoverageCommand: ParsableCommand {
                 "\"unallocated_examples\": [" + r.unallocatedExamples.map { "{\"address\": \"\(hex($0.address))\", \"encoding\": \"\(word($0.encoding))\"}" }.joined(separator: ", ") + "]",
             ]
             if let d = r.decodeRate, let l = r.liftRate {
-                fields.append(String(format: "\"decode_per_second\": %.0f", d))
-                fields.append(String(format: "\"decode_lift_per_second\": %.0f", l))
+                fields.append(String(printf: "\"decode_per_second\": %.0f", d))
+                fields.append(String(printf: "\"decode_lift_per_second\": %.0f", l))
             }
             return "{" + fields.joined(separator: ", ") + "}"
         }
@@ -240,4 +241,6 @@ struct CoverageCommand: ParsableCommand {
 
 extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    /// Spaces added or characters cut to make `width`, as padding(toLength:withPad:startingAt:) did.
+    func padded(to width: Int) -> String { count >= width ? String(prefix(width)) : self + String(repeating: " ", count: width - count) }
 }

@@ -1,6 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnBench
+import KilnHost
 
 /// `kiln demo`: the README's first command. Runs the bundled arm64 canary cold, bakes it, runs
 /// it warm, benchmarks both and validates the cache, in a temporary cache directory.
@@ -45,7 +53,7 @@ struct DemoCommand: ParsableCommand {
         print("   \(files.count) cache file\(files.count == 1 ? "" : "s"), \(bytes) bytes: \(files.map(\.name).joined(separator: ", "))")
         let warm = try step("3. warm run, baked cache", tool.run(cache: "readonly", options: report, command: command))
         guard warm.stdout == cold.stdout else { throw ToolError("the warm run printed something else than the cold run") }
-        print("   same output; \(String(format: "%.2fx", cold.wallSeconds / max(warm.wallSeconds, 1e-9))) the speed of the cold run\n")
+        print("   same output; \(String(printf: "%.2fx", cold.wallSeconds / max(warm.wallSeconds, 1e-9))) the speed of the cold run\n")
 
         let qemu = try? locateQemu()
         print("4. bench: \(runs) runs each after 1 warmup, alternating\(qemu == nil ? " (qemu-aarch64 not found: no qemu column)" : "")")
@@ -64,8 +72,8 @@ struct DemoCommand: ParsableCommand {
         print(benchReport.table())
         if let prebuilt = workload.variants.first(where: { $0.name == "prebuilt" }) {
             print(prebuilt.speedupVsBaseline > 1
-                  ? String(format: "   prebuilt beats baseline: %.2fx faster (median)\n", prebuilt.speedupVsBaseline)
-                  : String(format: "   prebuilt does not beat baseline (%.2fx)\n", prebuilt.speedupVsBaseline))
+                  ? String(printf: "   prebuilt beats baseline: %.2fx faster (median)\n", prebuilt.speedupVsBaseline)
+                  : String(printf: "   prebuilt does not beat baseline (%.2fx)\n", prebuilt.speedupVsBaseline))
         }
 
         print("5. validate: interp, jit, cache")
@@ -128,12 +136,12 @@ struct DemoCommand: ParsableCommand {
 
     /// Cache files (*.kcache) under `directory`, by name.
     static func cacheFiles(in directory: String) -> [(name: String, size: Int)] {
-        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        guard let paths = try? FileManager.default.subpathsOfDirectory(atPath: directory) else { return [] }
         var files: [(String, Int)] = []
-        while let path = enumerator.nextObject() as? String {
-            guard path.hasSuffix(".kcache") else { continue }
-            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + path)[.size] as? Int) ?? 0
-            files.append(((path as NSString).lastPathComponent, size))
+        for path in paths where path.hasSuffix(".kcache") {
+            // The size attribute is a UInt (corelibs Foundation bridged it to Int through NSNumber).
+            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + path)[.size] as? any BinaryInteger).map { Int($0) } ?? 0
+            files.append((HostPath.lastComponent(path), size))
         }
         return files.sorted { $0.0 < $1.0 }
     }

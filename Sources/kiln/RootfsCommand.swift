@@ -1,5 +1,8 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnHost
 import KilnRootfs
 
 /// `kiln rootfs`: the arm64 Debian userland guest programs run against.
@@ -78,17 +81,17 @@ final class ProgressDisplay {
     }
 
     func finish() {
-        if lineOpen { FileHandle.standardError.write(Data("\n".utf8)) }
+        if lineOpen { Descriptor.writeError("\n") }
         lineOpen = false
     }
 
     private func line(_ text: String, transient: Bool) {
         if terminal && transient {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+            Descriptor.writeError("\r\u{1B}[K\(text)")
             lineOpen = true
         } else if !transient || !terminal {
             finish()
-            FileHandle.standardError.write(Data((text + "\n").utf8))
+            Descriptor.writeError(text + "\n")
         }
     }
 }

@@ -1,6 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnCache
+import KilnHost
 import KilnRootfs
 import KilnRuntime
 
@@ -103,7 +111,7 @@ extension RunArguments {
             rootfsDirectory = FileManager.default.fileExists(atPath: fallback) ? fallback : ""
         }
         if !rootfsDirectory.isEmpty, !FileManager.default.fileExists(atPath: rootfsDirectory) {
-            FileHandle.standardError.write(Data("kiln: rootfs \(rootfsDirectory) does not exist\n".utf8))
+            Descriptor.writeError("kiln: rootfs \(rootfsDirectory) does not exist\n")
             throw ExitCode(127)
         }
 
@@ -129,7 +137,7 @@ extension RunArguments {
             // O_APPEND: execve'd children write to the same file (see Exec.swift).
             let fd = open(straceFile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                FileHandle.standardError.write(Data("kiln: cannot open \(straceFile): \(String(cString: strerror(errno)))\n".utf8))
+                Descriptor.writeError("kiln: cannot open \(straceFile): \(String(cString: strerror(errno)))\n")
                 throw ExitCode(1)
             }
             // Far from the descriptors a guest opens, so it does not see or reuse it.
@@ -153,7 +161,7 @@ extension RunArguments {
             process = try GuestProcess(programHostPath: plan.hostPath, programGuestPath: plan.guestPath,
                                        arguments: plan.arguments, environment: environment, options: options)
         } catch let error as RuntimeError {
-            FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
+            Descriptor.writeError("kiln: \(error)\n")
             throw ExitCode(error.exitStatus)
         }
         let report = cacheReportJSON ? .json : cacheReport ? .text : CacheReportFormat(environmentValue: hostEnvironment["KILN_CACHE_REPORT"])

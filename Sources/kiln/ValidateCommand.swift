@@ -1,6 +1,14 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnBench
+import KilnHost
 
 /// `kiln validate`: runs a program in several modes and checks they behave identically.
 struct ValidateCommand: ParsableCommand {
@@ -38,7 +46,7 @@ struct ValidateCommand: ParsableCommand {
         do { modes = try ValidationMode.parseList(self.modes) } catch let error as ValidationFailure { throw ValidationError(error.description) }
         let rootfs = try environment.rootfsDirectory()
         let hostProgram = try locateProgram(command[0], rootfs: rootfs)
-        let stdin = isatty(0) == 1 ? Data() : FileHandle.standardInput.readDataToEndOfFile()
+        let stdin = isatty(0) == 1 ? Data() : Data(Descriptor.readAll(STDIN_FILENO))
 
         let progress = ProgressLine()
         let validator = Validator(tool: .current(rootfs: rootfs, cacheDirectory: environment.cacheDirectory), modes: modes, bake: !noBake) {
@@ -53,7 +61,7 @@ struct ValidateCommand: ParsableCommand {
         }
         progress.clear()
         if json {
-            FileHandle.standardOutput.write(try report.jsonData())
+            Descriptor.writeAll(STDOUT_FILENO, try report.jsonData())
         } else {
             print("validate \(command.joined(separator: " ")) (\(modes.map(\.rawValue).joined(separator: ", ")))")
             print(report.renderText(), terminator: "")

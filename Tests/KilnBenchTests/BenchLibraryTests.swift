@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import KilnHost
 import KilnTestSupport
 import Testing
 @testable import KilnBench
@@ -41,33 +42,6 @@ import Testing
         #expect(KilnTool.bakeName(hostProgram: "/r/fsx/bin/a", rootfs: "/r/fs") == "/r/fsx/bin/a")
         #expect(KilnTool.bakeName(hostProgram: "/work/fixtures/bin/canary", rootfs: nil) == "/work/fixtures/bin/canary")
         #expect(KilnTool.bakeName(hostProgram: "/work/fixtures/bin/canary", rootfs: "/") == "/work/fixtures/bin/canary")
-    }
-}
-
-@Suite struct ChildProcessTests {
-    @Test func capturesOutputStatusAndStdin() throws {
-        let result = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "cat; echo err >&2; exit 3"]).run(stdin: Data("in\n".utf8))
-        #expect(result.status == 3)
-        #expect(!result.signaled)
-        #expect(String(decoding: result.stdout, as: UTF8.self) == "in\n")
-        #expect(String(decoding: result.stderr, as: UTF8.self) == "err\n")
-        #expect(result.wallSeconds > 0)
-    }
-
-    @Test func reportsDeathBySignal() throws {
-        let result = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "kill -SEGV $$"]).run()
-        #expect(result.signaled)
-        #expect(result.status == SIGSEGV)
-        #expect(result.outcome == "signal 11")
-    }
-
-    @Test func environmentIsTheGivenOne() throws {
-        let result = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "echo $KILN_X; echo ${HOME:-unset}"], environment: ["KILN_X": "y", "PATH": "/usr/bin:/bin"]).run()
-        #expect(String(decoding: result.stdout, as: UTF8.self) == "y\nunset\n")
-    }
-
-    @Test func missingExecutableIsAnError() {
-        #expect(throws: ChildProcessError.self) { try ChildProcess(executable: "/nonexistent/kiln-nothing", arguments: []).run() }
     }
 }
 

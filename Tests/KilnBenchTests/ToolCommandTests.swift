@@ -1,5 +1,6 @@
 import Foundation
 import KilnCache
+import KilnHost
 import KilnTestSupport
 import Testing
 @testable import KilnBench

@@ -1,7 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// Disassembles x86-64 bytes with llvm-objdump (shipped with the Swift toolchain), for golden
 /// tests and diagnostics (lockstep reports print a block's host code). llvm-objdump needs an
@@ -41,19 +46,10 @@ public enum X64Disassembler {
             .appendingPathComponent("kiln-x64-\(getpid())-\(UInt64.random(in: 0 ... .max)).o").path
         try Data(elf(wrapping: code)).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["-d", "--no-show-raw-insn", "-M", "intel", path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw Failure.failed(String(decoding: errData, as: UTF8.self)) }
+        let result = try ChildProcess(executable: tool, arguments: ["-d", "--no-show-raw-insn", "-M", "intel", path]).run()
+        guard result.status == 0, !result.signaled else { throw Failure.failed(String(decoding: result.stderr, as: UTF8.self)) }
         var lines: [Line] = []
-        for raw in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        for raw in String(decoding: result.stdout, as: UTF8.self).split(separator: "\n") {
             // "      1f: \tmov\trax, rbx"
             let trimmed = raw.drop(while: { $0 == " " })
             guard let colon = trimmed.firstIndex(of: ":"),

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,31 +34,50 @@ public struct ChildProcessError: Error, CustomStringConvertible, Equatable {
 /// Runs one command to completion with `posix_spawn`. Its stdin, stdout and stderr are
 /// unlinked temporary files rather than pipes: no threads are needed to keep a chatty child
 /// from blocking, and timing measures the child, not the parent's reading of its output.
+/// Only a caller that watches stdout as it comes gets a pipe for it.
 public struct ChildProcess: Sendable {
     public var executable: String
     public var arguments: [String]
-    /// The complete environment; nil inherits Kiln's. The working directory is always
-    /// Kiln's, so every run of a comparison shares it.
+    /// The complete environment; nil inherits Kiln's.
     public var environment: [String: String]?
+    /// The child's working directory; nil (the default) is Kiln's, so every run of a
+    /// comparison shares it.
+    public var workingDirectory: String?
 
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil) {
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil) {
         self.executable = executable; self.arguments = arguments; self.environment = environment
+        self.workingDirectory = workingDirectory
     }
 
     /// Runs the command feeding it `stdin` and returns how it ended. An executable without a
     /// slash is searched on PATH.
-    public func run(stdin: Data = Data()) throws -> ChildResult {
+    public func run(stdin: Data = Data()) throws -> ChildResult { try run(stdin: stdin, streaming: nil) }
+
+    /// Runs the command with its stdout through a pipe: `onStdout` sees it in pieces as it is
+    /// written (the result still has all of it).
+    public func run(stdin: Data = Data(), onStdout: (ArraySlice<UInt8>) -> Void) throws -> ChildResult {
+        try withoutActuallyEscaping(onStdout) { try run(stdin: stdin, streaming: $0) }
+    }
+
+    private func run(stdin: Data, streaming onStdout: ((ArraySlice<UInt8>) -> Void)?) throws -> ChildResult {
         let input = try ScratchFile()
         let output = try ScratchFile()
         let errors = try ScratchFile()
         try input.write(stdin)
+        let pipe = try onStdout.map { _ in try OutputPipe() }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, input.descriptor, 0)
-        posix_spawn_file_actions_adddup2(&actions, output.descriptor, 1)
+        posix_spawn_file_actions_adddup2(&actions, pipe?.writeEnd ?? output.descriptor, 1)
         posix_spawn_file_actions_adddup2(&actions, errors.descriptor, 2)
+        if let workingDirectory {
+            guard let addchdir = spawnChangeDirectory else {
+                throw ChildProcessError("cannot run \(executable) in \(workingDirectory): posix_spawn_file_actions_addchdir_np is missing")
+            }
+            _ = addchdir(&actions, workingDirectory)
+        }
 
         let argv = [executable] + arguments
         let envp: [String] = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }.sorted()
@@ -68,6 +91,14 @@ public struct ChildProcess: Sendable {
         guard spawnError == 0 else {
             throw ChildProcessError("cannot run \(executable): \(String(cString: strerror(spawnError)))")
         }
+        var streamed: [UInt8] = []
+        if let pipe, let onStdout {
+            pipe.closeWriteEnd()
+            Descriptor.readChunks(pipe.readEnd) { chunk in
+                streamed += chunk
+                onStdout(chunk)
+            }
+        }
         var waitStatus: Int32 = 0
         var usage = rusage()
         while wait4(pid, &waitStatus, 0, &usage) < 0 {
@@ -79,10 +110,16 @@ public struct ChildProcess: Sendable {
         let signaled = signal != 0 && signal != 0x7f
         return ChildResult(
             status: signaled ? signal : (waitStatus >> 8) & 0xff, signaled: signaled,
-            stdout: try output.contents(), stderr: try errors.contents(), wallSeconds: wall,
+            stdout: pipe == nil ? try output.contents() : Data(streamed), stderr: try errors.contents(), wallSeconds: wall,
             userSeconds: seconds(usage.ru_utime), systemSeconds: seconds(usage.ru_stime))
     }
 }
+
+private typealias SpawnChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+/// glibc's posix_spawn_file_actions_addchdir_np (2.29), which the Glibc module does not
+/// declare (it is a GNU extension).
+private let spawnChangeDirectory = dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: SpawnChangeDirectory.self) }
 
 /// Seconds on CLOCK_MONOTONIC.
 func monotonicSeconds() -> Double {
@@ -143,9 +180,35 @@ private final class ScratchFile {
     }
 }
 
+/// A pipe for a child's stdout: the child gets the write end, the parent reads until end of file.
+private final class OutputPipe {
+    let readEnd: Int32
+    private(set) var writeEnd: Int32
+
+    init() throws {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw ChildProcessError("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        // Only the child's descriptor 1 (dup2 clears the flag) may carry it into the child.
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        readEnd = ends[0]; writeEnd = ends[1]
+    }
+
+    deinit {
+        close(readEnd)
+        closeWriteEnd()
+    }
+
+    /// After the spawn, so the reader sees end of file when the child (and any child of its
+    /// that kept stdout) exits.
+    func closeWriteEnd() {
+        if writeEnd >= 0 { close(writeEnd) }
+        writeEnd = -1
+    }
+}
+
 /// `name` inside the temporary directory ($TMPDIR, else /tmp).
 public func temporaryPath(_ name: String) -> String {
-    var directory = NSTemporaryDirectory()
+    var directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
     while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
     return directory + "/" + name
 }
