@@ -33,14 +33,14 @@ let package = Package(
         // The offline compiler: seeding, dependency closure, cache baking.
         .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache", "KilnTranslator", "KilnX64", "KilnHost"], swiftSettings: releaseSpeed),
         // Translation cache storage: content identity, keys, file format, codemaps.
-        .target(name: "KilnCache", dependencies: ["KilnELF"], swiftSettings: releaseSpeed),
+        .target(name: "KilnCache", dependencies: ["KilnELF", "KilnHost"], swiftSettings: releaseSpeed),
         // Measuring and checking runs: kiln bench's alternating runs and reports, kiln validate's comparisons.
         .target(name: "KilnBench", dependencies: ["KilnHost"]),
         // Building an arm64 Debian root filesystem with an isolated apt.
         .target(name: "KilnRootfs", dependencies: ["KilnHost"]),
         // What the tools need from the host beyond the standard library and FoundationEssentials
         // (so that no target links corelibs Foundation): child processes (posix_spawn), path
-        // strings, printf numbers, whole reads and writes on a descriptor.
+        // strings, printf numbers, whole reads and writes on a descriptor, the CPU's flags.
         .target(name: "KilnHost"),
         // The command-line tool.
         .executableTarget(

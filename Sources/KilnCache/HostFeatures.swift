@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// x86-64 instruction-set extensions a backend may use. The cache key holds the set the
 /// backend actually used; a cache is only usable on hosts that have all of them.
@@ -43,31 +44,15 @@ public struct HostFeatures: OptionSet, Hashable, Sendable {
     ]
 
     /// The features named in the first `flags` line of /proc/cpuinfo text.
-    public static func parse(cpuinfo: String) -> HostFeatures {
-        guard let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
-        let flags = Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    public static func parse(cpuinfo: String) -> HostFeatures { features(flags: HostCPU.flags(cpuinfo: cpuinfo)) }
+
+    /// The running host's features, from /proc/cpuinfo (empty when it cannot be read).
+    public static func detect() -> HostFeatures { features(flags: HostCPU.flags) }
+
+    private static func features(flags: Set<String>) -> HostFeatures {
         var result: HostFeatures = []
         for (feature, name) in names where flags.contains(name) { result.insert(feature) }
         return result
-    }
-
-    /// The running host's features, from /proc/cpuinfo (empty when it cannot be read).
-    public static func detect() -> HostFeatures {
-        let fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        // /proc files report size 0, so read until EOF rather than by fstat size.
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-            // The first processor's block is enough.
-            if bytes.count > 8192, String(decoding: bytes, as: UTF8.self).contains("\nflags") { break }
-        }
-        return parse(cpuinfo: String(decoding: bytes, as: UTF8.self))
     }
 
     /// Space-separated feature names in table order.

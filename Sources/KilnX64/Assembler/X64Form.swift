@@ -167,27 +167,13 @@ extension X64Form {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import KilnHost
 
 extension X64Features {
     /// The running host's features, from /proc/cpuinfo (empty when it cannot be read).
     public static let host: X64Features = {
-        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0 {
-            guard let line else { break }
-            let text = String(cString: line)
-            guard text.hasPrefix("flags") else { continue }
-            let flags = Set(text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init))
-            var result: X64Features = []
-            for (feature, name) in names where flags.contains(name) { result.insert(feature) }
-            return result
-        }
-        return []
+        var result: X64Features = []
+        for (feature, name) in names where HostCPU.flags.contains(name) { result.insert(feature) }
+        return result
     }()
 }
