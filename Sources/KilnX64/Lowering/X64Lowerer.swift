@@ -141,6 +141,10 @@ public struct X64Lowerer {
     /// start on the interpreter, from the guest state: before it, only registers whose entry
     /// value the block never reads may already hold new values there.
     var lastFaultPoint = -1
+    /// Per host register: the last instruction that reads the entry value of the guest
+    /// register pinned there (-1 none). A final value may take the host register only after
+    /// it (`availablePinnedDestination`).
+    var lastPinnedEntryRead = [Int32](repeating: -1, count: 16)
 
     var relocations: [X64Relocation] = []
     var pcMap: [X64PCMapEntry] = []
@@ -252,6 +256,7 @@ public struct X64Lowerer {
         Self.fill(&lastWrite, IRGuestRegister.count, -1)
         Self.fill(&storedHome, IRGuestRegister.count, false)
         lastFaultPoint = -1
+        for h in lastPinnedEntryRead.indices { lastPinnedEntryRead[h] = -1 }
         Self.fill(&rawFlags, n, false)
         Self.fill(&needsCode, n, false)
         Self.fill(&addressBase, n, -1)
@@ -459,6 +464,8 @@ public struct X64Lowerer {
             switch inst.op {
             case .load, .store, .loadExclusive, .storeExclusive, .atomicRMW, .compareAndSwap, .zeroBlock:
                 lastFaultPoint = i
+            case .readReg where IRGuestRegister(rawValue: inst.aux).isValid && X64ABI.pinnedHost[Int(inst.aux)] >= 0:
+                lastPinnedEntryRead[Int(X64ABI.pinnedHost[Int(inst.aux)])] = Int32(i)
             case .nzcvAdd, .nzcvSub, .nzcvAdc, .nzcvLogic:
                 let t = insts[Int(inst.a.index)].type
                 rawFlags[i] = !otherUse[i] && (t == .i32 || t == .i64) && lahf
@@ -584,10 +591,14 @@ public struct X64Lowerer {
 
     /// The host register value `i` may be defined in directly as the final value of a pinned
     /// guest register: when nothing can fault from here on (a fault replays the block from its
-    /// entry values) and the entry value held there is dead.
+    /// entry values) and the entry value held there is dead: no value holds the register and
+    /// no later instruction reads the entry value (a pinned register's read is lowered where
+    /// it stands, as the host register itself: `sub w1, w3, w0; mov x0, x3` must not put x3
+    /// in x0's register before the SUB reads x0).
     func availablePinnedDestination(_ i: Int) -> UInt8? {
         let host = pinnedDestination[i]
-        guard host >= 0, !Self.isVectorClass(insts[i].type), i > lastFaultPoint, gprHolder[Int(host)] < 0 else { return nil }
+        guard host >= 0, !Self.isVectorClass(insts[i].type), i > lastFaultPoint, gprHolder[Int(host)] < 0,
+              lastPinnedEntryRead[Int(host)] < Int32(i) else { return nil }
         return UInt8(host)
     }
 
