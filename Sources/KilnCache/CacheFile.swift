@@ -34,7 +34,10 @@ public final class CacheFile: @unchecked Sendable {
     private var hotChunkPrepared: [Bool] = []
     /// One bit per entry, set for hot entries, built with `hotChunkStarts`: most links a chunk
     /// leaves unresolved go to cold entries, and this tells them apart without reading the
-    /// target's record (a cache miss each) to find its chunk. Guarded by `lock`.
+    /// target's record (a cache miss each) to find its chunk. Only where hot entries are at
+    /// least one in 64: clearing a bit per entry of a file with millions of entries and few
+    /// hot ones (clang-14's libLLVM) cost more than the reads it saves. Empty: no bitmap.
+    /// Guarded by `lock`.
     private var hotEntryBits: [UInt64] = []
     /// Code offsets at or past this are cold entries'.
     private var hotCodeEnd: UInt64 = 0
@@ -252,8 +255,10 @@ public final class CacheFile: @unchecked Sendable {
             let chunks = (hot + CacheFile.hotChunkSize - 1) / CacheFile.hotChunkSize
             hotChunkStarts = (0..<chunks).map { c in view.entry(inCodeOrder: c * CacheFile.hotChunkSize).map { view.codeOffset(ofEntry: $0) } ?? 0 }
             hotChunkPrepared = [Bool](repeating: false, count: chunks)
-            hotEntryBits = [UInt64](repeating: 0, count: (view.entryCount + 63) / 64)
-            for k in 0..<hot { if let index = view.entry(inCodeOrder: k) { hotEntryBits[index >> 6] |= 1 << UInt64(index & 63) } }
+            if hot * 64 >= view.entryCount {
+                hotEntryBits = [UInt64](repeating: 0, count: (view.entryCount + 63) / 64)
+                for k in 0..<hot { if let index = view.entry(inCodeOrder: k) { hotEntryBits[index >> 6] |= 1 << UInt64(index & 63) } }
+            }
             hotCodeEnd = hot < view.entryCount ? view.entry(inCodeOrder: hot).map { view.codeOffset(ofEntry: $0) } ?? 0 : UInt64(view.code.count)
         }
         guard codeOffset < hotCodeEnd, let first = hotChunkStarts.first, codeOffset >= first else { return nil }
@@ -360,7 +365,7 @@ public final class CacheFile: @unchecked Sendable {
     /// Caller holds `lock`.
     private func awaitChunk(of record: Int, slot: UnsafeMutablePointer<UInt64>) {
         guard !hotChunkPrepared.isEmpty, let target = view.linkTargetEntry(record), entryStates[target] == 0,
-              hotEntryBits[target >> 6] & (1 << UInt64(target & 63)) != 0,
+              hotEntryBits.isEmpty || hotEntryBits[target >> 6] & (1 << UInt64(target & 63)) != 0,
               let chunk = hotChunk(ofCodeOffset: view.codeOffset(ofEntry: target)), !hotChunkPrepared[chunk] else { return }
         pendingLinks[chunk, default: []].append((slot, target))
     }
