@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The JIT benchmark of issue 5: in one run, the same programs as Debian's native amd64 build,
-# under qemu-aarch64 -L ROOTFS and under `kiln run --rootfs ROOTFS`:
+# under qemu-aarch64 -0 PROGRAM -L ROOTFS (the guest sees the argv[0] kiln run gives it: python3.11
+# takes its prefix from it) and under `kiln run --rootfs ROOTFS`:
 #   lua      lua5.4: local s=0 for i=1,30000000 do s=s+i%7 end print(s)
 #   sqlite   sqlite3 :memory: reading 200k INSERTs in one transaction, then aggregate queries
 #   json     python3.11: json.dumps/json.loads of a small document in a loop
@@ -107,7 +108,7 @@ run() {
     command_of "$workload"
     case $engine in
         native) set -- "${cmd[@]}" ;;
-        qemu) set -- qemu-aarch64 -L "$rootfs" "$rootfs${cmd[0]}" "${cmd[@]:1}" ;;
+        qemu) set -- qemu-aarch64 -0 "${cmd[0]}" -L "$rootfs" "$rootfs${cmd[0]}" "${cmd[@]:1}" ;;
         kiln) set -- "$kiln" run --rootfs "$rootfs" "${cmd[@]}" ;;
         baseline) set -- "$baseline" run --rootfs "$rootfs" "${cmd[@]}" ;;
     esac
