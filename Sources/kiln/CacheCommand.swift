@@ -301,7 +301,7 @@ extension CacheCommand {
 
     struct GC: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "gc", abstract: "Remove invalid files, stale temporaries, then least recently used files above the size cap.")
+            commandName: "gc", abstract: "Remove invalid files, stale temporaries, then least recently used files above the size cap; fold per-process codemaps into one.")
         @Flag(help: "Print JSON.") var json = false
         @Option(help: "Size cap in bytes.") var maxSize: UInt64 = 1 << 30
         @OptionGroup var directory: CacheDirectoryOptions
@@ -309,13 +309,23 @@ extension CacheCommand {
         func run() throws {
             let dir = try directory.open(create: false)
             let report = CacheWriter(directory: dir).enforceSizeCap(maximumBytes: maxSize)
+            // Every JIT run in auto mode leaves a codemap file; only a bake folded them, so a
+            // directory nobody bakes from grew by one file a run. The merged codemap grows
+            // only with code never seen before.
+            var folded = 0
+            if case .success(let codemaps) = CacheDirectory.open(path: dir.codemapDirectory, create: false) {
+                folded = perProcessCodemaps(dir)
+                if folded > 0 { _ = try CodemapMerge.mergeDirectory(codemaps) }
+            }
             if json {
                 printJSON(["removed_invalid": report.removedInvalid, "removed_lru": report.removedLeastRecentlyUsed,
-                           "removed_temporaries": report.removedTemporaries, "remaining_bytes": Int(report.remainingBytes)])
+                           "removed_temporaries": report.removedTemporaries, "remaining_bytes": Int(report.remainingBytes),
+                           "folded_codemaps": folded])
             } else {
                 for name in report.removedInvalid { print("removed invalid: \(name)") }
                 for name in report.removedTemporaries { print("removed temporary: \(name)") }
                 for name in report.removedLeastRecentlyUsed { print("evicted: \(name)") }
+                if folded > 0 { print("folded \(folded) codemaps into merged.kcodemap") }
                 print("remaining: \(report.remainingBytes) bytes")
             }
         }
@@ -395,6 +405,12 @@ extension CacheCommand {
 
 private func listCodemaps(_ dir: CacheDirectory) -> Int {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir.codemapDirectory)) ?? []).filter { $0.hasSuffix(".kcodemap") }.count
+}
+
+/// The codemap files processes wrote (all but the merged one).
+private func perProcessCodemaps(_ dir: CacheDirectory) -> Int {
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir.codemapDirectory)) ?? [])
+        .filter { $0.hasSuffix(".kcodemap") && !$0.hasPrefix(".") && $0 != "merged.kcodemap" }.count
 }
 
 private func configurationJSON(_ config: TranslationConfiguration) -> [String: Any] {

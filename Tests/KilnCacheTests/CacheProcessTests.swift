@@ -136,12 +136,25 @@ import KilnTestSupport
         let stats = try runProcess(kiln, ["cache", "stats", "--json", "--cache-dir", cacheDir])
         let s = try #require(try JSONSerialization.jsonObject(with: stats.stdout) as? [String: Any])
         #expect(s["files"] as? Int == 2 && s["entries"] as? Int == 5)
+        // Two runs' codemaps: gc folds them into the merged one.
+        for pid: Int32 in [41, 42] {
+            let recorder = try CodemapRecorder(directory: dir.codemapDirectory, processID: pid)
+            recorder.record(region: XXH128Hash(low64: 1, high64: 2), offset: UInt64(pid))
+        }
+        #expect(listDirectory(dir.codemapDirectory).count == 2)
         let gc = try runProcess(kiln, ["cache", "gc", "--json", "--cache-dir", cacheDir])
         let g = try #require(try JSONSerialization.jsonObject(with: gc.stdout) as? [String: Any])
         #expect(g["removed_invalid"] as? [String] == ["junk-0-0.kcache"])
+        #expect(g["folded_codemaps"] as? Int == 2)
+        #expect(listDirectory(dir.codemapDirectory) == ["merged.kcodemap"])
+        #expect(Codemap.read(path: dir.codemapDirectory + "/merged.kcodemap").offsets == [XXH128Hash(low64: 1, high64: 2): [41, 42]])
         let clear = try runProcess(kiln, ["cache", "clear", "--json", "--cache-dir", cacheDir])
         #expect(clear.status == 0)
-        #expect(listDirectory(cacheDir).isEmpty)
+        // Codemaps stay until --all.
+        #expect(listDirectory(cacheDir) == ["codemaps"])
+        let clearAll = try runProcess(kiln, ["cache", "clear", "--all", "--json", "--cache-dir", cacheDir])
+        #expect(clearAll.status == 0)
+        #expect(listDirectory(dir.codemapDirectory).isEmpty)
     }
 
     @Test(.enabled(if: TestEnvironment.which("xxhsum") != nil))
