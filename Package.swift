@@ -29,7 +29,7 @@ let package = Package(
         // The one translation pipeline (A64 -> IR -> x86-64) the JIT and `kiln bake` share.
         .target(name: "KilnTranslator", dependencies: ["KilnA64", "KilnIR", "KilnX64", "KilnCache"], swiftSettings: releaseSpeed),
         // The guest Linux process: loader, memory map, syscalls, dispatcher and execution tiers.
-        .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64", "KilnTranslator", "KilnCache"], swiftSettings: releaseSpeed),
+        .target(name: "KilnRuntime", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnX64", "KilnTranslator", "KilnCache", "KilnHost"], swiftSettings: releaseSpeed),
         // The offline compiler: seeding, dependency closure, cache baking.
         .target(name: "KilnAOT", dependencies: ["KilnA64", "KilnIR", "KilnELF", "KilnCache", "KilnTranslator", "KilnX64", "KilnHost"], swiftSettings: releaseSpeed),
         // Translation cache storage: content identity, keys, file format, codemaps.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// Publishes cache files atomically and keeps the directory under a size cap.
 public struct CacheWriter: Sendable {
@@ -27,7 +28,7 @@ public struct CacheWriter: Sendable {
         }
         // Readers refuse group- or world-writable files; pin the mode whatever the umask.
         guard fchmod(fd, 0o600) == 0 else { throw CacheWriteError.io("chmod \(temporary)", errno) }
-        if let e = bytes.withUnsafeBytes({ writeAll(fd, $0) }) { throw CacheWriteError.io("write \(temporary)", e) }
+        if let e = bytes.withUnsafeBytes({ Descriptor.write(fd, $0) }) { throw CacheWriteError.io("write \(temporary)", e) }
         guard fsync(fd) == 0 else { throw CacheWriteError.io("fsync \(temporary)", errno) }
         guard rename(temporary, finalPath) == 0 else { throw CacheWriteError.io("rename to \(finalPath)", errno) }
         published = true

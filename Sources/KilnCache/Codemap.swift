@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// Codemaps: which entry offsets real runs executed, per region (by content hash). Each
 /// process appends to its own file (RecordLog framing, so a crash loses at most the last
@@ -179,17 +180,26 @@ public final class CodemapRecorder: @unchecked Sendable {
         }
         for region in paths.keys.sorted() {
             let frame = RecordLog.frame(Codemap.encode(region: region, path: paths[region, default: ""]))
-            _ = frame.withUnsafeBytes { writeAll(fd, $0) }
+            _ = frame.withUnsafeBytes { Descriptor.write(fd, $0) }
         }
         for region in batch.keys.sorted() {
             let frame = RecordLog.frame(Codemap.encode(region: region, offsets: batch[region, default: []].sorted()))
-            _ = frame.withUnsafeBytes { writeAll(fd, $0) }
+            _ = frame.withUnsafeBytes { Descriptor.write(fd, $0) }
         }
     }
 }
 
 /// Merges codemap files.
 public enum CodemapMerge {
+    /// The file `mergeDirectory` folds the per-process codemaps into.
+    public static let mergedFileName = "merged." + Codemap.fileExtension
+
+    /// The names of the codemaps processes wrote in `directory` (not the merged one, not
+    /// temporaries), sorted.
+    public static func perProcessFiles(in directory: String) -> [String] {
+        listDirectory(directory).filter { $0.hasSuffix("." + Codemap.fileExtension) && !$0.hasPrefix(".") && $0 != mergedFileName }.sorted()
+    }
+
     /// The union of all files in `paths` (torn tails tolerated), deduplicated.
     public static func merge(paths: [String]) -> Codemap.Offsets { mergeContents(paths: paths).offsets }
 
@@ -210,12 +220,9 @@ public enum CodemapMerge {
     /// were folded in. Returns the merged set.
     @discardableResult
     public static func mergeDirectory(_ directory: CacheDirectory) throws -> Codemap.Offsets {
-        let mergedName = "merged." + Codemap.fileExtension
-        let inputs = listDirectory(directory.path)
-            .filter { $0.hasSuffix("." + Codemap.fileExtension) && !$0.hasPrefix(".") && $0 != mergedName }
-            .sorted()
-        let merged = mergeContents(paths: ([mergedName] + inputs).map { directory.path + "/" + $0 })
-        try Codemap.write(merged.offsets, paths: merged.paths, name: mergedName, in: directory)
+        let inputs = perProcessFiles(in: directory.path)
+        let merged = mergeContents(paths: ([mergedFileName] + inputs).map { directory.path + "/" + $0 })
+        try Codemap.write(merged.offsets, paths: merged.paths, name: mergedFileName, in: directory)
         for name in inputs { unlink(directory.path + "/" + name) }
         return merged.offsets
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnELF
+import KilnHost
 
 /// Remembers the content identity of files by (device, inode, size, mtime, ctime), in memory
 /// and in an append-only file, so an untouched file costs one stat(2) and a file rewritten in
@@ -95,7 +96,7 @@ public final class IdentityIndex: @unchecked Sendable {
         guard persists, let path, case let .success(fd) = RecordLog.openForAppend(path: path, magic: IdentityIndex.magic) else { return }
         defer { close(fd) }
         let frame = RecordLog.frame(IdentityIndex.encode(stamp, identity))
-        _ = frame.withUnsafeBytes { writeAll(fd, $0) }
+        _ = frame.withUnsafeBytes { Descriptor.write(fd, $0) }
     }
 
     static func encode(_ stamp: FileStamp, _ identity: ContentIdentity) -> [UInt8] {

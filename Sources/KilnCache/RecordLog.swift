@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// The framing shared by Kiln's append-only files (identity index, codemaps): an 8-byte magic
 /// naming the file kind, then frames of `[u32 payload length][u64 XXH3-64 of payload][payload]`.
@@ -55,7 +56,7 @@ enum RecordLog {
             flock(fd, LOCK_EX)
             var again = stat()
             if fstat(fd, &again) == 0, again.st_size == 0 {
-                if let e = magic.withUnsafeBytes({ writeAll(fd, $0) }) { flock(fd, LOCK_UN); close(fd); return .failure(Errno(code: e)) }
+                if let e = magic.withUnsafeBytes({ Descriptor.write(fd, $0) }) { flock(fd, LOCK_UN); close(fd); return .failure(Errno(code: e)) }
             }
             flock(fd, LOCK_UN)
         }

@@ -55,20 +55,6 @@ func realtimeNanoseconds() -> Int64 {
     return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
 
-/// Writes all of `bytes` to `fd`, retrying short writes and EINTR; returns errno on failure.
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-    var done = 0
-    while done < bytes.count {
-        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-        if n < 0 {
-            if errno == EINTR { continue }
-            return errno
-        }
-        done += n
-    }
-    return nil
-}
-
 /// Reads the whole of the open file `fd` from offset 0.
 func readAll(_ fd: Int32) -> [UInt8]? {
     var result: [UInt8] = []

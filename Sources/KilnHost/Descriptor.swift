@@ -7,23 +7,31 @@ import Darwin
 /// Reading and writing whole byte strings on a file descriptor with read(2) and write(2):
 /// FileHandle's readDataToEndOfFile and write without corelibs Foundation.
 public enum Descriptor {
-    /// Writes all of `bytes` to `fd`, retrying partial writes and interruptions. A failed
-    /// write ends it quietly: the reader has gone, and the caller has nothing better to do.
-    public static func writeAll(_ fd: Int32, _ bytes: some Collection<UInt8>) {
-        let bytes = Array(bytes)
+    /// Writes all of `bytes` to `fd`, retrying partial writes and interruptions; the errno of
+    /// a failed write, or nil. The one write loop of Kiln's own files and diagnostics.
+    public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
         var done = 0
-        bytes.withUnsafeBytes { buffer in
-            while done < buffer.count {
-                let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else { return }
-                done += n
-            }
+        while done < bytes.count {
+            let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0, errno == EINTR { continue }
+            if n < 0 { return errno }
+            if n == 0 { return EIO }
+            done += n
         }
+        return nil
     }
 
+    /// Writes all of `bytes` to `fd`. A failed write ends it quietly: the reader has gone,
+    /// and the caller (a diagnostic) has nothing better to do.
+    public static func writeAll(_ fd: Int32, _ bytes: some Collection<UInt8>) {
+        _ = Array(bytes).withUnsafeBytes { write(fd, $0) }
+    }
+
+    /// Writes all of `text` to `fd`, quietly as `writeAll(_:_:)` with bytes.
+    public static func writeAll(_ fd: Int32, _ text: String) { writeAll(fd, text.utf8) }
+
     /// Writes `text` to standard error.
-    public static func writeError(_ text: String) { writeAll(STDERR_FILENO, text.utf8) }
+    public static func writeError(_ text: String) { writeAll(STDERR_FILENO, text) }
 
     /// Everything `fd` yields until end of file (or an error).
     public static func readAll(_ fd: Int32) -> [UInt8] {
@@ -45,3 +53,6 @@ public enum Descriptor {
         }
     }
 }
+
+/// write(2), named apart from `Descriptor.write`, which would shadow it inside the enum.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }

@@ -4,6 +4,7 @@ import Glibc
 import KilnCache
 import KilnIR
 import KilnTranslator
+import KilnHost
 
 /// How `kiln run` uses translation caches (`--cache MODE`, `KILN_CACHE`).
 public enum CacheMode: String, CaseIterable, Sendable {
@@ -230,7 +231,7 @@ public final class CacheAttach {
         region.attachNanoseconds = monotonicNanoseconds() &- started
         if mode == .required, region.status != "used" {
             process.strace?.flush()
-            writeAll(2, "kiln: --cache required: no valid cache for \(region.path) (\(region.reason): \(region.detail))\n")
+            Descriptor.writeAll(2, "kiln: --cache required: no valid cache for \(region.path) (\(region.reason): \(region.detail))\n")
             exit(CacheMode.requiredExitStatus)
         }
         return region
@@ -321,7 +322,7 @@ public final class CacheAttach {
         }
         guard let problem else { return }
         process.strace?.flush()
-        writeAll(2, "kiln: --cache verify: cached block at \(process.describe(pc)) (entry \(index) of \(file.path)) differs from the JIT: \(problem)\n")
+        Descriptor.writeAll(2, "kiln: --cache verify: cached block at \(process.describe(pc)) (entry \(index) of \(file.path)) differs from the JIT: \(problem)\n")
         exit(CacheMode.verifyExitStatus)
     }
 

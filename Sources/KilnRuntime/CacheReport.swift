@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnCache
+import KilnHost
 
 /// The `--cache-report` output format.
 public enum CacheReportFormat: String, Sendable {
@@ -96,7 +97,7 @@ extension CacheAttach {
         if reportDescriptor >= 0 { process.reservedDescriptors.insert(reportDescriptor) }
         process.atExit {
             cache.flush()
-            if let report, reportDescriptor >= 0 { writeAll(reportDescriptor, cache.report(report)) }
+            if let report, reportDescriptor >= 0 { Descriptor.writeAll(reportDescriptor, cache.report(report)) }
         }
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// Turns faults in guest memory into guest crashes: a message naming the signal, the guest pc
 /// (with file and offset) and the fault, then death by the same signal, so the shell sees
@@ -92,7 +93,7 @@ enum CrashReporter {
         Glibc.signal(signal, SIG_DFL)
         guard signal == SIGSEGV || signal == SIGBUS else { return }
         guard address < GuestLayout.limit else {
-            writeAll(2, "kiln: internal error: \(CrashReporter.signalName(signal)) at host address \(hex(address)) while running the guest block at \(hex(CrashReporter.currentPC))\n")
+            Descriptor.writeAll(2, "kiln: internal error: \(CrashReporter.signalName(signal)) at host address \(hex(address)) while running the guest block at \(hex(CrashReporter.currentPC))\n")
             return
         }
         CrashReporter.report(signal: signal, pc: CrashReporter.currentPC,
@@ -109,7 +110,7 @@ enum CrashReporter {
         process?.strace?.flush()
         let name = signalName(signal)
         let location = process?.describe(pc) ?? hex(pc)
-        writeAll(2, "kiln: guest killed by \(name): \(detail) pc \(location)\n")
+        Descriptor.writeAll(2, "kiln: guest killed by \(name): \(detail) pc \(location)\n")
     }
 
     /// Reports a crash the runtime detected itself and dies of `signal`.

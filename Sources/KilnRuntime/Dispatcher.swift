@@ -4,6 +4,7 @@ import Glibc
 import KilnA64
 import KilnCache
 import KilnIR
+import KilnHost
 
 /// A translated block and the region base its IR is relative to.
 struct TranslatedBlock {
@@ -120,7 +121,7 @@ final class Dispatcher {
             let mnemonic = translator.decoder.table[Int(decoded.index)].mnemonic
             process.strace?.flush()
             let message = "kiln: unsupported instruction \(mnemonic) (\(word)) at \(process.describe(pc))\n"
-            writeAll(2, message)
+            Descriptor.writeAll(2, message)
             exit(RuntimeError.unsupportedInstruction(message).exitStatus)
         }
     }
@@ -130,17 +131,6 @@ func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
-
-/// Writes all of `text` to `fd`, ignoring errors (diagnostics only).
-func writeAll(_ fd: Int32, _ text: String) {
-    var bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n <= 0 { return }
-        offset += n
-    }
 }
 
 extension GuestProcess {

@@ -6,6 +6,7 @@ import KilnCache
 import KilnIR
 import KilnTranslator
 import KilnX64
+import KilnHost
 
 /// Which engine runs guest code.
 public enum ExecutionTier: String, Sendable {
@@ -105,7 +106,7 @@ final class JITDispatcher {
                 try self.runtime.separateAfterFork()
                 self.flush()
             } catch {
-                writeAll(2, "kiln: cannot copy the JIT code buffer into the forked child: \(error)\n")
+                Descriptor.writeAll(2, "kiln: cannot copy the JIT code buffer into the forked child: \(error)\n")
                 exit(RuntimeError.unsupportedInstruction("").exitStatus)
             }
         }

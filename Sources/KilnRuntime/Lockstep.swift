@@ -4,6 +4,7 @@ import Glibc
 import KilnA64
 import KilnIR
 import KilnX64
+import KilnHost
 
 /// Guest memory for the interpreter side of `--lockstep`: accesses checked against the guest
 /// memory map (a fault there must not be a host fault inside Kiln: the guest may handle it)
@@ -122,7 +123,7 @@ struct Lockstep {
                 text += "  (no disassembler: \(bytes.count) bytes)\n"
             }
         }
-        writeAll(2, text)
+        Descriptor.writeAll(2, text)
         exit(differenceStatus)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnCache
+import KilnHost
 
 /// `KILN_PERF_MAP=1`: every block the JIT installs is appended to `/tmp/perf-<pid>.map` in
 /// perf's JIT map format ("START SIZE name", hex), named by its guest pc and, for file-backed
@@ -50,7 +51,7 @@ final class PerfMap: @unchecked Sendable {
             owner = pid
         }
         let start = String(UInt(bitPattern: code), radix: 16)
-        if fd >= 0 { writeAll(fd, "\(start) \(String(size, radix: 16)) \(name)\n") }
+        if fd >= 0 { Descriptor.writeAll(fd, "\(start) \(String(size, radix: 16)) \(name)\n") }
         if codeFD >= 0 {
             let digits: [UInt8] = Array("0123456789abcdef".utf8)
             var line = [UInt8]()
@@ -62,7 +63,7 @@ final class PerfMap: @unchecked Sendable {
                 line.append(digits[Int(byte & 15)])
             }
             line.append(0x0A)
-            writeAll(codeFD, String(decoding: line, as: UTF8.self))
+            Descriptor.writeAll(codeFD, String(decoding: line, as: UTF8.self))
         }
     }
 }

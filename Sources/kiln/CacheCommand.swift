@@ -314,7 +314,7 @@ extension CacheCommand {
             // only with code never seen before.
             var folded = 0
             if case .success(let codemaps) = CacheDirectory.open(path: dir.codemapDirectory, create: false) {
-                folded = perProcessCodemaps(dir)
+                folded = CodemapMerge.perProcessFiles(in: codemaps.path).count
                 if folded > 0 { _ = try CodemapMerge.mergeDirectory(codemaps) }
             }
             if json {
@@ -325,7 +325,7 @@ extension CacheCommand {
                 for name in report.removedInvalid { print("removed invalid: \(name)") }
                 for name in report.removedTemporaries { print("removed temporary: \(name)") }
                 for name in report.removedLeastRecentlyUsed { print("evicted: \(name)") }
-                if folded > 0 { print("folded \(folded) codemaps into merged.kcodemap") }
+                if folded > 0 { print("folded \(folded) codemaps into \(CodemapMerge.mergedFileName)") }
                 print("remaining: \(report.remainingBytes) bytes")
             }
         }
@@ -405,12 +405,6 @@ extension CacheCommand {
 
 private func listCodemaps(_ dir: CacheDirectory) -> Int {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir.codemapDirectory)) ?? []).filter { $0.hasSuffix(".kcodemap") }.count
-}
-
-/// The codemap files processes wrote (all but the merged one).
-private func perProcessCodemaps(_ dir: CacheDirectory) -> Int {
-    ((try? FileManager.default.contentsOfDirectory(atPath: dir.codemapDirectory)) ?? [])
-        .filter { $0.hasSuffix(".kcodemap") && !$0.hasPrefix(".") && $0 != "merged.kcodemap" }.count
 }
 
 private func configurationJSON(_ config: TranslationConfiguration) -> [String: Any] {

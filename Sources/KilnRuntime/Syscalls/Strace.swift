@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// `--strace`: one line per system call with decoded arguments and the result, in the style
 /// of qemu's -strace: `pid name(arg,...) = result` or `= -1 errno=N (message)`.
@@ -53,7 +54,7 @@ final class Strace {
     func flush() {
         lock.lock(); defer { lock.unlock() }
         guard !pending.isEmpty else { return }
-        writeAll(descriptor, pending)
+        Descriptor.writeAll(descriptor, pending)
         pending = ""
     }
 
@@ -62,7 +63,7 @@ final class Strace {
     func flushBeforeExec() {
         lock.lock(); defer { lock.unlock() }
         guard !pending.isEmpty else { return }
-        writeAll(descriptor, pending + "\n")
+        Descriptor.writeAll(descriptor, pending + "\n")
     }
 
     private func format(_ value: UInt64, _ kind: SyscallArgumentKind, _ process: GuestProcess) -> String {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnHost
 
 /// The six argument registers of a system call (x0...x5).
 public struct SyscallArguments {
@@ -44,7 +45,7 @@ extension GuestProcess {
             result = -Int(ENOSYS)
         case .unsupported?, nil:
             if warningLock.withLock({ warnedSyscalls.insert(number).inserted }) {
-                writeAll(2, "kiln: warning: unsupported syscall \(entry?.name ?? "#\(number)") (\(number)) returns ENOSYS\n")
+                Descriptor.writeAll(2, "kiln: warning: unsupported syscall \(entry?.name ?? "#\(number)") (\(number)) returns ENOSYS\n")
             }
             result = -Int(ENOSYS)
         }
