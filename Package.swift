@@ -70,7 +70,7 @@ let package = Package(
         // Golden files are read from the source tree (#filePath) so KILN_UPDATE_GOLDEN can rewrite them.
         .testTarget(name: "KilnX64Tests", dependencies: ["KilnX64", "KilnIR", "KilnTestSupport"], exclude: ["Golden"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnELF", "KilnCache", "KilnTestSupport"]),
-        .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnCache", "KilnELF", "KilnTestSupport"]),
+        .testTarget(name: "KilnAOTTests", dependencies: ["KilnAOT", "KilnA64", "KilnCache", "KilnELF", "KilnIR", "KilnTestSupport"]),
         .testTarget(name: "KilnCacheTests", dependencies: ["KilnCache", "KilnELF", "KilnTestSupport"]),
         .testTarget(name: "KilnBenchTests", dependencies: ["KilnBench", "KilnCache", "KilnHost", "KilnTestSupport"]),
         .testTarget(name: "KilnHostTests", dependencies: ["KilnHost"]),

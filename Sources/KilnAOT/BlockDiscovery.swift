@@ -2,7 +2,8 @@ import KilnA64
 import KilnIR
 
 /// Grows a seed set by translating each entry the way the runtime will and following the
-/// direct control flow out of it: branch targets, fall-throughs and call return points.
+/// direct control flow out of it: branch targets (side exits' too), fall-throughs and call
+/// return points.
 public struct BlockDiscovery {
     public let image: ExecutableImage
     /// Upper bound on blocks translated. Every block starts at a distinct instruction of the
@@ -33,6 +34,7 @@ public struct BlockDiscovery {
             case .indirectCall, .syscall: successors = [exit.next]
             case .indirectJump, .ret, .trap: break
             }
+            for inst in translator.block.instructions where inst.op == .exitIf { successors.append(inst.imm) }
             for target in successors where image.containsCode(target) {
                 seeds.insert(target, from: .discovered)
                 if !visited.contains(target) { worklist.append(target) }

@@ -94,7 +94,7 @@ public struct IRExit: Hashable, Sendable {
 }
 
 /// A straight-line sequence of IR instructions lifted from consecutive guest instructions,
-/// ending in one exit. Values are instruction indices; an operand always names an earlier
+/// ending in one exit (side exits, `exitIf`, may leave before it). Values are instruction indices; an operand always names an earlier
 /// instruction.
 public struct IRBlock: Hashable, Sendable {
     public var addressing: IRAddressing

@@ -178,6 +178,12 @@ public enum IROp: UInt8, Sendable, CaseIterable {
     /// Saturating rounding doubling multiply accumulate / subtract high (SQRDMLAH, SQRDMLSH):
     /// `a` ± (`b` * `c`).
     case vsqrdmlah, vsqrdmlsh
+
+    // MARK: Control
+    /// Side exit: when i1 `a` holds, the unit leaves to region offset `imm` (a taken
+    /// conditional branch in the middle of a translation unit), with the guest state as it
+    /// stands here; otherwise it runs on.
+    case exitIf
 }
 
 extension IROp {
@@ -188,7 +194,7 @@ extension IROp {
     @inlinable public var hasSideEffects: Bool {
         switch self {
         case .guestInstruction, .writeReg, .store, .loadExclusive, .storeExclusive, .clearExclusive,
-             .atomicRMW, .compareAndSwap, .fence, .zeroBlock, .load, .readSystem:
+             .atomicRMW, .compareAndSwap, .fence, .zeroBlock, .load, .readSystem, .exitIf:
             return true
         case .fadd, .fsub, .fmul, .fdiv, .fmax, .fmin, .fmaxnm, .fminnm, .fmulx, .fsqrt, .fmadd,
              .frecpe, .frsqrte, .frecps, .frsqrts, .frecpx, .fcmp, .fconvert, .floatToInt,

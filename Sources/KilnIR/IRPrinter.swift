@@ -49,6 +49,8 @@ public enum IRPrinter {
                 if m.order != .plain { s += " \(m.order)" }
                 if inst.op == .atomicRMW { s += " \(m.atomic)" }
                 attributes.append(s)
+            case .exitIf:
+                attributes.append(address(inst.imm))
             case .fence:
                 attributes.append(IRFence(rawValue: inst.aux).map { "\($0)" } ?? "?")
             case .fcmp:
@@ -61,7 +63,7 @@ public enum IRPrinter {
                 if inst.imm != 0 { s += (s.isEmpty ? "" : " ") + "fbits=\(inst.imm)" }
                 if !s.isEmpty { attributes.append(s) }
             default:
-                if inst.op.rawValue >= IROp.vpack.rawValue && inst.op != .vpack && inst.op != .vclearHigh {
+                if inst.op.rawValue >= IROp.vpack.rawValue && inst.op != .vpack && inst.op != .vclearHigh && inst.op != .exitIf {
                     var s = IRElement(rawValue: inst.aux).name
                     if inst.aux >> 8 != 0 { s += " mode=\(inst.aux >> 8)" }
                     if inst.imm != 0 { s += " imm=\(inst.imm)" }

@@ -112,6 +112,9 @@ public enum IRVerifier {
                 let m = IRMemoryAccess(rawValue: inst.aux)
                 guard try operand(inst.a, "a") == .i64, m.sizeLog2 <= 4, try operand(inst.b, "b") == t, try operand(inst.c, "c") == t else { throw fail("cas takes an address and two \(t.name)") }
                 guard m.sizeLog2 == 4 ? t == .v128 : (t.isInteger && t.bits >= m.size * 8) else { throw fail("cas type/size mismatch") }
+            case .exitIf:
+                guard t == .void, try operand(inst.a, "a") == .i1 else { throw fail("side exit takes an i1 condition") }
+                try absent(inst.b, inst.c)
             case .fence:
                 guard t == .void, IRFence(rawValue: inst.aux) != nil else { throw fail("bad fence") }
             case .zeroBlock:

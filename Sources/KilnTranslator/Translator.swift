@@ -52,7 +52,16 @@ public struct Translator {
         if builtFrontend == nil { builtFrontend = Translator.makeFrontend() }
         builtFrontend?.translate(code: code, codeOffset: codeOffset, at: start, addressing: addressing)
         let ir = builtFrontend?.block ?? IRBlock()
-        return TranslatedUnit(ir: ir, code: try? backend.lower(ir))
+        if let lowered = try? backend.lower(ir) { return TranslatedUnit(ir: ir, code: lowered) }
+        guard ir.instructions.contains(where: { $0.op == .exitIf }) else { return TranslatedUnit(ir: ir, code: nil) }
+        // A unit the backend cannot lower with its side exits (out of spill slots) is lowered
+        // as the block up to its first conditional branch, which it can whenever the block alone
+        // could be.
+        builtFrontend?.maxSideExits = 0
+        defer { builtFrontend?.maxSideExits = A64Translator.defaultSideExits }
+        builtFrontend?.translate(code: code, codeOffset: codeOffset, at: start, addressing: addressing)
+        let block = builtFrontend?.block ?? IRBlock()
+        return TranslatedUnit(ir: block, code: try? backend.lower(block))
     }
 
     /// The A64 frontend (decoder and lifter) this pipeline translates with.

@@ -257,6 +257,106 @@ private enum JITVectorRanges {
         }
     }
 
+    /// Units that run past conditional branches (side exits) agree with the interpreter
+    /// whichever exit a state takes: random straight-line code over the pinned registers (x0,
+    /// x1, x19, SP), others and NZCV (compares, CSEL, MRS/MSR NZCV, loads), cut by B.cond,
+    /// CBZ/CBNZ and TBZ/TBNZ, each run from states that take each side exit and none.
+    @Test func sideExitsAgree() throws {
+        try #require(JITVectorRanges.mapped, "could not map the vectors' fixed guest ranges")
+        let runtime = try X64Runtime()
+        var translator = A64Translator()
+        var lowerer = X64Lowerer(options: .forHost(X64Features.host))
+        var interpreter = IRInterpreter()
+        var seed: UInt64 = 0x5eed_0001
+        func next(_ n: UInt32) -> UInt32 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return UInt32(truncatingIfNeeded: seed >> 33) % n
+        }
+        // Data the loads read: x20 points into it.
+        let data = UnsafeMutablePointer<UInt64>(bitPattern: UInt(0x1000_0000))!
+        for k in 0..<512 { data[k] = UInt64(k) &* 0x9e37_79b9_7f4a_7c15 }
+        let registers: [UInt32] = [0, 1, 19, 2, 3, 4, 5, 6, 7, 29, 30]
+        func reg() -> UInt32 { registers[Int(next(UInt32(registers.count)))] }
+        func straightLine() -> UInt32 {
+            let d = reg(), n = reg(), m = reg()
+            switch next(12) {
+            case 0: return 0x8b00_0000 | m << 16 | n << 5 | d                   // add xd, xn, xm
+            case 1: return 0x4b00_0000 | m << 16 | n << 5 | d                   // sub wd, wn, wm
+            case 2: return 0xeb00_001f | m << 16 | n << 5                       // cmp xn, xm
+            case 3: return 0x7100_001f | next(64) << 10 | n << 5                // cmp wn, #imm
+            case 4: return 0xb100_0000 | next(64) << 10 | n << 5 | d           // adds xd, xn, #imm
+            case 5: return 0x9a80_0000 | m << 16 | next(16) << 12 | n << 5 | d  // csel xd, xn, xm, cond
+            case 6: return 0xaa00_03e0 | m << 16 | d                            // mov xd, xm
+            case 7: return 0xea00_001f | m << 16 | n << 5                       // tst xn, xm
+            case 8: return 0xd53b_4200 | d                                      // mrs xd, nzcv
+            case 9: return 0xd51b_4200 | n                                      // msr nzcv, xn
+            case 10: return 0x9100_03ff | next(4) << 14                         // add sp, sp, #imm
+            default: return 0xf940_0280 | next(64) << 10 | d                    // ldr xd, [x20, #imm]
+            }
+        }
+        func conditionalBranch(_ here: Int, _ target: Int) -> UInt32 {
+            let imm19 = UInt32(bitPattern: Int32(target - here) / 4) & 0x7ffff
+            let t = reg()
+            switch next(4) {
+            case 0: return 0x5400_0000 | imm19 << 5 | next(14)                  // b.cond
+            case 1: return 0xb400_0000 | imm19 << 5 | t                         // cbz xt
+            case 2: return 0x3500_0000 | imm19 << 5 | t                         // cbnz wt
+            default:
+                let bit = next(64), imm14 = UInt32(bitPattern: Int32(target - here) / 4) & 0x3fff
+                return 0x3600_0000 | next(2) << 24 | (bit >> 5) << 31 | (bit & 31) << 19 | imm14 << 5 | t  // tb(n)z
+            }
+        }
+        var units = 0, runs = 0, sideExitsTaken = 0
+        var mismatches: [String] = []
+        for _ in 0..<300 {
+            var words: [UInt32] = []
+            for segment in 0..<(2 + Int(next(4))) {
+                for _ in 0..<(1 + Int(next(5))) { words.append(straightLine()) }
+                if segment > 0 || next(2) == 0 {
+                    let here = 0x1000 + 4 * words.count
+                    words.append(conditionalBranch(here, next(2) == 0 ? 0x2000 + 4 * Int(next(64)) : 0x800))
+                }
+            }
+            words.append(0xd65f_03c0)  // ret
+            words.withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
+            let block = translator.block
+            let lowered: X64Translation
+            do { lowered = try lowerer.lower(block) } catch { print(IRPrinter.print(block)); throw error }
+            let unit = try runtime.install(lowered, regionBase: 0x1020_0000)
+            units += 1
+            for _ in 0..<12 {
+                let values = (0..<31).map { _ -> UInt64 in
+                    switch next(4) {
+                    case 0: return UInt64(next(4))
+                    case 1: return UInt64(next(UInt32.max)) << 32 | UInt64(next(UInt32.max))
+                    case 2: return UInt64.max &- UInt64(next(3))
+                    default: return UInt64(next(UInt32.max))
+                    }
+                }
+                let nzcv = next(16) << 28
+                let jitState = GuestCPUState(), interpState = GuestCPUState()
+                for s in [jitState, interpState] {
+                    for n in 0..<31 { s.setX(n, values[n]) }
+                    s.setX(20, 0x1000_0000)
+                    s.sp = 0x1000_8000
+                    s.nzcv = nzcv
+                }
+                var memory = JITHostMemory()
+                let result = try? interpreter.run(block, state: interpState, memory: &memory, regionBase: 0x1020_0000)
+                _ = runtime.run(unit.code, state: jitState)
+                runs += 1
+                if result?.kind == .branch && result?.pc != 0x1020_0000 &+ 0x1000 &+ UInt64(block.guestLength) { sideExitsTaken += 1 }
+                let jit = JITVectorTests.Snapshot(jitState, addresses: []), interp = JITVectorTests.Snapshot(interpState, addresses: [])
+                if jit != interp {
+                    mismatches.append(words.map { String(format: "%08x", $0) }.joined(separator: " ") + ": " + JITVectorTests.describe(jit, interp))
+                }
+            }
+        }
+        #expect(runs == units * 12)
+        #expect(sideExitsTaken > runs / 4, "side exits taken in \(sideExitsTaken) of \(runs) runs")
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatches: \(mismatches.prefix(3))")
+    }
+
     static func blocksAgree(_ file: String, options: X64LoweringOptions) throws {
         try #require(JITVectorRanges.mapped, "could not map the vectors' fixed guest ranges")
         let classes = try #require(try A64VectorFile.allGroups().first { $0.file == file }?.classes)
@@ -326,6 +426,8 @@ let idioms: [Idiom] = [
     Idiom("subs w0, w1, #1", [0x71000420]),
     Idiom("cmp x0, #10 ; b.ne .+8", [0xf100281f, 0x54000041]),
     Idiom("cmp x0, x1 ; b.hi .+8", [0xeb01001f, 0x54000048]),
+    Idiom("cmp x0, #10 ; b.ne .+0x40 ; add x1, x1, #1 (side exit)", [0xf100281f, 0x54000201, 0x91000421]),
+    Idiom("ldr x2, [x0] ; cbz x2, .+0x40 ; add x1, x1, x2 (side exit storing x2)", [0xf9400002, 0xb4000202, 0x8b020021]),
     Idiom("cmp w0, w1 ; b.lt .+8", [0x6b01001f, 0x5400004b]),
     Idiom("tst x0, #0xff ; b.eq .+8", [0xf2401c1f, 0x54000040]),
     Idiom("cmp x0, x1 ; cset w2, eq", [0xeb01001f, 0x1a9f17e2]),

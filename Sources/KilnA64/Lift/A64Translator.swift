@@ -10,12 +10,22 @@ public struct A64Translator {
     public var lifter: A64Lifter
     /// Longest block, in guest instructions.
     public var maxInstructions: Int
+    /// Conditional branches a unit runs past (each becomes a side exit, `exitIf`, and the unit
+    /// goes on at the fall-through); the next one ends the unit. Most guest blocks end in a
+    /// conditional branch that falls through, and each fall-through between units costs the
+    /// write-back of the registers, an indirect jump through a link slot and the reloads.
+    public var maxSideExits: Int
 
-    public init(decoder: A64Decoder? = nil, maxInstructions: Int = 512) {
+    public init(decoder: A64Decoder? = nil, maxInstructions: Int = 512, maxSideExits: Int = A64Translator.defaultSideExits) {
         givenDecoder = decoder
         self.lifter = A64Lifter()
         self.maxInstructions = maxInstructions
+        self.maxSideExits = maxSideExits
     }
+
+    /// Side exits per unit by default (part of the translation configuration: it changes
+    /// the units, hence the code).
+    public static let defaultSideExits = 4
 
     /// The block produced by the last `translate` call.
     public var block: IRBlock { lifter.builder.block }
@@ -45,14 +55,16 @@ public struct A64Translator {
     }
 
     /// Translates the block starting at region offset `start`. `code` holds the bytes of
-    /// region offsets `codeOffset ..< codeOffset + code.count`. The block ends at a branch,
-    /// after `maxInstructions`, at the end of `code`, or before an instruction that cannot be
+    /// region offsets `codeOffset ..< codeOffset + code.count`. The block ends at a branch
+    /// (past `maxSideExits` conditional ones, which become side exits), after
+    /// `maxInstructions`, at the end of `code`, or before an instruction that cannot be
     /// lifted; a block whose first instruction cannot be lifted is a trap naming it.
     public mutating func translate(code: UnsafeRawBufferPointer, codeOffset: UInt64, at start: UInt64, addressing: IRAddressing = .region) {
         lifter.builder.reset(addressing: addressing, startOffset: start)
         lifter.ended = false
         var offset = start
         var count = 0
+        var sideExits = 0
         while true {
             let index = offset &- codeOffset
             guard offset >= codeOffset, index + 4 <= UInt64(code.count), count < maxInstructions else {
@@ -74,6 +86,14 @@ public struct A64Translator {
             offset &+= 4
             count += 1
             if lifter.ended {
+                let exit = lifter.builder.block.exit
+                if exit.kind == .branch, exit.next == offset, sideExits < maxSideExits, count < maxInstructions,
+                   offset >= codeOffset, offset &- codeOffset &+ 4 <= UInt64(code.count) {
+                    _ = lifter.builder.emit(.exitIf, .void, exit.value, imm: exit.target)
+                    lifter.ended = false
+                    sideExits += 1
+                    continue
+                }
                 lifter.builder.block.guestLength = UInt32(truncatingIfNeeded: offset &- start)
                 return
             }

@@ -37,6 +37,10 @@ public struct IRInterpreter {
             } catch {
                 throw .memoryFault(error, pc: regionBase &+ currentOffset)
             }
+            if inst.op == .exitIf && values[Int(inst.a.index)].lo & 1 == 1 {
+                state.pc = regionBase &+ inst.imm
+                return IRExecutionResult(kind: .branch, trap: .breakpoint, pc: state.pc, info: 0)
+            }
         }
         let exit = block.exit
         var result = IRExecutionResult(kind: exit.kind, trap: exit.trap, pc: 0, info: exit.info)
@@ -249,6 +253,8 @@ public struct IRInterpreter {
             }
             let m: UInt64 = access.size == 8 ? ~0 : (1 << UInt64(access.size * 8)) - 1
             return V128(lo: try memory.compareAndSwap(address, size: access.size, expected: v(inst.b) & m, new: v(inst.c) & m))
+        case .exitIf:
+            return .zero
         case .fence:
             return .zero
         case .zeroBlock:

@@ -79,9 +79,15 @@ extension X64Lowerer {
             emitStatePC(offset: exit.target)
             emitReturnToHost(kind: .trap, trap: exit.trap.rawValue, info: exit.info)
         }
-        emitStubs()
+        emitColdCode()
+    }
+
+    /// What follows the exit: link stubs, float slow paths, bounds-fault paths, side exits.
+    mutating func emitColdCode() {
+        emitStubs(from: stubsEmitted)
         emitFloatSlowPaths()
         emitBoundsFaults()
+        emitSideExitPaths()
     }
 
     /// The `icmp` that only the branch exit reads and that lowers natively (-1 if none): the
@@ -167,8 +173,8 @@ extension X64Lowerer {
     }
 
     /// `cmp dword [r14 + interrupt], 0; jne <stub of link slot n>` (the slot exists already,
-    /// or is the next one added). The jump is short: stubs follow the exit code directly, and
-    /// an exit has at most three slots.
+    /// or is the next one added). The jump is short: stubs follow the exit code directly (a
+    /// side exit's, its own path), and an exit has at most three slots.
     /// Leaves through stub `n` when something was posted to the thread — only on an exit to
     /// `target` at or before this block's start: every cycle of direct exits has one such
     /// exit (the one leaving the cycle's highest block), so a loop of chained blocks still
@@ -240,17 +246,15 @@ extension X64Lowerer {
         emitLinkedJump(to: exit.target, kind: .branch)
         asm.bind(notTaken)
         emitLinkedJump(to: exit.next, kind: .branch)
-        emitStubs()
-        emitFloatSlowPaths()
-        emitBoundsFaults()
+        emitColdCode()
     }
 
-    /// One stub per link slot: the target's region offset (rcx) and the slot's address (rax),
-    /// then the shared tail of its exit kind and slot, which adds the region base, records
-    /// them and returns to the host.
-    mutating func emitStubs() {
+    /// One stub per link slot from `first` on: the target's region offset (rcx) and the slot's
+    /// address (rax), then the shared tail of its exit kind and slot, which adds the region
+    /// base, records them and returns to the host.
+    mutating func emitStubs(from first: Int) {
         let rax = GPR.rax.number, rcx = GPR.rcx.number
-        for n in linkSlots.indices {
+        for n in first..<linkSlots.count {
             asm.bind(pendingStubLabels[n])
             linkSlots[n].stubOffset = UInt32(asm.offset)
             guard let tail = X64ABI.Context.linkTail(for: pendingStubKinds[n], slot: Int(linkSlots[n].tableEntry)) else {
@@ -262,8 +266,7 @@ extension X64Lowerer {
             noteTableReference(Int(linkSlots[n].tableEntry))
             asm.emit(.jmpm, rm: context(tail))
         }
-        pendingStubKinds.removeAll(keepingCapacity: true)
-        pendingStubLabels.removeAll(keepingCapacity: true)
+        stubsEmitted = linkSlots.count
     }
 
     /// state.pc = region base + offset.

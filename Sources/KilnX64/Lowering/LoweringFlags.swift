@@ -50,6 +50,7 @@ extension X64Lowerer {
         // state, cannot happen or does not read NZCV's entry value. 16 bits: AH and AL are
         // all a parked word's readers look at.
         let home = rawFlags[i] && Int32(i) == finalFlags && (i > lastFaultPoint || !entryValueRead[nzcv])
+            && noSideExitBefore(lastWriteOf: nzcv, after: i)
         if !home && rawFlags[i] && flagsStayInEFLAGS(i) {
             // Nothing parks them: after a CMP, CF stays the inverse of A64 C for the readers.
             unparkedFlags[i] = true
@@ -111,6 +112,9 @@ extension X64Lowerer {
                 guard r != .nzcv, r != .fpsr, r != .fpcr else { return false }
             case .trunc, .sext:
                 guard keepsFlags(inst) else { return false }
+            case .exitIf:
+                guard sideExitTestsFlags(j, p) else { return false }
+                continue
             case .zext:
                 guard inst.type.isInteger && type(inst.a).isInteger else { return false }
             case .const, .guestInstruction, .regionAddress, .bitcast:

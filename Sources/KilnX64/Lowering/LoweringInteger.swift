@@ -20,6 +20,8 @@ extension X64Lowerer {
         if Self.preservesFlags(inst.op) { return true }
         switch inst.op {
         case .trunc: return inst.type.isInteger && inst.type != .i1 && type(inst.a).isInteger
+        // Its own lowering notes what its test clobbers.
+        case .exitIf: return true
         case .sext: return (inst.type == .i32 || inst.type == .i64) && type(inst.a).isInteger && type(inst.a) != .i1
         default: return false
         }
@@ -150,6 +152,8 @@ extension X64Lowerer {
         case .condition:
             flagsValue = savedFlags
             lowerCondition(i, inst)
+        case .exitIf:
+            lowerSideExit(i, inst)
         case .fadd, .fsub, .fmul, .fdiv, .fsqrt, .fneg, .fabs:
             lowerFloat(i, inst)
         case .fcmp:

@@ -32,6 +32,12 @@ public enum X64ABI {
         return table
     }()
     /// Bit n set: host register n holds a pinned guest register.
+    /// The guest register pinned in each host register (-1 if none), by host register number.
+    static let pinnedGuest: [Int16] = {
+        var table = [Int16](repeating: -1, count: 16)
+        for p in pinnedRegisters { table[Int(p.host.number)] = Int16(p.guest.rawValue) }
+        return table
+    }()
     static let pinnedHostMask: UInt16 = pinnedRegisters.reduce(0) { $0 | 1 << UInt16($1.host.number) }
     static let allocatableGPRs: [GPR] = [.rsi, .rdi, .r8, .r9, .r10, .r11]
     static let allocatableGPRNumbers: [UInt8] = allocatableGPRs.map(\.number)
@@ -64,7 +70,7 @@ public enum X64ABI {
         /// 8-bit displacements.
         public static let linkTails: [(kind: IRExitKind, slot: Int, field: Int)] = [
             (.jump, 1, 40), (.branch, 1, 64), (.branch, 2, 96), (.call, 1, 104), (.ret, 1, 112), (.ret, 2, 120),
-        ]
+        ] + (3...sideExitTailSlots).map { (.branch, $0, sideExitTails + 8 * ($0 - 3)) }
         /// Scratch word for LDMXCSR/STMXCSR.
         public static let mxcsr = 48
         /// Top of the return-prediction stack: the byte offset of its entry in `returnStack` (u64,
@@ -109,7 +115,13 @@ public enum X64ABI {
         public static let indirectJumpTail = readFaultTail + 16
         public static let indirectCallTail = readFaultTail + 24
         public static let returnMissTail = readFaultTail + 32
-        public static let size = readFaultTail + 40
+        /// Link tails of side exits (branch kind), whose slots follow the unit's final exit's:
+        /// slots 3 ... `sideExitTailSlots` (a unit needing more is not lowered with its side exits).
+        public static let sideExitTails = readFaultTail + 40
+        public static let sideExitTailSlots = 10
+        /// Where a return matching an empty prediction entry goes (guest pc UInt64.max).
+        public static let emptyPredictionTail = sideExitTails + 8 * (sideExitTailSlots - 2)
+        public static let size = emptyPredictionTail + 8
     }
 
     /// Trap kinds (beyond `IRTrapKind`) of an exit through a failed bounds check; the address

@@ -33,11 +33,11 @@ public struct X64LoweringOptions: Hashable, Sendable {
 /// Lowers IR blocks to x86-64. One lowerer per thread; it keeps its storage between blocks.
 ///
 /// Register allocation is a single forward pass over the block's SSA values (blocks are
-/// straight-line): operands are brought into registers at their use, results get a free
-/// register, and when none is free the value whose last use is furthest away is spilled to
-/// its frame slot (constants are re-materialized instead). Guest general registers, SP, NZCV
-/// and TPIDR_EL0 are cached: reads after the first reuse the SSA value, writes are deferred
-/// and stored once at the exit.
+/// straight-line; side exits only leave): operands are brought into registers at their use,
+/// results get a free register, and when none is free the value whose last use is furthest
+/// away is spilled to its frame slot (constants are re-materialized instead). Guest general
+/// registers, SP, NZCV and TPIDR_EL0 are cached: reads after the first reuse the SSA value,
+/// writes are deferred and stored once at the exit (and on a taken side exit's path).
 public struct X64Lowerer {
     public var options: X64LoweringOptions
     var asm = X64Assembler()
@@ -145,6 +145,23 @@ public struct X64Lowerer {
     /// register pinned there (-1 none). A final value may take the host register only after
     /// it (`availablePinnedDestination`).
     var lastPinnedEntryRead = [Int32](repeating: -1, count: 16)
+    /// The last side exit (`exitIf`; -1 if none). Before it, no final value is stored early
+    /// (LoweringSideExits.swift).
+    var lastSideExit = -1
+    var sideExitIndices: [Int] = []
+    /// Guest registers with a deferred write before each side exit and their values there:
+    /// `sideExitWrites[sideExitWriteStart[i] ..< sideExitWriteEnd[i]]` for side exit `i`.
+    var sideExitWrites: [(register: IRGuestRegister, value: Int32)] = []
+    var sideExitWriteStart: [Int32] = []
+    var sideExitWriteEnd: [Int32] = []
+    /// Per value: the side exit reading it as its condition (the candidate for fusion), or -1.
+    var sideExitOfCondition: [Int32] = []
+    /// Per side exit: the condition or comparison its Jcc evaluates itself, or -1.
+    var sideExitFused: [Int32] = []
+    var sideExitMoves: [SideExitMove] = []
+    var sideExitPaths: [SideExitPath] = []
+    /// Link slots whose stubs are emitted.
+    var stubsEmitted = 0
 
     var relocations: [X64Relocation] = []
     var pcMap: [X64PCMapEntry] = []
@@ -188,6 +205,9 @@ public struct X64Lowerer {
         linkSlots.removeAll(keepingCapacity: true)
         pendingStubKinds.removeAll(keepingCapacity: true)
         pendingStubLabels.removeAll(keepingCapacity: true)
+        stubsEmitted = 0
+        sideExitMoves.removeAll(keepingCapacity: true)
+        sideExitPaths.removeAll(keepingCapacity: true)
         helperOps.removeAll(keepingCapacity: true)
         finalWrites.removeAll(keepingCapacity: true)
         pcMap.removeAll(keepingCapacity: true)
@@ -256,6 +276,13 @@ public struct X64Lowerer {
         Self.fill(&lastWrite, IRGuestRegister.count, -1)
         Self.fill(&storedHome, IRGuestRegister.count, false)
         lastFaultPoint = -1
+        lastSideExit = -1
+        sideExitIndices.removeAll(keepingCapacity: true)
+        sideExitWrites.removeAll(keepingCapacity: true)
+        Self.fill(&sideExitWriteStart, n, 0)
+        Self.fill(&sideExitWriteEnd, n, 0)
+        Self.fill(&sideExitOfCondition, n, -1)
+        Self.fill(&sideExitFused, n, -1)
         for h in lastPinnedEntryRead.indices { lastPinnedEntryRead[h] = -1 }
         Self.fill(&rawFlags, n, false)
         Self.fill(&needsCode, n, false)
@@ -314,6 +341,8 @@ public struct X64Lowerer {
                     && ((inst.type == .f64 && e.sizeLog2 == 3) || (inst.type == .f32 && e.sizeLog2 == 2)) {
                     alias[i] = alias[Int(inst.a.index)]
                 }
+            case .exitIf:
+                noteSideExit(i)
             case .zext:
                 // Integers are held zero-extended, so an integer zext is the same register.
                 if !inst.a.isNone && Int(inst.a.index) < i && inst.type.isInteger && insts[Int(inst.a.index)].type.isInteger {
@@ -359,6 +388,8 @@ public struct X64Lowerer {
             let cachedWrite = inst.op == .writeReg && Self.isCached(IRGuestRegister(rawValue: inst.aux))
                 && (options.deferRegisterWrites || (IRGuestRegister(rawValue: inst.aux).isValid && X64ABI.pinnedHost[Int(inst.aux)] >= 0))
             guard used[i] || (inst.op.hasSideEffects && !cachedWrite && inst.op != .guestInstruction) else { continue }
+            if inst.op == .exitIf { markSideExitUses(i) }
+            if fuseIntoSideExit(i) { continue }
             if i == exitCondition && useCount[i] == 1 {
                 // Only the branch reads it: the exit tests the flags instead (if they stay raw).
                 fusedExitCondition = Int32(i)
@@ -496,6 +527,7 @@ public struct X64Lowerer {
             }
         }
         unfuseSelectConditionsOnConvertedFlags()
+        unfuseSideExitConditionsOnConvertedFlags()
         if fusedExitCondition >= 0 && !rawFlags[Int(alias[Int(insts[Int(fusedExitCondition)].a.index)])] {
             needsCode[Int(fusedExitCondition)] = true
             fusedExitCondition = -1
@@ -598,7 +630,8 @@ public struct X64Lowerer {
     func availablePinnedDestination(_ i: Int) -> UInt8? {
         let host = pinnedDestination[i]
         guard host >= 0, !Self.isVectorClass(insts[i].type), i > lastFaultPoint, gprHolder[Int(host)] < 0,
-              lastPinnedEntryRead[Int(host)] < Int32(i) else { return nil }
+              lastPinnedEntryRead[Int(host)] < Int32(i),
+              noSideExitBefore(lastWriteOf: Int(X64ABI.pinnedGuest[Int(host)]), after: i) else { return nil }
         return UInt8(host)
     }
 

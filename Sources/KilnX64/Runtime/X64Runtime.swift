@@ -166,16 +166,21 @@ public final class X64Runtime {
         }
         // Failed bounds checks (rax = the address, rcx = the block's pc) and indirect-lookup
         // misses (rcx = the target): no slot to chain.
-        let unchained: [(field: Int, word: UInt64, fault: Bool)] = [
-            (X64ABI.Context.readFaultTail, X64ABI.exitWord(kind: .trap, trap: X64ABI.readFaultTrap), true),
-            (X64ABI.Context.writeFaultTail, X64ABI.exitWord(kind: .trap, trap: X64ABI.writeFaultTrap), true),
-            (X64ABI.Context.indirectJumpTail, X64ABI.exitWord(kind: .indirectJump), false),
-            (X64ABI.Context.indirectCallTail, X64ABI.exitWord(kind: .indirectCall), false),
-            (X64ABI.Context.returnMissTail, X64ABI.exitWord(kind: .ret), false),
+        // An empty prediction entry's slot is the context field of the last tail: a return that
+        // matched the entry goes to guest pc UInt64.max (the entry's address) and leaves as a
+        // miss to there.
+        let unchained: [(field: Int, word: UInt64, fault: Bool, emptyPrediction: Bool)] = [
+            (X64ABI.Context.readFaultTail, X64ABI.exitWord(kind: .trap, trap: X64ABI.readFaultTrap), true, false),
+            (X64ABI.Context.writeFaultTail, X64ABI.exitWord(kind: .trap, trap: X64ABI.writeFaultTrap), true, false),
+            (X64ABI.Context.indirectJumpTail, X64ABI.exitWord(kind: .indirectJump), false, false),
+            (X64ABI.Context.indirectCallTail, X64ABI.exitWord(kind: .indirectCall), false, false),
+            (X64ABI.Context.returnMissTail, X64ABI.exitWord(kind: .ret), false, false),
+            (X64ABI.Context.emptyPredictionTail, X64ABI.exitWord(kind: .ret), false, true),
         ]
         for tail in unchained {
             tails.append((tail.field, asm.offset))
             if tail.fault { asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.faultAddress)) }
+            if tail.emptyPrediction { asm.emit(.mov64mi, rm: .gpr(.rcx), imm: -1) }
             asm.emit(.mov64mr, reg: GPR.rcx.number, rm: pc)
             asm.emit(.mov64mi, rm: context(X64ABI.Context.exitKind), imm: Int64(tail.word))
             asm.emit(.mov64mi, rm: context(X64ABI.Context.exitSlot), imm: 0)
@@ -243,11 +248,13 @@ public final class X64Runtime {
     }
 
     /// Forgets every predicted return (needed whenever a unit whose link slots they name goes
-    /// away, e.g. on invalidation).
+    /// away, e.g. on invalidation). An empty entry predicts guest address UInt64.max, which a
+    /// guest can return to: its slot leads to a miss to there (`emptyPredictionTail`).
     public func clearReturnPredictions() {
+        let slot = UInt64(UInt(bitPattern: context + X64ABI.Context.emptyPredictionTail))
         for n in 0..<X64ABI.Context.returnStackEntries {
             context.storeBytes(of: UInt64.max, toByteOffset: X64ABI.Context.returnStack + 16 * n, as: UInt64.self)
-            context.storeBytes(of: UInt64(0), toByteOffset: X64ABI.Context.returnStack + 16 * n + 8, as: UInt64.self)
+            context.storeBytes(of: slot, toByteOffset: X64ABI.Context.returnStack + 16 * n + 8, as: UInt64.self)
         }
     }
 
