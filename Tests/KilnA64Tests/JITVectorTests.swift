@@ -426,6 +426,7 @@ let idioms: [Idiom] = [
     Idiom("subs w0, w1, #1", [0x71000420]),
     Idiom("cmp x0, #10 ; b.ne .+8", [0xf100281f, 0x54000041]),
     Idiom("cmp x0, x1 ; b.hi .+8", [0xeb01001f, 0x54000048]),
+    Idiom("tbnz x0, #63, .+8", [0xb7f80040]),
     Idiom("cmp x0, #10 ; b.ne .+0x40 ; add x1, x1, #1 (side exit)", [0xf100281f, 0x54000201, 0x91000421]),
     Idiom("ldr x2, [x0] ; cbz x2, .+0x40 ; add x1, x1, x2 (side exit storing x2)", [0xf9400002, 0xb4000202, 0x8b020021]),
     Idiom("cmp w0, w1 ; b.lt .+8", [0x6b01001f, 0x5400004b]),

@@ -32,13 +32,24 @@ extension X64Lowerer {
         if fusedExitCompare >= 0 {
             // cbz/cbnz/tbz-style exits: the comparison itself, after the write-backs and the
             // MXCSR fold (which may change EFLAGS), then Jcc.
-            let compare = insts[Int(fusedExitCompare)]
-            let cc = compareCondition(compare) ?? .ne
-            let operands = compareOperands(compare)
-            writeBack()
-            if mxcsrState == .dirty { foldMXCSR() }
-            emitCompare(compare, operands)
-            emitTwoWayExit(taken: cc, exit)
+            let c = Int(fusedExitCompare)
+            if comparedAnd[c] < 0 {
+                let compare = insts[c]
+                let cc = compareCondition(compare) ?? .ne
+                let operands = compareOperands(compare)
+                writeBack()
+                if mxcsrState == .dirty { foldMXCSR() }
+                emitCompare(compare, operands)
+                emitTwoWayExit(taken: cc, exit)
+            } else {
+                // The tested operands are held in registers through the write-backs.
+                let and = insts[Int(comparedAnd[c])]
+                _ = use(and.a)
+                if constant(and.b) == nil { _ = use(and.b) }
+                writeBack()
+                if mxcsrState == .dirty { foldMXCSR() }
+                emitTwoWayExit(taken: emitExitCompare(c), exit)
+            }
             return
         }
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
@@ -88,6 +99,63 @@ extension X64Lowerer {
         emitFloatSlowPaths()
         emitBoundsFaults()
         emitSideExitPaths()
+    }
+
+    /// Backward use pass at `icmp eq/ne (and x, k), 0` (TBZ, TBNZ) that an exit at `exit`
+    /// evaluates: when nothing else reads the AND, the exit tests x and k itself
+    /// (`emitExitCompare`) and the AND is never emitted. Returns true when fused (x and k marked).
+    mutating func fuseAndIntoCompare(_ c: Int, at exit: Int) -> Bool {
+        let inst = insts[c]
+        guard let comparison = IRComparison(rawValue: inst.aux), comparison == .eq || comparison == .ne,
+              !inst.a.isNone, Int(inst.a.index) < c, !inst.b.isNone, Int(inst.b.index) < c,
+              insts[Int(alias[Int(inst.b.index)])].op == .const, insts[Int(alias[Int(inst.b.index)])].imm == 0 else { return false }
+        let k = Int(alias[Int(inst.a.index)])
+        let and = insts[k]
+        guard and.op == .and, and.type == .i32 || and.type == .i64, !and.a.isNone, !and.b.isNone,
+              Int(and.a.index) < k, Int(and.b.index) < k, useCount[k] == 0 else { return false }
+        // Readers after `c` are counted already; look for one between the AND and `c`.
+        for j in (k + 1)..<c where Self.hasValueOperands(insts[j].op) {
+            let other = insts[j]
+            for m in 0..<3 {
+                let v = pick(m, other.a, other.b, other.c, .none)
+                if !v.isNone && Int(v.index) < j && Int(alias[Int(v.index)]) == k { return false }
+            }
+        }
+        comparedAnd[c] = Int32(k)
+        markUse(and.a, at: exit)
+        markUse(and.b, at: exit)
+        otherUse[Int(alias[Int(and.a.index)])] = true
+        otherUse[Int(alias[Int(and.b.index)])] = true
+        return true
+    }
+
+    /// Sets EFLAGS for the comparison `c` that an exit evaluates itself and returns the
+    /// condition on which it holds: CMP/TEST of its operands, or for an AND it tests
+    /// (`comparedAnd`) TEST with an immediate, BT for a single bit beyond one, else TEST.
+    mutating func emitExitCompare(_ c: Int) -> X64Condition {
+        let compare = insts[c]
+        guard comparedAnd[c] >= 0 else {
+            let cc = compareCondition(compare) ?? .ne
+            emitCompare(compare, compareOperands(compare))
+            return cc
+        }
+        let and = insts[Int(comparedAnd[c])]
+        let w = and.type == .i64
+        let x = use(and.a)
+        let set = IRComparison(rawValue: compare.aux) == .ne
+        flagsValue = -1
+        if let k = constant(and.b) {
+            if k <= 0x7fff_ffff || (!w && k <= 0xffff_ffff) {
+                asm.emit(w ? .test64mi : .test32mi, rm: .reg(x), imm: Int64(Int32(truncatingIfNeeded: k)))
+                return set ? .ne : .e
+            }
+            if k.nonzeroBitCount == 1 {
+                asm.emit(w ? .bt64mi : .bt32mi, rm: .reg(x), imm: Int64(k.trailingZeroBitCount))
+                return set ? .b : .ae
+            }
+        }
+        asm.emit(w ? .test64mr : .test32mr, reg: use(and.b), rm: .reg(x))
+        return set ? .ne : .e
     }
 
     /// The `icmp` that only the branch exit reads and that lowers natively (-1 if none): the

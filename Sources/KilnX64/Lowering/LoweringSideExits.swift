@@ -91,7 +91,7 @@ extension X64Lowerer {
         case .icmp:
             guard !inst.a.isNone, !inst.b.isNone, Int(inst.a.index) < c, Int(inst.b.index) < c, compareCondition(inst) != nil else { return false }
             sideExitFused[s] = Int32(c)
-            markUse(inst.a, at: s)
+            if !fuseAndIntoCompare(c, at: s) { markUse(inst.a, at: s) }
             markUse(inst.b, at: s)
             return true
         default:
@@ -128,10 +128,7 @@ extension X64Lowerer {
             restoreFlags(source, from: s)
             asm.jump(hostCondition(IRCondition(rawValue: condition.aux) ?? .al), to: label)
         } else if c >= 0 {
-            let compare = insts[c]
-            let cc = compareCondition(compare) ?? .ne
-            emitCompare(compare, compareOperands(compare))
-            asm.jump(cc, to: label)
+            asm.jump(emitExitCompare(c), to: label)
         } else {
             let r = use(inst.a)
             asm.emit(.test32mr, reg: r, rm: .reg(r))

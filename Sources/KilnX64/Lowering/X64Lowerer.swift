@@ -98,6 +98,9 @@ public struct X64Lowerer {
     var fusedExitCondition: Int32 = -1
     /// An integer comparison used only by the branch exit: compared by the exit itself.
     var fusedExitCompare: Int32 = -1
+    /// For a comparison an exit makes itself: the AND (of TBZ, TBNZ) whose operands it tests
+    /// instead (`fuseAndIntoCompare`), or -1.
+    var comparedAnd: [Int32] = []
     /// Conditions on raw flags read only by one integer `select`: its CMOVcc tests the flags
     /// (`selectOfCondition`: that select, found by the backward use pass).
     var fusedSelectCondition: [Bool] = []
@@ -304,6 +307,7 @@ public struct X64Lowerer {
         Self.fill(&fusedSelectCondition, n, false)
         Self.fill(&unparkedFlags, n, false)
         Self.fill(&fusedTestOperand, n, -1)
+        Self.fill(&comparedAnd, n, -1)
         Self.fill(&selectOfCondition, n, -1)
         Self.fill(&used, n, false)
         Self.fill(&otherUse, n, false)
@@ -398,7 +402,7 @@ public struct X64Lowerer {
             }
             if i == exitCompare && useCount[i] == 1 {
                 fusedExitCompare = Int32(i)
-                markUse(inst.a, at: n)
+                if !fuseAndIntoCompare(i, at: n) { markUse(inst.a, at: n) }
                 markUse(inst.b, at: n)
                 continue
             }
