@@ -429,6 +429,8 @@ let idioms: [Idiom] = [
     Idiom("tbnz x0, #63, .+8", [0xb7f80040]),
     Idiom("cmp x0, #10 ; b.ne .+0x40 ; add x1, x1, #1 (side exit)", [0xf100281f, 0x54000201, 0x91000421]),
     Idiom("ldr x2, [x0] ; cbz x2, .+0x40 ; add x1, x1, x2 (side exit storing x2)", [0xf9400002, 0xb4000202, 0x8b020021]),
+    Idiom("cmp x0, #10 ; b.ne .+0x40 ; ldr x2, [x1] ; cbz x2, .+0x40 ; cmp x2, #5 (NZCV computed again on the cbz's path)",
+          [0xf100281f, 0x54000201, 0xf9400022, 0xb4000202, 0xf100145f]),
     Idiom("cmp w0, w1 ; b.lt .+8", [0x6b01001f, 0x5400004b]),
     Idiom("tst x0, #0xff ; b.eq .+8", [0xf2401c1f, 0x54000040]),
     Idiom("cmp x0, x1 ; cset w2, eq", [0xeb01001f, 0x1a9f17e2]),

@@ -7,18 +7,23 @@ import KilnIR
 // direct exit. What that path stores is decided at the branch, from where each value is then
 // (a register, a spill slot, its home, a constant, EFLAGS), since the registers are reused
 // afterwards; the path itself is emitted after the unit's exit and uses only the scratch
-// registers. A register's final value may be stored early (a pinned register's in its host
+// registers. NZCV that EFLAGS no longer hold there is computed again from its producer's
+// operands, so the main path parks flags only for its own readers. A register's final value may be stored early (a pinned register's in its host
 // register, NZCV's at its home) only when no side exit lies between that store and the
 // register's last write (`noSideExitBefore`): a side path stores the values current at its
 // branch and must find the others untouched.
 extension X64Lowerer {
     /// Where a guest register's value at a side exit is found when the branch is taken.
-    enum SideExitSource {
+    indirect enum SideExitSource {
         case register(UInt8)
         case memory(X64Memory)
         case constant(UInt64)
         /// NZCV still in EFLAGS only (never parked); `inverted`: CF holds the inverse of C.
         case eflags(inverted: Bool)
+        /// NZCV computed again on the path from its producer's operands (`op` of 32 or 64
+        /// bits: CMP, ADD, or TEST of `a` with `b`, or with itself), so that flags needed only
+        /// by side exits are never parked on the main path.
+        case recompute(op: IROp, wide: Bool, a: SideExitSource, b: SideExitSource?)
     }
 
     /// A store (or move, for a pinned register) the side path makes.
@@ -61,11 +66,18 @@ extension X64Lowerer {
         return true
     }
 
-    /// Backward use pass at side exit `i`: every value its path stores is live up to it, and
-    /// its condition (if only it reads that) may be fused into its Jcc.
+    /// Backward use pass at side exit `i`: every value its path stores is live up to it (for
+    /// NZCV from a CMP, ADDS or TST, the producer's operands instead: the path computes the
+    /// flags again if they are gone by then), and its condition (if only it reads that) may
+    /// be fused into its Jcc.
     mutating func markSideExitUses(_ i: Int) {
         for k in Int(sideExitWriteStart[i])..<Int(sideExitWriteEnd[i]) {
             let w = sideExitWrites[k]
+            if w.register == .nzcv, let (a, b) = flagsOperands(Int(w.value)) {
+                markUse(a, at: i)
+                if let b { markUse(b, at: i) }
+                continue
+            }
             markUse(IRValue(Int(w.value)), at: i)
             if w.register != .nzcv { otherUse[Int(w.value)] = true }
         }
@@ -73,6 +85,42 @@ extension X64Lowerer {
         guard !inst.a.isNone, Int(inst.a.index) < i else { return }
         let c = Int(alias[Int(inst.a.index)])
         if sideExitOfCondition[c] < 0 { sideExitOfCondition[c] = Int32(i) }
+    }
+
+    /// The operands a side path computes NZCV value `v` again from (`SideExitSource.recompute`):
+    /// those of a CMP, CMN/ADDS, or TST/ANDS (the AND's two operands when `a` is an AND) of 32
+    /// or 64 bits; nil for other flags.
+    func flagsOperands(_ v: Int) -> (IRValue, IRValue?)? {
+        let inst = insts[v]
+        guard options.features.contains(.lahfsahf), !inst.a.isNone, Int(inst.a.index) < v else { return nil }
+        let t = type(inst.a)
+        guard t == .i32 || t == .i64 else { return nil }
+        switch inst.op {
+        case .nzcvSub, .nzcvAdd:
+            guard !inst.b.isNone, Int(inst.b.index) < v else { return nil }
+            return (inst.a, inst.b)
+        case .nzcvLogic:
+            let k = Int(alias[Int(inst.a.index)])
+            let and = insts[k]
+            if and.op == .and, and.type == t, !and.a.isNone, !and.b.isNone, Int(and.a.index) < k, Int(and.b.index) < k {
+                return (and.a, and.b)
+            }
+            return (inst.a, nil)
+        default:
+            return nil
+        }
+    }
+
+    /// Where value `v` is now, for a side path (nil if nowhere: not live).
+    func sideExitLocation(_ v: Int) -> SideExitSource? {
+        if regOf[v] >= 0 { return .register(UInt8(regOf[v])) }
+        if insts[v].op == .const { return .constant(insts[v].imm & insts[v].type.mask) }
+        if atHome[v] {
+            return .memory(X64Memory(base: X64ABI.stateRegister,
+                                     disp: Int32(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(homeRegister[v]))) - X64ABI.stateBias)))
+        }
+        if slotOf[v] >= 0 { return .memory(spillSlot(slotOf[v])) }
+        return nil
     }
 
     /// Backward use pass at `c`: a condition on flags or an integer comparison that only a
@@ -139,27 +187,30 @@ extension X64Lowerer {
         for k in Int(sideExitWriteStart[i])..<Int(sideExitWriteEnd[i]) {
             let (register, value) = sideExitWrites[k]
             let v = Int(value)
-            let source: SideExitSource
-            if register == .nzcv && unparkedFlags[v] {
-                guard flagsValue == value else { failure = .malformedIR(index: i); return }
+            var source: SideExitSource
+            var raw = rawFlags[v]
+            if register == .nzcv && unparkedFlags[v] && flagsValue == value {
                 source = .eflags(inverted: flagsInverted)
             } else if register == .nzcv && value == flagsAtHome {
                 continue
-            } else if regOf[v] >= 0 {
-                source = .register(UInt8(regOf[v]))
-            } else if insts[v].op == .const {
-                source = .constant(insts[v].imm & insts[v].type.mask)
-            } else if atHome[v] {
-                if homeRegister[v] == Int8(register.rawValue) { continue }
-                source = .memory(X64Memory(base: X64ABI.stateRegister,
-                                           disp: Int32(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(homeRegister[v]))) - X64ABI.stateBias)))
-            } else if slotOf[v] >= 0 {
-                source = .memory(spillSlot(slotOf[v]))
+            } else if register == .nzcv && regOf[v] < 0, let (a, b) = flagsOperands(v) {
+                // Its operands are live here (`markSideExitUses`): computed again, raw.
+                guard let sa = sideExitLocation(Int(resolved(a))) else { failure = .malformedIR(index: i); return }
+                var sb: SideExitSource? = nil
+                if let b {
+                    guard let location = sideExitLocation(Int(resolved(b))) else { failure = .malformedIR(index: i); return }
+                    sb = location
+                }
+                source = .recompute(op: insts[v].op, wide: type(insts[v].a) == .i64, a: sa, b: sb)
+                raw = true
+            } else if let location = sideExitLocation(v) {
+                if atHome[v] && homeRegister[v] == Int8(register.rawValue) { continue }
+                source = location
             } else {
                 failure = .malformedIR(index: i)
                 return
             }
-            sideExitMoves.append(SideExitMove(register: register, source: source, rawFlags: rawFlags[v]))
+            sideExitMoves.append(SideExitMove(register: register, source: source, rawFlags: raw))
         }
         sideExitPaths.append(SideExitPath(label: label, target: inst.imm, firstMove: first,
                                           moveCount: sideExitMoves.count - first, mxcsrDirty: mxcsrState == .dirty))
@@ -171,10 +222,17 @@ extension X64Lowerer {
         for path in sideExitPaths {
             asm.bind(path.label)
             let moves = sideExitMoves[path.firstMove..<(path.firstMove + path.moveCount)]
-            // NZCV from EFLAGS first: storing NZCV in A64 layout may clobber them.
+            // NZCV from EFLAGS, or computed again, first: storing NZCV in A64 layout may
+            // clobber EFLAGS.
             for m in moves {
-                guard case .eflags(let inverted) = m.source else { continue }
-                if inverted { asm.emit(.cmc) }
+                switch m.source {
+                case .eflags(let inverted):
+                    if inverted { asm.emit(.cmc) }
+                case .recompute(let op, let wide, let a, let b):
+                    emitFlagsAgain(op, wide: wide, a, b)
+                default:
+                    continue
+                }
                 asm.emit(.lahf)
                 asm.emit(.setcc, rm: .reg(rax), cc: .o)
                 asm.emit(.movzx32rm16, reg: rax, rm: .reg(rax))
@@ -185,7 +243,7 @@ extension X64Lowerer {
                 let off = GuestCPUState.offset(of: m.register)
                 let r: UInt8
                 switch m.source {
-                case .eflags: continue
+                case .eflags, .recompute: continue
                 case .register(let reg): r = reg
                 case .memory(let mem):
                     asm.emit(.mov64rm, reg: rdx, rm: .mem(mem))
@@ -212,6 +270,47 @@ extension X64Lowerer {
             let slot = linkSlots.count
             emitLinkedJump(to: path.target, kind: .branch)
             emitStubs(from: slot)
+        }
+    }
+
+    /// Sets EFLAGS as flags producer `op` did (A64 C in CF): CMP + CMC, ADD, TEST. Operands
+    /// not in a register are loaded into rdx (`a`) and rcx (`b`); rax is the ADD's scratch.
+    mutating func emitFlagsAgain(_ op: IROp, wide w: Bool, _ a: SideExitSource, _ b: SideExitSource?) {
+        let rax = GPR.rax.number, rcx = GPR.rcx.number, rdx = GPR.rdx.number
+        func load(_ source: SideExitSource, into scratch: UInt8) -> UInt8 {
+            switch source {
+            case .register(let r): return r
+            case .memory(let mem): asm.emit(.mov64rm, reg: scratch, rm: .mem(mem))
+            case .constant(let k): movImmediate(scratch, k)
+            case .eflags, .recompute: break
+            }
+            return scratch
+        }
+        let ra = load(a, into: rdx)
+        var immediate: Int64? = nil
+        if case .constant(let k)? = b { immediate = immediate32(k, wide: w) }
+        let rb: UInt8? = immediate == nil ? b.map { load($0, into: rcx) } : nil
+        switch op {
+        case .nzcvSub:
+            if let immediate {
+                asm.emit(w ? .cmp64mi : .cmp32mi, rm: .reg(ra), imm: immediate)
+            } else if let rb {
+                asm.emit(w ? .cmp64rm : .cmp32rm, reg: ra, rm: .reg(rb))
+            }
+            asm.emit(.cmc)
+        case .nzcvAdd:
+            asm.emit(w ? .mov64rm : .mov32rm, reg: rax, rm: .reg(ra))
+            if let immediate {
+                asm.emit(w ? .add64mi : .add32mi, rm: .reg(rax), imm: immediate)
+            } else if let rb {
+                asm.emit(w ? .add64rm : .add32rm, reg: rax, rm: .reg(rb))
+            }
+        default:
+            if let immediate {
+                asm.emit(w ? .test64mi : .test32mi, rm: .reg(ra), imm: immediate)
+            } else {
+                asm.emit(w ? .test64mr : .test32mr, reg: rb ?? ra, rm: .reg(ra))
+            }
         }
     }
 
@@ -243,7 +342,7 @@ extension X64Lowerer {
             switch m.source {
             case .memory(let mem): asm.emit(.mov64rm, reg: UInt8(host), rm: .mem(mem))
             case .constant(let k): movImmediate(UInt8(host), k)
-            case .register, .eflags: break
+            case .register, .eflags, .recompute: break
             }
         }
     }
