@@ -54,9 +54,9 @@ public struct Translator {
         let ir = builtFrontend?.block ?? IRBlock()
         if let lowered = try? backend.lower(ir) { return TranslatedUnit(ir: ir, code: lowered) }
         guard ir.instructions.contains(where: { $0.op == .exitIf }) else { return TranslatedUnit(ir: ir, code: nil) }
-        // A unit the backend cannot lower with its side exits (out of spill slots) is lowered
-        // as the block up to its first conditional branch, which it can whenever the block alone
-        // could be.
+        // A unit the backend cannot lower with its side exits (out of spill slots or link
+        // tails) is lowered as the block up to its first conditional branch, which it can
+        // whenever the block alone could be.
         builtFrontend?.maxSideExits = 0
         defer { builtFrontend?.maxSideExits = A64Translator.defaultSideExits }
         builtFrontend?.translate(code: code, codeOffset: codeOffset, at: start, addressing: addressing)

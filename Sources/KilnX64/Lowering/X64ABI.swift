@@ -31,13 +31,13 @@ public enum X64ABI {
         for p in pinnedRegisters { table[Int(p.guest.rawValue)] = Int8(p.host.number) }
         return table
     }()
-    /// Bit n set: host register n holds a pinned guest register.
     /// The guest register pinned in each host register (-1 if none), by host register number.
     static let pinnedGuest: [Int16] = {
         var table = [Int16](repeating: -1, count: 16)
         for p in pinnedRegisters { table[Int(p.host.number)] = Int16(p.guest.rawValue) }
         return table
     }()
+    /// Bit n set: host register n holds a pinned guest register.
     static let pinnedHostMask: UInt16 = pinnedRegisters.reduce(0) { $0 | 1 << UInt16($1.host.number) }
     static let allocatableGPRs: [GPR] = [.rsi, .rdi, .r8, .r9, .r10, .r11]
     static let allocatableGPRNumbers: [UInt8] = allocatableGPRs.map(\.number)

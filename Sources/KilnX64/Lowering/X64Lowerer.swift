@@ -148,8 +148,8 @@ public struct X64Lowerer {
     /// register pinned there (-1 none). A final value may take the host register only after
     /// it (`availablePinnedDestination`).
     var lastPinnedEntryRead = [Int32](repeating: -1, count: 16)
-    /// The last side exit (`exitIf`; -1 if none). Before it, no final value is stored early
-    /// (LoweringSideExits.swift).
+    /// The last side exit (`exitIf`; -1 if none) and all of them in order: a final value
+    /// defined before one is stored early only as `noSideExitBefore` allows.
     var lastSideExit = -1
     var sideExitIndices: [Int] = []
     /// Guest registers with a deferred write before each side exit and their values there:
