@@ -225,6 +225,21 @@ private enum JITVectorRanges {
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 
+    /// A return to 0xffff_ffff_ffff_ffff, the address an empty return-prediction entry holds:
+    /// it leaves as a return to there (before ABI 18 the entry's slot was 0 and Kiln jumped
+    /// through address 0).
+    @Test func returnToTheEmptyPredictionAddressLeavesAsAMiss() throws {
+        let runtime = try X64Runtime()
+        var translator = A64Translator()
+        var lowerer = X64Lowerer(options: .forHost(X64Features.host))
+        [UInt32(0xd65f_03c0)].withUnsafeBytes { translator.translate(code: $0, codeOffset: 0x1000, at: 0x1000) }
+        let unit = try runtime.install(try lowerer.lower(translator.block), regionBase: 0x1020_0000)
+        let state = GuestCPUState()
+        state.setX(30, UInt64.max)
+        let exit = runtime.run(unit.code, state: state)
+        #expect(exit.kind == .ret && state.pc == UInt64.max)
+    }
+
     /// A block whose final value of a pinned register (x0, x1, x19, SP) is read before the
     /// block reads that register's entry value: the final value must not take the host
     /// register first. Found by `--lockstep` on python3.11 (`sub w1, w3, w0; mov x0, x3`),
