@@ -32,24 +32,19 @@ extension X64Lowerer {
         if fusedExitCompare >= 0 {
             // cbz/cbnz/tbz-style exits: the comparison itself, after the write-backs and the
             // MXCSR fold (which may change EFLAGS), then Jcc.
+            // Its operands are held in registers through the write-backs; the comparison
+            // finds them there.
             let c = Int(fusedExitCompare)
             if comparedAnd[c] < 0 {
-                let compare = insts[c]
-                let cc = compareCondition(compare) ?? .ne
-                let operands = compareOperands(compare)
-                writeBack()
-                if mxcsrState == .dirty { foldMXCSR() }
-                emitCompare(compare, operands)
-                emitTwoWayExit(taken: cc, exit)
+                _ = compareOperands(insts[c])
             } else {
-                // The tested operands are held in registers through the write-backs.
                 let and = insts[Int(comparedAnd[c])]
                 _ = use(and.a)
                 if constant(and.b) == nil { _ = use(and.b) }
-                writeBack()
-                if mxcsrState == .dirty { foldMXCSR() }
-                emitTwoWayExit(taken: emitExitCompare(c), exit)
             }
+            writeBack()
+            if mxcsrState == .dirty { foldMXCSR() }
+            emitTwoWayExit(taken: emitExitCompare(c), exit)
             return
         }
         if exit.kind == .branch || exit.kind == .indirectJump || exit.kind == .indirectCall || exit.kind == .ret {
@@ -95,7 +90,8 @@ extension X64Lowerer {
 
     /// What follows the exit: link stubs, float slow paths, bounds-fault paths, side exits.
     mutating func emitColdCode() {
-        emitStubs(from: stubsEmitted)
+        // Side paths come last and emit their own stubs.
+        emitStubs(from: 0)
         emitFloatSlowPaths()
         emitBoundsFaults()
         emitSideExitPaths()
@@ -334,7 +330,6 @@ extension X64Lowerer {
             noteTableReference(Int(linkSlots[n].tableEntry))
             asm.emit(.jmpm, rm: context(tail))
         }
-        stubsEmitted = linkSlots.count
     }
 
     /// state.pc = region base + offset.

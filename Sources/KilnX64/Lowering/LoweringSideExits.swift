@@ -16,7 +16,7 @@ extension X64Lowerer {
     /// Where a guest register's value at a side exit is found when the branch is taken.
     indirect enum SideExitSource {
         case register(UInt8)
-        case memory(X64Memory)
+        case memory(X64RM)
         case constant(UInt64)
         /// NZCV still in EFLAGS only (never parked); `inverted`: CF holds the inverse of C.
         case eflags(inverted: Bool)
@@ -116,10 +116,9 @@ extension X64Lowerer {
         if regOf[v] >= 0 { return .register(UInt8(regOf[v])) }
         if insts[v].op == .const { return .constant(insts[v].imm & insts[v].type.mask) }
         if atHome[v] {
-            return .memory(X64Memory(base: X64ABI.stateRegister,
-                                     disp: Int32(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(homeRegister[v]))) - X64ABI.stateBias)))
+            return .memory(state(GuestCPUState.offset(of: IRGuestRegister(rawValue: UInt16(homeRegister[v])))))
         }
-        if slotOf[v] >= 0 { return .memory(spillSlot(slotOf[v])) }
+        if slotOf[v] >= 0 { return .memory(.mem(spillSlot(slotOf[v]))) }
         return nil
     }
 
@@ -246,7 +245,7 @@ extension X64Lowerer {
                 case .eflags, .recompute: continue
                 case .register(let reg): r = reg
                 case .memory(let mem):
-                    asm.emit(.mov64rm, reg: rdx, rm: .mem(mem))
+                    asm.emit(.mov64rm, reg: rdx, rm: mem)
                     r = rdx
                 case .constant(let k):
                     if m.register != .nzcv, Int64(bitPattern: k) >= Int64(Int32.min), Int64(bitPattern: k) <= Int64(Int32.max) {
@@ -280,7 +279,7 @@ extension X64Lowerer {
         func load(_ source: SideExitSource, into scratch: UInt8) -> UInt8 {
             switch source {
             case .register(let r): return r
-            case .memory(let mem): asm.emit(.mov64rm, reg: scratch, rm: .mem(mem))
+            case .memory(let mem): asm.emit(.mov64rm, reg: scratch, rm: mem)
             case .constant(let k): movImmediate(scratch, k)
             case .eflags, .recompute: break
             }
@@ -340,7 +339,7 @@ extension X64Lowerer {
             let host = X64ABI.pinnedHost[Int(m.register.rawValue)]
             guard host >= 0 else { continue }
             switch m.source {
-            case .memory(let mem): asm.emit(.mov64rm, reg: UInt8(host), rm: .mem(mem))
+            case .memory(let mem): asm.emit(.mov64rm, reg: UInt8(host), rm: mem)
             case .constant(let k): movImmediate(UInt8(host), k)
             case .register, .eflags, .recompute: break
             }

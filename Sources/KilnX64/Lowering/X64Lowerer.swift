@@ -163,8 +163,6 @@ public struct X64Lowerer {
     var sideExitFused: [Int32] = []
     var sideExitMoves: [SideExitMove] = []
     var sideExitPaths: [SideExitPath] = []
-    /// Link slots whose stubs are emitted.
-    var stubsEmitted = 0
 
     var relocations: [X64Relocation] = []
     var pcMap: [X64PCMapEntry] = []
@@ -208,7 +206,6 @@ public struct X64Lowerer {
         linkSlots.removeAll(keepingCapacity: true)
         pendingStubKinds.removeAll(keepingCapacity: true)
         pendingStubLabels.removeAll(keepingCapacity: true)
-        stubsEmitted = 0
         sideExitMoves.removeAll(keepingCapacity: true)
         sideExitPaths.removeAll(keepingCapacity: true)
         helperOps.removeAll(keepingCapacity: true)
