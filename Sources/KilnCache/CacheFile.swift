@@ -295,6 +295,7 @@ public final class CacheFile: @unchecked Sendable {
                 checked.append((index, entry))
             }
         }
+        populateTables(of: checked.lazy.map(\.entry))
         // Tables only once all are checked: a link may then go straight to any of them.
         for (_, entry) in checked { fillTable(of: entry, code: code, regionBase: regionBase, helper: helper) }
         for (index, _) in checked { entryStates[index] = 3 }
@@ -303,6 +304,28 @@ public final class CacheFile: @unchecked Sendable {
             slot.pointee = UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: target)
         }
     }
+
+    /// Maps the pages of the chunk's tables in one call before they are filled. The bake
+    /// placed a chunk's tables together, so they span a few dozen pages that would otherwise
+    /// fault one by one (~140 faults for python3.11's hot set, ~3 us each here, against one
+    /// MADV_POPULATE_WRITE of ~70 us). Best effort: kernels before 5.14 refuse it and the
+    /// pages fault as before. Caller holds `lock`.
+    private func populateTables<S: Sequence>(of entries: S) where S.Element == CheckedCacheEntry {
+        guard let tables else { return }
+        var low = UInt64.max, high: UInt64 = 0
+        for entry in entries where entry.tableSlots > 0 {
+            low = min(low, UInt64(entry.tableOffset))
+            high = max(high, UInt64(entry.tableOffset) + UInt64(entry.tableSlots))
+        }
+        guard low < high else { return }
+        let page = UInt64(CacheFormat.pageSize)
+        let start = (UInt(bitPattern: tables) + UInt(low * 8)) & ~UInt(page - 1)
+        let end = UInt(bitPattern: tables) + UInt(high * 8)
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), Int(end - start), CacheFile.populateWrite)
+    }
+
+    /// MADV_POPULATE_WRITE (Linux 5.14), which Glibc's headers may not name.
+    private static let populateWrite: Int32 = 23
 
     /// State of an entry checked by `prepareChunk` whose table is being filled: a link may
     /// point at it, since its table is filled before any code runs.

@@ -1,10 +1,11 @@
 /// Where guest memory lives in the (shared) host address space. Guest address == host
 /// address, so guest mappings and Kiln's own must never meet:
 ///
-/// - Every guest mapping lies in `[minimumAddress, limit)`, the low terabyte. Kiln is a PIE
-///   that the kernel places near 0x55..._....._... or 0x7f..., with its heap beside it and
-///   its libraries and thread stacks at the top of the 47-bit space; even the legacy
-///   bottom-up layout (unlimited stack rlimit) starts at TASK_SIZE/3, far above 1 TiB.
+/// - Every guest mapping lies in `[minimumAddress, limit)`, the low terabyte. A release Kiln
+///   is linked at 32 TiB (Package.swift), a debug one is a PIE the kernel places near
+///   0x55..._....._...; its heap follows it, and its libraries and thread stacks are at the
+///   top of the 47-bit space; even the legacy bottom-up layout (unlimited stack rlimit)
+///   starts at TASK_SIZE/3, far above 1 TiB.
 /// - Kiln places every guest mapping itself (never `mmap(NULL)`), with MAP_FIXED_NOREPLACE,
 ///   so a collision fails instead of clobbering; only guest MAP_FIXED requests replace.
 /// - The interpreter's memory accessor rejects addresses outside the guest range, so a wild
