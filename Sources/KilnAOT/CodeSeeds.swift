@@ -25,6 +25,17 @@ public enum SeedSource: Int, CaseIterable, Sendable, Comparable {
 
     public static func < (a: SeedSource, b: SeedSource) -> Bool { a.rawValue < b.rawValue }
 
+    /// Whether code at such an address is typically reached by an indirect branch: a
+    /// function's start (called through a pointer or a PLT's BR), an address taken in code or
+    /// data, a jump-table case. BL targets, PLT stubs and blocks found by following branches
+    /// are reached directly; a codemap says only that the address ran.
+    public var reachedIndirectly: Bool {
+        switch self {
+        case .entry, .symbol, .initFini, .unwind, .codePointer, .dataPointer, .jumpTable: return true
+        case .plt, .callTarget, .discovered, .codemap: return false
+        }
+    }
+
     /// The name used in reports and JSON.
     public var name: String {
         switch self {

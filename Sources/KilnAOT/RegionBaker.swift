@@ -116,6 +116,7 @@ public struct RegionBaker: Sendable {
             guard var entry = result else { skipped += 1; continue }
             // Blocks a real run executed go first in the file (see CacheEntryInput.hot).
             entry.hot = useRecorded && recorded.contains(address)
+            if seedSet.source(of: address)?.reachedIndirectly == true { entry.flags.insert(.indirectTarget) }
             entries.append(entry)
             if seedSet.source(of: address) == .codemap { codemapEntries += 1 } else { staticEntries += 1 }
             covered.append(address ..< address + UInt64(entry.guestLength))

@@ -2,7 +2,7 @@
 /// little-endian; every offset is from the start of the file.
 public enum CacheFormat {
     public static let magic: [UInt8] = Array("KILNCACH".utf8)
-    public static let version: UInt32 = 4
+    public static let version: UInt32 = 5
     public static let pageSize = 4096
 
     /// Fixed part of the header; the section table follows, then the 8-byte header hash.
@@ -182,7 +182,12 @@ public struct CacheEntryFlags: OptionSet, Hashable, Sendable {
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// The translation ends in a direct exit that falls through to the next guest block.
     public static let fallsThrough = CacheEntryFlags(rawValue: 1 << 0)
-    public static let known: CacheEntryFlags = [.fallsThrough]
+    /// Its guest address can be reached by an indirect branch (a function's start, an address
+    /// taken in code or data, a jump-table case): the runtime enters it in the thread's
+    /// indirect-branch table when it prepares the entry's hot chunk, so the first BR or BLR
+    /// to it does not leave translated code.
+    public static let indirectTarget = CacheEntryFlags(rawValue: 1 << 1)
+    public static let known: CacheEntryFlags = [.fallsThrough, .indirectTarget]
 }
 
 /// One translation to store: the guest bytes it came from, its code with unresolved table

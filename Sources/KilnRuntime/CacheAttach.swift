@@ -165,8 +165,10 @@ public final class CacheAttach {
     }
 
     /// Asked on a JIT lookup miss at `pc`: the cached code for it, or why there is none.
-    /// In verify mode each entry is recompiled with `pipeline` on first use.
-    func lookup(_ pc: UInt64, process: GuestProcess, pipeline: inout Translator) -> CacheAnswer {
+    /// In verify mode each entry is recompiled with `pipeline` on first use. `register` gets
+    /// the indirect-branch targets of a hot chunk prepared on the way (`CacheFile.prepare`).
+    func lookup(_ pc: UInt64, process: GuestProcess, pipeline: inout Translator,
+                register: (_ pc: UInt64, _ code: UnsafeRawPointer) -> Void) -> CacheAnswer {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard let region = region(containing: pc, process: process) else { return CacheAnswer(code: nil, region: nil, reason: .anonymousMemory) }
@@ -174,7 +176,8 @@ public final class CacheAttach {
         let started = timing ? monotonicNanoseconds() : 0
         defer { if timing { region.loadNanoseconds &+= monotonicNanoseconds() &- started } }
         // Verify mode recompiles each entry on its first use, so it keeps every entry lazy.
-        switch file.prepare(guestOffset: pc &- region.base, guest: region.guestBytes, regionBase: region.base, chunks: mode != .verify) {
+        switch file.prepare(guestOffset: pc &- region.base, guest: region.guestBytes, regionBase: region.base, chunks: mode != .verify,
+                            register: register) {
         case .notInCache:
             return CacheAnswer(code: nil, region: region, reason: .notInCache)
         case .rejected(let rejection):
@@ -358,7 +361,8 @@ public final class CacheAttach {
 
     /// Drops the regions overlapping `[start, end)` (their memory changed or went away);
     /// the next miss there attaches again. Returns whether a dropped region had served
-    /// cached code: the dispatcher must then forget every address it holds for it (cached
+    /// cached code or prepared a hot chunk (whose indirect targets were entered in the
+    /// lookup table): the dispatcher must then forget every address it holds for it (cached
     /// blocks are not in its block table, only in its direct-mapped and inline lookups).
     func invalidate(_ start: UInt64, _ end: UInt64) -> Bool {
         locked {
@@ -367,7 +371,7 @@ public final class CacheAttach {
             regions.removeAll { $0.start < end && $0.end > start }
             retired += gone
             for region in gone { region.file?.unlinkAll() }
-            return gone.contains { $0.served > 0 }
+            return gone.contains { $0.served > 0 || $0.preloaded > 0 }
         }
     }
 

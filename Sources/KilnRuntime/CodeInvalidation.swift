@@ -110,12 +110,14 @@ extension JITDispatcher {
 }
 
 extension X64Runtime {
-    /// Clears the indirect-branch lookup entry of `pc` if it still names `code`.
+    /// Clears the indirect-branch lookup entry of `pc` (its home entry or the buddy) if it
+    /// still names `code`.
     func unregister(pc: UInt64, code: UnsafeRawPointer) {
-        let n = lookupIndex(pc)
-        guard lookupTable[2 * n] == pc, lookupTable[2 * n + 1] == UInt64(UInt(bitPattern: code)) else { return }
-        lookupTable[2 * n] = ~0
-        lookupTable[2 * n + 1] = 0
+        let home = lookupIndex(pc)
+        for n in [home, home ^ 1] where lookupTable[2 * n] == pc && lookupTable[2 * n + 1] == UInt64(UInt(bitPattern: code)) {
+            lookupTable[2 * n] = ~0
+            lookupTable[2 * n + 1] = 0
+        }
     }
 }
 

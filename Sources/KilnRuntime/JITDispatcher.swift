@@ -280,7 +280,8 @@ final class JITDispatcher {
     /// process (it may have read bytes from before the write) is not installed: it starts
     /// again, and then reads the bytes written before that invalidation.
     private func translate(_ pc: UInt64) -> JITBlock {
-        let answer = cache?.lookup(pc, process: process, pipeline: &pipeline)
+        let runtime = self.runtime
+        let answer = cache?.lookup(pc, process: process, pipeline: &pipeline) { runtime.register(pc: $0, code: $1) }
         if let answer, let code = answer.code { return installCached(code, pc: pc, guestLength: answer.guestLength, region: answer.region) }
         let started = cache?.measuresTime == true ? monotonicNanoseconds() : 0
         // mtrack: protect before reading, so a write after the read always faults.

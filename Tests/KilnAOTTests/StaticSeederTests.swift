@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import KilnA64
+import KilnCache
 import KilnELF
 import KilnIR
 import KilnTestSupport
@@ -31,6 +32,25 @@ private var crossToolsPresent: Bool { FileManager.default.fileExists(atPath: cro
         #expect(seeds.source(of: 0x4000e8) == .discovered, "return point of the write syscall")
         // The ADR to the message points into .rodata, which shares the executable segment.
         #expect(!seeds.contains(0x400104))
+    }
+
+    /// A bake flags the entries indirect branches reach (here the ELF entry point, which the
+    /// kernel enters) and not those reached by direct branches only (the return point of the
+    /// write syscall, found by following the code).
+    @Test func bakedEntriesAreFlaggedWhereIndirectBranchesReachThem() throws {
+        let path = NSTemporaryDirectory() + "kiln-aot-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try CacheDirectory.open(path: path, create: true).get()
+        let baker = RegionBaker(store: CacheStore(directory: directory), jobs: 1, seeds: .staticSeeds)
+        let result = try baker.bake(hostPath: fixture("hello"), recorded: [])
+        let file = try CacheFile.open(path: result.cachePath, expectedKey: nil, hostFeatures: HostFeatures.detect()).get()
+        var flagged: [UInt64: Bool] = [:]
+        for i in 0..<file.view.entryCount {
+            guard case .success(let entry) = file.view.checkEntry(i, guest: nil) else { Issue.record("entry \(i)"); continue }
+            flagged[entry.guestOffset] = entry.flags.contains(.indirectTarget)
+        }
+        #expect(flagged[0x4000d4] == true)
+        #expect(flagged[0x4000e8] == false)
     }
 
     @Test func seedsAreDeterministicAndSorted() throws {

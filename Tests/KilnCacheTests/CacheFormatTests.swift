@@ -304,6 +304,34 @@ import KilnELF
         }
     }
 
+    /// Preparing a hot chunk hands the entries flagged `indirectTarget` (and only those) to
+    /// the caller's indirect-branch table, at their guest address with their host code.
+    @Test func hotChunksRegisterTheirIndirectTargets() throws {
+        let dir = try TemporaryDirectory()
+        var entries = Fixture.entries(count: 40, seed: 37)
+        for i in entries.indices {
+            entries[i].hot = true
+            if i % 3 == 1 { entries[i].flags.insert(.indirectTarget) }
+        }
+        let path = try CacheWriter(directory: CacheDirectory(path: dir.path))
+            .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
+        let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
+        guard case .success(let (code, _)) = file.mapCodeAndTables(), let base = code.baseAddress else { return } // noexec mount
+        let regionBase: UInt64 = 0x5500_0000_0000
+        Fixture.image.withGuestRegion { guest in
+            var registered: [UInt64: UnsafeRawPointer] = [:]
+            guard case .ready = file.prepare(guestOffset: entries[0].guestOffset, guest: guest, regionBase: regionBase, chunks: true,
+                                             register: { registered[$0] = $1 }) else { Issue.record("not prepared"); return }
+            let flagged = entries.indices.filter { $0 % 3 == 1 }
+            #expect(registered.count == flagged.count)
+            for i in flagged {
+                guard case .success(let entry) = file.view.checkEntry(i, guest: nil) else { Issue.record("entry \(i)"); continue }
+                #expect(entry.flags.contains(.indirectTarget))
+                #expect(registered[regionBase + entries[i].guestOffset] == base + Int(entry.codeOffset))
+            }
+        }
+    }
+
     /// Eager chaining: a link slot filled after its target entry is in use (the next entry or
     /// one further away) points straight at the target's code; one whose target is not in use
     /// yet keeps its stub.

@@ -252,6 +252,38 @@ let testOptions = X64LoweringOptions.forHost(X64Features.host)
         #expect(exit.kind == .trap && exit.trap == .breakpoint && exit.info == 5 && s.pc == base + 0x80 && s.x(2) == 77)
     }
 
+    @Test func indirectExitsFindATargetDisplacedToItsBuddyEntry() throws {
+        // Two targets whose pcs share a home entry: registering the second moves the first to
+        // the buddy entry, where the shared miss tail finds it without leaving translated code.
+        let base: UInt64 = 0x5100_0000
+        let first = base + 0x80, second = first + 4 * UInt64(runtime.lookupEntries)
+        var r = IRBuilder(startOffset: 0x10)
+        r.guestInstruction(offset: 0x10, encoding: 0)
+        r.finish(.ret(r.readReg(.x(30))), guestLength: 4)
+        var lowerer = X64Lowerer(options: testOptions)
+        let ret = try runtime.install(try lowerer.lower(r.block), regionBase: base)
+        var targets: [X64InstalledUnit] = []
+        for (n, pc) in [first, second].enumerated() {
+            var t = IRBuilder(startOffset: pc - base)
+            t.guestInstruction(offset: pc - base, encoding: 0)
+            t.writeReg(.x(2), t.const(.i64, 77 + UInt64(n)))
+            t.finish(.trap(.breakpoint, at: pc - base, info: 5 + UInt32(n)), guestLength: 4)
+            targets.append(try runtime.install(try lowerer.lower(t.block), regionBase: base))
+        }
+        #expect(runtime.lookupIndex(first) == runtime.lookupIndex(second))
+        runtime.register(pc: first, code: targets[0].code)
+        runtime.register(pc: second, code: targets[1].code)
+        #expect(runtime.registeredCode(pc: first) == targets[0].code && runtime.registeredCode(pc: second) == targets[1].code)
+        let s = GuestCPUState()
+        for (n, pc) in [first, second, first].enumerated() {
+            s.setX(30, pc)
+            s.setX(2, 0)
+            let exit = runtime.run(ret.code, state: s)
+            let expected = UInt64(n % 2)
+            #expect(exit.kind == .trap && exit.info == 5 + UInt32(expected) && s.x(2) == 77 + expected, "return to \(String(pc, radix: 16))")
+        }
+    }
+
     /// A: bl 0x40 (returns to 0x8). B at 0x40: ret. C at 0x8: x0 = 99; svc. Installed at `base`.
     func installCallReturnUnits(base: UInt64) throws -> (X64InstalledUnit, X64InstalledUnit, X64InstalledUnit) {
         var a = IRBuilder(startOffset: 0)
