@@ -77,7 +77,7 @@ public struct TranslationOptions: Hashable, Sendable {
 public struct TranslationConfiguration: Hashable, Sendable {
     /// Bumped whenever Kiln's generated code or IR changes meaning (calling convention, state
     /// layout, helper table, relocation kinds): old caches then never match.
-    public static let currentABIVersion: UInt32 = 18
+    public static let currentABIVersion: UInt32 = 19
 
     public var abiVersion: UInt32
     /// The host features the backend used (not all the host has).

@@ -166,7 +166,7 @@ extension X64Lowerer {
             lowerMemory(i, inst)
         case .vpack, .vextract, .vinsert, .vclearHigh, .vadd, .vsub, .vand, .vor, .vxor, .vbic, .vcmeq, .vcmgt,
              .vzip1, .vzip2, .vsplat, .vmul, .vneg, .vnot, .vorn, .vabs, .vsmax, .vsmin, .vumax, .vumin,
-             .vshlImm, .vushrImm, .vsshrImm:
+             .vshlImm, .vushrImm, .vsshrImm, .vuxtl, .vsxtl, .vuzp1:
             lowerVector(i, inst)
         case .vbsl, .vcmhs, .vcmge, .vcmhi, .vcmtst, .vxtn, .vaddp, .vumaxp, .vuminp, .vtblStep:
             if !lowerCompositeVector(i, inst) { lowerViaHelper(i) }

@@ -96,6 +96,40 @@ extension X64Lowerer {
         case .vclearHigh:
             let a = use(inst.a), d = define(i)
             asm.emit(.movq_x_xm, reg: d, rm: .reg(a))
+        case .vuxtl, .vsxtl:
+            // UXTL/SXTL(2), USHLL/SSHLL #0: PMOVZX/PMOVSX of the low half, or of the high half
+            // moved down first (PSHUFD 0xEE copies dwords 2 and 3 to 0 and 1).
+            guard sse41, !element.isFloat, !element.isLowHalf, element.sizeLog2 <= 2, inst.imm <= 1 else { return lowerViaHelper(i) }
+            let a = use(inst.a), d = define(i)
+            let op = inst.op == .vuxtl ? pick(element.sizeLog2, X64Op.pmovzxbw, .pmovzxwd, .pmovzxdq, .pmovzxdq)
+                : pick(element.sizeLog2, X64Op.pmovsxbw, .pmovsxwd, .pmovsxdq, .pmovsxdq)
+            if inst.imm == 1 {
+                asm.emit(.pshufd, reg: 0, rm: .reg(a), imm: 0xEE)
+                asm.emit(op, reg: d, rm: .reg(0))
+            } else {
+                asm.emit(op, reg: d, rm: .reg(a))
+            }
+        case .vuzp1:
+            // The even elements of a then of b. Bytes and halfwords: each element sign-extended
+            // in place over its neighbour (shift left, arithmetic shift right), so the signed
+            // saturating pack that follows keeps it exactly.
+            guard !element.isLowHalf else { return lowerViaHelper(i) }
+            let a = use(inst.a), b = use(inst.b), d = define(i)
+            asm.emit(.movdqa_x_xm, reg: d, rm: .reg(a))
+            switch element.sizeLog2 {
+            case 3: asm.emit(.punpcklqdq, reg: d, rm: .reg(b))
+            case 2: asm.emit(.shufps, reg: d, rm: .reg(b), imm: 0x88)
+            default:
+                let (shiftLeft, shiftRight, pack) = element.sizeLog2 == 1 ? (X64Op.pslldi, X64Op.psradi, X64Op.packssdw)
+                    : (X64Op.psllwi, X64Op.psrawi, X64Op.packsswb)
+                let width = Int64(8 << element.sizeLog2)
+                asm.emit(.movdqa_x_xm, reg: 0, rm: .reg(b))
+                asm.emit(shiftLeft, rm: .reg(d), imm: width)
+                asm.emit(shiftRight, rm: .reg(d), imm: width)
+                asm.emit(shiftLeft, rm: .reg(0), imm: width)
+                asm.emit(shiftRight, rm: .reg(0), imm: width)
+                asm.emit(pack, reg: d, rm: .reg(0))
+            }
         default:
             let isBitwise = inst.op == .vand || inst.op == .vor || inst.op == .vxor || inst.op == .vbic
             guard isBitwise || !element.isFloat, let op = sseForm(inst.op, element.sizeLog2) else {
