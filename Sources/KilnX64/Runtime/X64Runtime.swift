@@ -290,10 +290,9 @@ public final class X64Runtime {
         store(pc: pc, code: UInt64(UInt(bitPattern: code)))
     }
 
-    /// Puts (pc, code) in pc's home entry: where pc already is (home or buddy), else at home,
-    /// moving a different occupant to the buddy (whose occupant, if any, is dropped) unless
-    /// the buddy is free, so the newest target is found inline and the one it displaced still
-    /// by the tail.
+    /// Puts (pc, code) where pc already is (home or buddy), else at home, moving a different
+    /// occupant of home to the buddy (dropping the buddy's): the newest target is found inline
+    /// and the one it displaced by the miss tail.
     private func store(pc: UInt64, code: UInt64) {
         let n = lookupIndex(pc), b = n ^ 1
         if lookupTable[2 * b] == pc {
