@@ -109,18 +109,6 @@ extension JITDispatcher {
     }
 }
 
-extension X64Runtime {
-    /// Clears the indirect-branch lookup entry of `pc` (its home entry or the buddy) if it
-    /// still names `code`.
-    func unregister(pc: UInt64, code: UnsafeRawPointer) {
-        let home = lookupIndex(pc)
-        for n in [home, home ^ 1] where lookupTable[2 * n] == pc && lookupTable[2 * n + 1] == UInt64(UInt(bitPattern: code)) {
-            lookupTable[2 * n] = ~0
-            lookupTable[2 * n + 1] = 0
-        }
-    }
-}
-
 extension GuestProcess {
     /// Issues an invalidation of `start ..< end` (the address space's hook): stamped with a new
     /// epoch, applied at once on the calling thread and posted to every other thread.

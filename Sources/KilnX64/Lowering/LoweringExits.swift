@@ -360,21 +360,34 @@ extension X64Lowerer {
     /// reads it).
     mutating func emitIndirect(_ target: UInt8, kind: IRExitKind) {
         let rcx = GPR.rcx.number
-        asm.emit(.mov32rm, reg: rcx, rm: .reg(target))
-        asm.emit(.shl32mi, rm: .reg(rcx), imm: 2)
-        asm.emit(.and64rm, reg: rcx, rm: context(X64ABI.Context.lookupMask))
-        asm.emit(.add64rm, reg: rcx, rm: context(X64ABI.Context.lookupTable))
-        let miss = asm.newLabel()
-        asm.emit(.cmp64rm, reg: target, rm: .mem(X64Memory(base: .rcx)))
-        asm.shortJump(.ne, to: miss)
-        asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
-        asm.shortJump(.ne, to: miss)
-        asm.emit(.jmpm, rm: .mem(X64Memory(base: .rcx, disp: 8)))
-        asm.bind(miss)
+        asm.emitLookupProbe(pc: target, entry: rcx, buddy: false)
         // The target's register is never rax, rcx or rdx (scratch, not allocated).
         asm.emit(.mov64rm, reg: rcx, rm: .reg(target))
         let tail = kind == .indirectCall ? X64ABI.Context.indirectCallTail
             : kind == .ret ? X64ABI.Context.returnMissTail : X64ABI.Context.indirectJumpTail
         asm.emit(.jmpm, rm: context(tail))
+    }
+}
+
+extension X64Assembler {
+    /// One probe of the indirect-branch lookup table (`X64Runtime.lookupTable`) for the guest
+    /// pc in register `pc`, with `entry` (clobbered) for the entry's address: the pc's home
+    /// entry, or with `buddy` the home entry's buddy. Jumps to the entry's code when it holds
+    /// the pc and nothing was posted to the thread; falls through otherwise. Translated code
+    /// probes the home entry inline, the shared miss tails the buddy.
+    mutating func emitLookupProbe(pc: UInt8, entry: UInt8, buddy: Bool) {
+        let context = { (offset: Int) in X64RM.mem(X64Memory(base: X64ABI.contextRegister, disp: Int32(offset))) }
+        emit(.mov32rm, reg: entry, rm: .reg(pc))
+        emit(.shl32mi, rm: .reg(entry), imm: 2)
+        emit(.and64rm, reg: entry, rm: context(X64ABI.Context.lookupMask))
+        if buddy { emit(.xor64mi8, rm: .reg(entry), imm: 16) }
+        emit(.add64rm, reg: entry, rm: context(X64ABI.Context.lookupTable))
+        let miss = newLabel()
+        emit(.cmp64rm, reg: pc, rm: .mem(X64Memory(base: GPR(entry))))
+        shortJump(.ne, to: miss)
+        emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
+        shortJump(.ne, to: miss)
+        emit(.jmpm, rm: .mem(X64Memory(base: GPR(entry), disp: 8)))
+        bind(miss)
     }
 }

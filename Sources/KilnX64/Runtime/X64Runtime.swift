@@ -189,21 +189,7 @@ public final class X64Runtime {
         ]
         for tail in unchained {
             tails.append((tail.field, asm.offset))
-            if !tail.fault && !tail.emptyPrediction {
-                let rdx = GPR.rdx.number
-                let miss = asm.newLabel()
-                asm.emit(.mov32rm, reg: rdx, rm: .gpr(.rcx))
-                asm.emit(.shl32mi, rm: .reg(rdx), imm: 2)
-                asm.emit(.and64rm, reg: rdx, rm: context(X64ABI.Context.lookupMask))
-                asm.emit(.xor64mi8, rm: .reg(rdx), imm: 16)
-                asm.emit(.add64rm, reg: rdx, rm: context(X64ABI.Context.lookupTable))
-                asm.emit(.cmp64rm, reg: GPR.rcx.number, rm: .mem(X64Memory(base: .rdx)))
-                asm.shortJump(.ne, to: miss)
-                asm.emit(.cmp32mi8, rm: context(X64ABI.Context.interrupt), imm: 0)
-                asm.shortJump(.ne, to: miss)
-                asm.emit(.jmpm, rm: .mem(X64Memory(base: .rdx, disp: 8)))
-                asm.bind(miss)
-            }
+            if !tail.fault && !tail.emptyPrediction { asm.emitLookupProbe(pc: GPR.rcx.number, entry: GPR.rdx.number, buddy: true) }
             if tail.fault { asm.emit(.mov64mr, reg: GPR.rax.number, rm: context(X64ABI.Context.faultAddress)) }
             if tail.emptyPrediction { asm.emit(.mov64mi, rm: .gpr(.rcx), imm: -1) }
             asm.emit(.mov64mr, reg: GPR.rcx.number, rm: pc)
@@ -305,6 +291,16 @@ public final class X64Runtime {
         }
         lookupTable[2 * n] = pc
         lookupTable[2 * n + 1] = code
+    }
+
+    /// Clears the indirect-branch table's entry for `pc` (home or buddy) if it still names
+    /// `code`.
+    public func unregister(pc: UInt64, code: UnsafeRawPointer) {
+        let home = lookupIndex(pc), value = UInt64(UInt(bitPattern: code))
+        for n in (0...1).lazy.map({ home ^ $0 }) where lookupTable[2 * n] == pc && lookupTable[2 * n + 1] == value {
+            lookupTable[2 * n] = ~0
+            lookupTable[2 * n + 1] = 0
+        }
     }
 
     /// The host code registered for guest `pc` in the indirect-branch table, if its home
