@@ -103,14 +103,15 @@ extension RunArguments {
         guard !command.isEmpty else {
             throw ValidationError("Missing the program to run.")
         }
+        let hostEnvironment = HostEnvironment.all()
         let rootfsDirectory: String
         if let rootfs {
             rootfsDirectory = rootfs
         } else {
-            let fallback = RootfsLocation.defaultDirectory()
-            rootfsDirectory = FileManager.default.fileExists(atPath: fallback) ? fallback : ""
+            let fallback = RootfsLocation.defaultDirectory(environment: hostEnvironment)
+            rootfsDirectory = HostEnvironment.fileExists(fallback) ? fallback : ""
         }
-        if !rootfsDirectory.isEmpty, !FileManager.default.fileExists(atPath: rootfsDirectory) {
+        if !rootfsDirectory.isEmpty, !HostEnvironment.fileExists(rootfsDirectory) {
             Descriptor.writeError("kiln: rootfs \(rootfsDirectory) does not exist\n")
             throw ExitCode(127)
         }
@@ -118,11 +119,10 @@ extension RunArguments {
         if interp && (jit || lockstep) {
             throw ValidationError("--interp excludes --jit and --lockstep.")
         }
-        let smcName = smc ?? ProcessInfo.processInfo.environment["KILN_SMC"] ?? SMCMode.icache.name
+        let smcName = smc ?? hostEnvironment["KILN_SMC"] ?? SMCMode.icache.name
         guard let smcMode = SMCMode(name: smcName) else {
             throw ValidationError("Unknown --smc mode '\(smcName)' (one of \(SMCMode.allCases.map(\.name).joined(separator: ", "))).")
         }
-        let hostEnvironment = ProcessInfo.processInfo.environment
         guard let mode = CacheMode(rawValue: cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "auto") else {
             throw ValidationError("Unknown cache mode '\(cacheMode ?? hostEnvironment["KILN_CACHE"] ?? "")' (auto, off, readonly, required, verify).")
         }

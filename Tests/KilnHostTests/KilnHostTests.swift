@@ -90,3 +90,18 @@ import Testing
         #expect("none".lastRange(of: " = ") == nil)
     }
 }
+
+@Suite struct HostEnvironmentTests {
+    @Test func readsWhatFoundationReads() {
+        setenv("KILN_TEST_VALUE_WITH_EQUALS", "a=b=c", 1)
+        setenv("KILN_TEST_EMPTY", "", 1)
+        let environment = HostEnvironment.all()
+        #expect(environment == ProcessInfo.processInfo.environment)
+        #expect(environment["KILN_TEST_VALUE_WITH_EQUALS"] == "a=b=c" && environment["KILN_TEST_EMPTY"] == "")
+    }
+
+    @Test func fileExistsFollowsLinks() {
+        #expect(HostEnvironment.fileExists("/") && HostEnvironment.fileExists("/proc/self/exe"))
+        #expect(!HostEnvironment.fileExists("/nonexistent/kiln"))
+    }
+}

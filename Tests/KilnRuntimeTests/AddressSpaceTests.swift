@@ -145,9 +145,13 @@ import Testing
         #expect(table.count > 300)
         #expect(SyscallTable.entry(56)?.name == "openat" && SyscallTable.entry(93)?.name == "exit")
         #expect(SyscallTable.entry(79)?.name == "newfstatat" && SyscallTable.entry(435)?.name == "clone3")
+        // The masks calls read come from the same letters --strace prints.
+        #expect(SyscallTable.entry(276)?.pathArguments == 0b1010 && SyscallTable.entry(276)?.descriptorArguments == 0b0101)
+        #expect(SyscallTable.entry(63)?.argumentKinds == [.descriptor, .hex, .unsigned])
         for entry in table {
             #expect(entry.argumentKinds.count <= 6, "\(entry.name)")
-            if case let .host(n) = entry.action, entry.hasPathArgument { Issue.record("\(entry.name) (host \(n)) takes a path but skips the resolver") }
+            #expect(entry.argumentKinds.indices.filter { entry.argumentKinds[$0] == .path }.reduce(0) { $0 | 1 << $1 } == Int(entry.pathArguments))
+            if case let .host(n) = entry.action, entry.pathArguments != 0 { Issue.record("\(entry.name) (host \(n)) takes a path but skips the resolver") }
         }
     }
 }

@@ -28,5 +28,5 @@ enum HostNumber {
     static let read = 0, write = 1, fstat = 5, mmap = 9, mprotect = 10, munmap = 11
     static let mremap = 25, madvise = 28, clone = 56, fcntl = 72, getcwd = 79, readlinkat = 267
     static let openat = 257, newfstatat = 262, epollCtl = 233, epollPwait = 281, pipe2 = 293
-    static let gettid = 186, uname = 63, memfdCreate = 319, closeRange = 436
+    static let gettid = 186, uname = 63, memfdCreate = 319, closeRange = 436, clockGettime = 228
 }

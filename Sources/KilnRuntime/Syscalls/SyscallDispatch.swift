@@ -87,7 +87,7 @@ extension GuestProcess {
         var values = [args[0], args[1], args[2], args[3], args[4], args[5]]
         var copies: [UnsafeMutablePointer<CChar>] = []
         defer { copies.forEach { free($0) } }
-        for (i, kind) in entry.argumentKinds.enumerated() where kind == .path && values[i] != 0 {
+        for i in 0..<6 where entry.pathArguments & (1 << i) != 0 && values[i] != 0 {
             guard let path = guestString(values[i]) else { return -Int(EFAULT) }
             guard let copy = strdup(hostPath(path)) else { return -Int(ENOMEM) }
             copies.append(copy)

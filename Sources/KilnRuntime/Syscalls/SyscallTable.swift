@@ -22,16 +22,32 @@ public struct SyscallEntry {
     public let action: SyscallAction
     /// How `--strace` prints each argument, one letter per argument separated by spaces:
     /// d signed, u unsigned, x hex, f descriptor, p path, s string, o octal.
-    public let argumentKinds: [SyscallArgumentKind]
+    public let kinds: StaticString
+    /// Bit i set: argument i is a path the rootfs resolver must see.
+    let pathArguments: UInt8
+    /// Bit i set: argument i is a descriptor.
+    let descriptorArguments: UInt8
 
-    public init(_ number: Int, _ name: String, _ action: SyscallAction, _ kinds: String) {
-        self.number = number; self.name = name; self.action = action
-        // By scalar, not `split`: the ~300 entries are built at every start.
-        self.argumentKinds = kinds.unicodeScalars.compactMap { $0 == " " ? nil : SyscallArgumentKind(rawValue: Character($0)) ?? .hex }
+    public init(_ number: Int, _ name: String, _ action: SyscallAction, _ kinds: StaticString) {
+        self.number = number; self.name = name; self.action = action; self.kinds = kinds
+        // Only the two masks every call reads are made here, from the bytes: the ~300 entries
+        // are built at every start, and parsing each into an array cost 0.5M instructions.
+        var paths: UInt8 = 0, descriptors: UInt8 = 0, argument: UInt8 = 0
+        for byte in UnsafeBufferPointer(start: kinds.utf8Start, count: kinds.utf8CodeUnitCount) where byte != UInt8(ascii: " ") {
+            if byte == UInt8(ascii: "p") { paths |= 1 << argument }
+            if byte == UInt8(ascii: "f") { descriptors |= 1 << argument }
+            argument += 1
+        }
+        pathArguments = paths
+        descriptorArguments = descriptors
     }
 
-    /// Whether any argument is a path the rootfs resolver must see.
-    var hasPathArgument: Bool { argumentKinds.contains(.path) }
+    /// The kind of each argument, in order (for `--strace`).
+    public var argumentKinds: [SyscallArgumentKind] {
+        UnsafeBufferPointer(start: kinds.utf8Start, count: kinds.utf8CodeUnitCount).compactMap {
+            $0 == UInt8(ascii: " ") ? nil : SyscallArgumentKind(rawValue: Character(Unicode.Scalar($0))) ?? .hex
+        }
+    }
 }
 
 /// How one system call argument is printed by `--strace` (and which ones are paths).
@@ -57,7 +73,7 @@ public enum SyscallTable {
     static let descriptorArguments: UnsafePointer<UInt8> = {
         let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: numberLimit)
         for (number, entry) in byNumber.enumerated() {
-            bits[number] = (entry?.argumentKinds ?? []).enumerated().reduce(0) { $1.element == .descriptor ? $0 | 1 << UInt8($1.offset) : $0 }
+            bits[number] = entry?.descriptorArguments ?? 0
         }
         return UnsafePointer(bits)
     }()
@@ -187,7 +203,7 @@ public enum SyscallTable {
         SyscallEntry(110, "timer_settime", .host(223), "d x x x"),
         SyscallEntry(111, "timer_delete", .host(226), "d"),
         SyscallEntry(112, "clock_settime", .host(227), "d x"),
-        SyscallEntry(113, "clock_gettime", .host(228), "d x"),
+        SyscallEntry(113, "clock_gettime", .emulated(Syscalls.clockGettime), "d x"),
         SyscallEntry(114, "clock_getres", .host(229), "d x"),
         SyscallEntry(115, "clock_nanosleep", .host(230), "d x x x"),
         SyscallEntry(116, "syslog", .host(103), "d x d"),
