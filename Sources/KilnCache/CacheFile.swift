@@ -198,9 +198,12 @@ public final class CacheFile: @unchecked Sendable {
                     munmap(base, total)
                     return .failure(CacheRejection(.permissions, "cannot map the table area of \(path): \(errnoDescription(e))"))
                 }
-                // Each entry's first use writes its slots, and a run's entries are spread over
-                // the whole area: huge pages take one fault per 2 MiB instead of one per page.
-                _ = madvise(t, tableBytes, MADV_HUGEPAGE)
+                // Small pages, also where the host's THP mode is "always": a huge page here
+                // is allocated and cleared whole by the first cold entry whose table lies in
+                // it, and a fresh 2 MiB cost ~0.5 ms per baked python3.11 run on a VM (host
+                // memory behind new guest pages faults in too); the ~150 pages a run touches
+                // cost less (the hot chunks' are populated in one call each, see populateTables).
+                _ = madvise(t, tableBytes, MADV_NOHUGEPAGE)
                 tables = t.bindMemory(to: UInt64.self, capacity: tableBytes / 8)
             }
             reservation = UnsafeMutableRawBufferPointer(start: base, count: total)
