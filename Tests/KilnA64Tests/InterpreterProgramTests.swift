@@ -211,9 +211,10 @@ struct InterpreterProgramTests {
     /// `KILN_SLOW_TESTS=1` includes them.
     static let slowCases: Set<String> = ["malloc", "canary", "canary-3"]
 
-    /// Fixtures that start threads, take signals or fork: this in-process system call model
-    /// is single-threaded and has none of that (FixtureRunTests runs them under `kiln run`).
-    static let runtimeCases: Set<String> = ["threads", "atomics", "atomics-lse", "signals", "faults", "forkexec", "sigrace"]
+    /// Fixtures that start threads, take signals, fork or test the runtime's system calls
+    /// (clocks): this in-process system call model is single-threaded and has none of that
+    /// (FixtureRunTests runs them under `kiln run`).
+    static let runtimeCases: Set<String> = ["threads", "atomics", "atomics-lse", "signals", "faults", "forkexec", "sigrace", "clocks"]
 
     /// The fixture table, without the cases that need files (fileio).
     static var cases: [Case] {
