@@ -25,22 +25,9 @@ public final class CacheFile: @unchecked Sendable {
     /// a byte per entry of clang's 6M took 4% of its baked start-up).
     private let entryStates: UnsafeMutableBufferPointer<UInt8>
     private let entryStatesMapped: Bool
-    /// The code-order section: 0 unchecked, 1 intact, 2 corrupt. Guarded by `lock`.
-    private var codeOrderState: UInt8 = 0
-    /// Hot entries are prepared `hotChunkSize` at a time, consecutive in code order (see
-    /// `prepareChunk`). Per chunk: the code offset of its first entry, and whether it is
-    /// prepared; built on the first lookup. Guarded by `lock`.
-    private var hotChunkStarts: [UInt64] = []
-    private var hotChunkPrepared: [Bool] = []
-    /// One bit per entry, set for hot entries, built with `hotChunkStarts`: most links a chunk
-    /// leaves unresolved go to cold entries, and this tells them apart without reading the
-    /// target's record (a cache miss each) to find its chunk. Only where hot entries are at
-    /// least one in 64: clearing a bit per entry of a file with millions of entries and few
-    /// hot ones (clang-14's libLLVM) cost more than the reads it saves. Empty: no bitmap.
-    /// Guarded by `lock`.
-    private var hotEntryBits: [UInt64] = []
-    /// Code offsets at or past this are cold entries'.
-    private var hotCodeEnd: UInt64 = 0
+    /// Hot entries (0 ..< `view.hotEntryCount`, in code order) are prepared `hotChunkSize` at a
+    /// time (see `prepareChunk`): whether each chunk is. Guarded by `lock`.
+    private lazy var hotChunkPrepared = [Bool](repeating: false, count: (view.hotEntryCount + CacheFile.hotChunkSize - 1) / CacheFile.hotChunkSize)
     /// Link slots of ready entries whose target is a hot entry of a chunk not yet prepared, by
     /// that chunk: pointed at the target when its chunk is prepared. Guarded by `lock`.
     private var pendingLinks: [Int: [(slot: UnsafeMutablePointer<UInt64>, target: Int)]] = [:]
@@ -226,7 +213,7 @@ public final class CacheFile: @unchecked Sendable {
         return lock.withLock {
             guard let index = view.entryIndex(forGuestOffset: guestOffset) else { return .notInCache }
             guard let code = executableCode?.baseAddress else { return .notInCache }
-            if chunks, entryStates[index] == 0, let chunk = hotChunk(ofCodeOffset: view.codeOffset(ofEntry: index)), !hotChunkPrepared[chunk] {
+            if chunks, entryStates[index] == 0, let chunk = hotChunk(of: index), !hotChunkPrepared[chunk] {
                 prepareChunk(chunk, guest: guest, regionBase: regionBase, code: code, helper: helper, register: register)
             }
             switch entryStates[index] {
@@ -255,28 +242,9 @@ public final class CacheFile: @unchecked Sendable {
     /// few of a broad codemap's hot entries prepares few more than it needs.
     public static let hotChunkSize = 512
 
-    /// The hot chunk whose code range holds `codeOffset`, or nil for a cold entry. Caller holds
-    /// `lock`.
-    private func hotChunk(ofCodeOffset codeOffset: UInt64) -> Int? {
-        let hot = view.hotEntryCount
-        guard hot > 0 else { return nil }
-        if hotChunkStarts.isEmpty {
-            let chunks = (hot + CacheFile.hotChunkSize - 1) / CacheFile.hotChunkSize
-            hotChunkStarts = (0..<chunks).map { c in view.entry(inCodeOrder: c * CacheFile.hotChunkSize).map { view.codeOffset(ofEntry: $0) } ?? 0 }
-            hotChunkPrepared = [Bool](repeating: false, count: chunks)
-            if hot * 64 >= view.entryCount {
-                hotEntryBits = [UInt64](repeating: 0, count: (view.entryCount + 63) / 64)
-                for k in 0..<hot { if let index = view.entry(inCodeOrder: k) { hotEntryBits[index >> 6] |= 1 << UInt64(index & 63) } }
-            }
-            hotCodeEnd = hot < view.entryCount ? view.entry(inCodeOrder: hot).map { view.codeOffset(ofEntry: $0) } ?? 0 : UInt64(view.code.count)
-        }
-        guard codeOffset < hotCodeEnd, let first = hotChunkStarts.first, codeOffset >= first else { return nil }
-        var low = 0, high = hotChunkStarts.count
-        while high - low > 1 {
-            let mid = (low + high) / 2
-            if hotChunkStarts[mid] <= codeOffset { low = mid } else { high = mid }
-        }
-        return low
+    /// The hot chunk of entry `index`, or nil for a cold entry.
+    @inline(__always) private func hotChunk(of index: Int) -> Int? {
+        index < view.hotEntryCount ? index / CacheFile.hotChunkSize : nil
     }
 
     /// Prepares a chunk of hot entries (those the bake placed first, from codemaps) inside
@@ -293,8 +261,8 @@ public final class CacheFile: @unchecked Sendable {
         hotChunkPrepared[chunk] = true
         var checked: [(index: Int, entry: CheckedCacheEntry)] = []
         checked.reserveCapacity(CacheFile.hotChunkSize)
-        for k in (chunk * CacheFile.hotChunkSize)..<min((chunk + 1) * CacheFile.hotChunkSize, view.hotEntryCount) {
-            guard let index = view.entry(inCodeOrder: k), entryStates[index] == 0 else { continue }
+        for index in (chunk * CacheFile.hotChunkSize)..<min((chunk + 1) * CacheFile.hotChunkSize, view.hotEntryCount) {
+            guard entryStates[index] == 0 else { continue }
             let offset = view.guestOffset(ofEntry: index)
             guard offset >= guest.offset, offset - guest.offset < UInt64(guest.bytes.count) else { continue }
             switch view.checkEntry(index, guest: guest, checkGuestBytes: true, code: executableCode) {
@@ -382,7 +350,7 @@ public final class CacheFile: @unchecked Sendable {
     public func unlinkAll() {
         lock.withLock {
             guard let code = executableCode?.baseAddress, let tables else { return }
-            hotChunkPrepared = hotChunkPrepared.map { _ in false }
+            for chunk in hotChunkPrepared.indices { hotChunkPrepared[chunk] = false }
             pendingLinks.removeAll()
             for index in 0..<view.entryCount where entryStates[index] == 3 {
                 entryStates[index] = 0
@@ -402,9 +370,8 @@ public final class CacheFile: @unchecked Sendable {
     /// hot chunk if that is not prepared yet: preparing it will point the slot at the target.
     /// Caller holds `lock`.
     private func awaitChunk(of record: Int, slot: UnsafeMutablePointer<UInt64>) {
-        guard !hotChunkPrepared.isEmpty, let target = view.linkTargetEntry(record), entryStates[target] == 0,
-              hotEntryBits.isEmpty || hotEntryBits[target >> 6] & (1 << UInt64(target & 63)) != 0,
-              let chunk = hotChunk(ofCodeOffset: view.codeOffset(ofEntry: target)), !hotChunkPrepared[chunk] else { return }
+        guard let target = view.linkTargetEntry(record), let chunk = hotChunk(of: target), entryStates[target] == 0,
+              !hotChunkPrepared[chunk] else { return }
         pendingLinks[chunk, default: []].append((slot, target))
     }
 
@@ -436,24 +403,24 @@ public final class CacheFile: @unchecked Sendable {
         return Int((address - start) / 8)
     }
 
-    /// The guest offset of the entry whose code holds host address `address`, through the
-    /// code-order section (hot entries' code comes first, so code offsets do not follow guest
-    /// offsets), checked on its first use here.
+    /// The guest offset of the entry whose code holds host address `address`. Records are in
+    /// code order, so a binary search by code offset finds it; the answer counts only if that
+    /// entry passed its checks (code runs only from such entries), so a damaged record can make
+    /// it nil, never wrong.
     public func entry(containingHostAddress address: UInt) -> UInt64? {
         guard let base = executableCode?.baseAddress, address >= UInt(bitPattern: base) else { return nil }
-        let intact = lock.withLock {
-            if codeOrderState == 0 { codeOrderState = view.codeOrderIsIntact() ? 1 : 2 }
-            return codeOrderState == 1
-        }
-        guard intact else { return nil }
         let offset = UInt64(address - UInt(bitPattern: base))
         var low = 0, high = view.entryCount
         while low < high {
             let mid = (low + high) / 2
-            guard let index = view.entry(inCodeOrder: mid) else { return nil }
-            if view.codeOffset(ofEntry: index) <= offset { low = mid + 1 } else { high = mid }
+            if view.codeOffset(ofEntry: mid) <= offset { low = mid + 1 } else { high = mid }
         }
-        return low == 0 ? nil : view.entry(inCodeOrder: low - 1).map { view.guestOffset(ofEntry: $0) }
+        guard low > 0 else { return nil }
+        let index = low - 1
+        let checked = lock.withLock { entryStates[index] == 3 || entryStates[index] == CacheFile.checkedInSweep }
+        guard checked, case .success(let entry) = view.checkEntry(index, guest: nil, checkGuestBytes: false),
+              offset < entry.codeOffset + UInt64(entry.codeLength) else { return nil }
+        return entry.guestOffset
     }
 
     /// Whether `address` lies in this file's executable code.

@@ -1,8 +1,8 @@
-/// Cache file format v4; docs/CACHE-FORMAT.md is the normative description. All integers are
+/// Cache file format v6; docs/CACHE-FORMAT.md is the normative description. All integers are
 /// little-endian; every offset is from the start of the file.
 public enum CacheFormat {
     public static let magic: [UInt8] = Array("KILNCACH".utf8)
-    public static let version: UInt32 = 5
+    public static let version: UInt32 = 6
     public static let pageSize = 4096
 
     /// Fixed part of the header; the section table follows, then the 8-byte header hash.
@@ -20,8 +20,10 @@ public enum CacheFormat {
     public static let guestPageShift: UInt64 = 12
     /// Bytes before the page index's entries: first page (u64), page count (u64).
     public static let pageIndexHeaderSize = 16
-    /// Bytes before the code order's entry indices: the hot entry count (u64).
-    public static let codeOrderHeaderSize = 8
+    /// Bytes before the guest order's pairs: the hot entry count (u64).
+    public static let guestOrderHeaderSize = 8
+    /// One guest-order pair: the entry's guest offset (u32), its index (u32).
+    public static let guestOrderRecordSize = 8
     /// Regions whose entries span more guest pages than this (16 GiB) cannot be written.
     public static let maximumIndexedPages: UInt64 = 1 << 22
 
@@ -44,16 +46,17 @@ public enum CacheFormat {
 
 /// The kinds of section, in the order they appear in the table and in the file.
 public enum CacheSectionKind: UInt32, CaseIterable, Sendable {
-    /// Entry records sorted by guest offset.
+    /// Entry records in code order: hot entries first, each part by guest offset.
     case entries = 1
     /// Table-slot initialisers, each entry's a contiguous run.
     case slots = 2
     /// Serialized IR, for verify mode and re-optimisation (optional).
     case ir = 3
-    /// Per guest page, the index of its first entry: a lookup searches one page's entries.
+    /// Per guest page, the position of its first entry in the guest order: a lookup searches
+    /// one page's entries.
     case pages = 4
-    /// Entry indices in code order, to find the entry holding a host address.
-    case codeOrder = 5
+    /// (guest offset, entry index) pairs by guest offset, for lookups.
+    case guestOrder = 5
     /// Host code, page-aligned and last, so it maps read-only and executable on its own.
     case code = 6
 
@@ -63,7 +66,7 @@ public enum CacheSectionKind: UInt32, CaseIterable, Sendable {
         case .slots: return "slots"
         case .ir: return "ir"
         case .pages: return "pages"
-        case .codeOrder: return "code-order"
+        case .guestOrder: return "guest-order"
         case .code: return "code"
         }
     }
@@ -265,10 +268,13 @@ public enum CacheFileBuilder {
             }
         }
         guard entries.count < Int(UInt32.max) else { throw CacheBuildError.tooLarge("entry count") }
-        // Hot entries (each in guest order) come first in the code, slots and table area, so a
-        // run like the one that recorded them reads a dense prefix instead of pages all over
-        // the file; the entry records stay in guest order for lookups.
+        guard entries.last.map({ $0.guestOffset <= UInt64(UInt32.max) }) ?? true else { throw CacheBuildError.tooLarge("guest offset") }
+        // Hot entries (each part in guest order) come first in the records, code, slots and
+        // table area, so a run like the one that recorded them reads a dense prefix of each
+        // instead of lines all over the file. The guest-order section serves lookups.
         let placement = entries.indices.filter { entries[$0].hot } + entries.indices.filter { !entries[$0].hot }
+        var position = [Int](repeating: 0, count: entries.count)
+        for (p, n) in placement.enumerated() { position[n] = p }
 
         // Pass 1: place code and tables; the table area follows the code's last page.
         var codeOffsets = [Int](repeating: 0, count: entries.count)
@@ -287,16 +293,21 @@ public enum CacheFileBuilder {
         let tableAreaOffset = CacheTableLayout.tableAreaOffset(codeLength: codeLength)
         let guestOffsets = entries.map(\.guestOffset)
         let pageIndex = try pageIndexBytes(guestOffsets)
+        var guestOrder: [UInt8] = []
+        guestOrder.reserveCapacity(CacheFormat.guestOrderHeaderSize + CacheFormat.guestOrderRecordSize * entries.count)
+        guestOrder.appendLittleEndian(UInt64(entries.count { $0.hot }))
+        for (n, entry) in entries.enumerated() {
+            guestOrder.appendLittleEndian(UInt32(entry.guestOffset))
+            guestOrder.appendLittleEndian(UInt32(position[n]))
+        }
 
-        // Pass 2: resolve references and serialize, in placement order; records by index.
-        var entryBytes = [UInt8](repeating: 0, count: CacheFormat.entryRecordSize * entries.count)
+        // Pass 2: resolve references and serialize, in placement order.
+        var entryBytes: [UInt8] = []
         var slotBytes: [UInt8] = []
         var irBytes: [UInt8] = []
         var codeBytes: [UInt8] = []
-        var codeOrder: [UInt8] = []
+        entryBytes.reserveCapacity(CacheFormat.entryRecordSize * entries.count)
         codeBytes.reserveCapacity(codeLength)
-        codeOrder.reserveCapacity(CacheFormat.codeOrderHeaderSize + 4 * entries.count)
-        codeOrder.appendLittleEndian(UInt64(entries.count { $0.hot }))
         var slotCount: UInt64 = 0
         for n in placement {
             let entry = entries[n]
@@ -343,20 +354,19 @@ public enum CacheFileBuilder {
                 // The entry a link goes to, when this file holds it: the runtime chains to it
                 // without searching the index.
                 let target = initializer.kind == .link ? firstIndex(of: initializer.target, in: guestOffsets) : nil
-                slotBytes.appendLittleEndian(target.map { UInt32($0 + 1) } ?? 0)
+                slotBytes.appendLittleEndian(target.map { UInt32(position[$0] + 1) } ?? 0)
             }
             slotCount += UInt64(entry.initializers.count)
             record.appendLittleEndian(CacheEntryHash.hash(record: record[...], slots: slotBytes[slotStart...], code: code[...]))
-            entryBytes.replaceSubrange((n * CacheFormat.entryRecordSize)..<((n + 1) * CacheFormat.entryRecordSize), with: record)
+            entryBytes += record
             codeBytes += code
             irBytes += entry.ir
-            codeOrder.appendLittleEndian(UInt32(n))
         }
 
         var payloads: [(CacheSectionKind, [UInt8])] = [(.entries, entryBytes), (.slots, slotBytes)]
         if !irBytes.isEmpty { payloads.append((.ir, irBytes)) }
         payloads.append((.pages, pageIndex))
-        payloads.append((.codeOrder, codeOrder))
+        payloads.append((.guestOrder, guestOrder))
         payloads.append((.code, codeBytes))
 
         let headerSize = CacheFormat.headerSize(sectionCount: payloads.count)
@@ -415,7 +425,7 @@ public enum CacheFileBuilder {
 
     /// The pages section for entries at the ascending `offsets`: first page, page count, then
     /// for each page from the first entry's to the last entry's, and once more for the end,
-    /// the index of the first entry at or after the page's start.
+    /// the position in the guest order of the first entry at or after the page's start.
     static func pageIndexBytes(_ offsets: [UInt64]) throws -> [UInt8] {
         let shift = CacheFormat.guestPageShift
         let first = offsets.first.map { $0 >> shift } ?? 0

@@ -76,9 +76,9 @@ public struct CacheFileView: @unchecked Sendable {
     let pageFirstEntries: UnsafeRawBufferPointer
     /// The guest page (offset >> 12) of the first entry.
     let firstGuestPage: UInt64
-    /// The code-order section's entry indices by ascending code offset.
-    let codeOrder: UnsafeRawBufferPointer
-    /// How many entries are hot: the first this many in code order.
+    /// The guest-order section's (guest offset, entry index) pairs by ascending guest offset.
+    let guestOrder: UnsafeRawBufferPointer
+    /// How many entries are hot: entries 0 ..< hotEntryCount (records are in code order).
     public let hotEntryCount: Int
     public let code: UnsafeRawBufferPointer
     /// Offset of the code section in the file (page-aligned).
@@ -124,12 +124,12 @@ public struct CacheFileView: @unchecked Sendable {
                 throw CacheRejection(.corruptSection, "pages section hash mismatch")
             }
             let firstPage = try checkPageIndex(pages, entryCount: header.entryCount)
-            let order = slice(.codeOrder)
-            guard u64(order, 0) <= header.entryCount else { throw CacheRejection(.corruptHeader, "code-order section: \(u64(order, 0)) hot entries of \(header.entryCount)") }
+            let order = slice(.guestOrder)
+            guard u64(order, 0) <= header.entryCount else { throw CacheRejection(.corruptHeader, "guest-order section: \(u64(order, 0)) hot entries of \(header.entryCount)") }
             let codeOffset = header.section(.code)?.offset ?? 0
             return .success(CacheFileView(bytes: bytes, header: header, entries: slice(.entries), slots: slice(.slots),
                                           ir: slice(.ir), pageFirstEntries: UnsafeRawBufferPointer(rebasing: pages[CacheFormat.pageIndexHeaderSize...]),
-                                          firstGuestPage: firstPage, codeOrder: UnsafeRawBufferPointer(rebasing: order[CacheFormat.codeOrderHeaderSize...]),
+                                          firstGuestPage: firstPage, guestOrder: UnsafeRawBufferPointer(rebasing: order[CacheFormat.guestOrderHeaderSize...]),
                                           hotEntryCount: Int(u64(order, 0)), code: slice(.code), codeFileOffset: codeOffset))
         } catch let rejection as CacheRejection {
             return .failure(rejection)
@@ -140,7 +140,7 @@ public struct CacheFileView: @unchecked Sendable {
 
     private init(bytes: UnsafeRawBufferPointer, header: CacheFileHeader, entries: UnsafeRawBufferPointer,
                  slots: UnsafeRawBufferPointer, ir: UnsafeRawBufferPointer, pageFirstEntries: UnsafeRawBufferPointer,
-                 firstGuestPage: UInt64, codeOrder: UnsafeRawBufferPointer, hotEntryCount: Int, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
+                 firstGuestPage: UInt64, guestOrder: UnsafeRawBufferPointer, hotEntryCount: Int, code: UnsafeRawBufferPointer, codeFileOffset: UInt64) {
         self.bytes = bytes
         self.header = header
         self.entries = entries
@@ -148,7 +148,7 @@ public struct CacheFileView: @unchecked Sendable {
         self.ir = ir
         self.pageFirstEntries = pageFirstEntries
         self.firstGuestPage = firstGuestPage
-        self.codeOrder = codeOrder
+        self.guestOrder = guestOrder
         self.hotEntryCount = hotEntryCount
         self.code = code
         self.codeFileOffset = codeFileOffset
@@ -270,13 +270,13 @@ public struct CacheFileView: @unchecked Sendable {
         guard let entries = sections.first(where: { $0.kind == .entries }),
               let slotSection = sections.first(where: { $0.kind == .slots }),
               sections.contains(where: { $0.kind == .pages }),
-              let codeOrder = sections.first(where: { $0.kind == .codeOrder }),
+              let guestOrder = sections.first(where: { $0.kind == .guestOrder }),
               sections.contains(where: { $0.kind == .code }) else {
-            throw CacheRejection(.corruptHeader, "entries, slots, pages, code-order or code section missing")
+            throw CacheRejection(.corruptHeader, "entries, slots, pages, guest-order or code section missing")
         }
-        let (codeOrderBytes, tooMany) = entryCount.multipliedReportingOverflow(by: 4)
-        guard !tooMany, codeOrder.length == UInt64(CacheFormat.codeOrderHeaderSize) + codeOrderBytes else {
-            throw CacheRejection(.corruptHeader, "code-order section of \(codeOrder.length) bytes for \(entryCount) entries")
+        let (guestOrderBytes, tooMany) = entryCount.multipliedReportingOverflow(by: UInt64(CacheFormat.guestOrderRecordSize))
+        guard !tooMany, guestOrder.length == UInt64(CacheFormat.guestOrderHeaderSize) + guestOrderBytes else {
+            throw CacheRejection(.corruptHeader, "guest-order section of \(guestOrder.length) bytes for \(entryCount) entries")
         }
         let (expectedEntryBytes, overflow) = entryCount.multipliedReportingOverflow(by: UInt64(CacheFormat.entryRecordSize))
         guard !overflow, expectedEntryBytes == entries.length else {
@@ -300,40 +300,35 @@ public struct CacheFileView: @unchecked Sendable {
         CacheFileView.u64(entries, i &* CacheFormat.entryRecordSize &+ 16)
     }
 
-    /// The entry whose code is `k`-th in the code section, if the code-order section names one.
-    @inline(__always) public func entry(inCodeOrder k: Int) -> Int? {
-        let index = Int(CacheFileView.u32(codeOrder, k &* 4))
-        return index < entryCount ? index : nil
-    }
-
-    /// Whether the code-order section still has the hash the section table records (it is
-    /// read only to attribute a fault in cached code, so it is checked then, not at attach).
-    public func codeOrderIsIntact() -> Bool {
-        header.section(.codeOrder).map {
-            XXH3.hash64(UnsafeRawBufferPointer(rebasing: bytes[Int($0.offset)..<Int($0.offset + $0.length)])) == $0.hash
-        } ?? false
-    }
 
     /// The guest length of entry `i` (valid once the entry passed `validateEntry`).
     @inline(__always) public func guestLength(ofEntry i: Int) -> UInt32 {
         CacheFileView.u32(entries, i &* CacheFormat.entryRecordSize &+ 32)
     }
 
-    /// The index of the entry for `guestOffset`: the pages section bounds the entries of its
-    /// guest page, and the search starts where the offset's place in the page predicts
-    /// (blocks spread fairly evenly over a page), walking adjacent records to the exact one.
+    /// The index of the entry for `guestOffset`: the pages section bounds the guest-order
+    /// pairs of its guest page, and the search starts where the offset's place in the page
+    /// predicts (blocks spread fairly evenly over a page), walking adjacent pairs to the exact
+    /// one. The entry's own record must agree, so a damaged guest order only makes a lookup
+    /// miss, never serve another entry.
     public func entryIndex(forGuestOffset target: UInt64) -> Int? {
         let page = (target >> CacheFormat.guestPageShift) &- firstGuestPage
-        guard target >> CacheFormat.guestPageShift >= firstGuestPage, page < UInt64(pageFirstEntries.count / 4 - 1) else { return nil }
+        guard target >> CacheFormat.guestPageShift >= firstGuestPage, page < UInt64(pageFirstEntries.count / 4 - 1),
+              target <= UInt64(UInt32.max) else { return nil }
         let lower = Int(CacheFileView.u32(pageFirstEntries, Int(page) &* 4))
         let upper = min(Int(CacheFileView.u32(pageFirstEntries, Int(page) &* 4 &+ 4)), entryCount)
         guard lower < upper else { return nil }
+        @inline(__always) func offset(at position: Int) -> UInt64 {
+            UInt64(CacheFileView.u32(guestOrder, position &* CacheFormat.guestOrderRecordSize))
+        }
         let pageMask = (UInt64(1) << CacheFormat.guestPageShift) - 1
         let within = Int(((target & pageMask) &* UInt64(upper - lower)) >> CacheFormat.guestPageShift)
-        var index = lower + min(within, upper - lower - 1)
-        while index > lower, guestOffset(ofEntry: index) > target { index -= 1 }
-        while index < upper - 1, guestOffset(ofEntry: index) < target { index += 1 }
-        return guestOffset(ofEntry: index) == target ? index : nil
+        var position = lower + min(within, upper - lower - 1)
+        while position > lower, offset(at: position) > target { position -= 1 }
+        while position < upper - 1, offset(at: position) < target { position += 1 }
+        guard offset(at: position) == target else { return nil }
+        let index = Int(CacheFileView.u32(guestOrder, position &* CacheFormat.guestOrderRecordSize &+ 4))
+        return index < entryCount && guestOffset(ofEntry: index) == target ? index : nil
     }
 
     /// Checks entry `i`'s records against the sections and, when `guest` is given and

@@ -236,9 +236,10 @@ import KilnELF
         }
     }
 
-    /// Hot entries (those a codemap recorded) take the start of the code and of the table
-    /// area; entry records stay in guest order, and every host address inside an entry's code
-    /// still leads back to that entry through the code-order section.
+    /// Hot entries (those a codemap recorded) take the start of the entry records, the code and
+    /// the table area, each part in guest order; lookups by guest offset find every entry
+    /// through the guest-order section, and every host address inside a prepared entry's code
+    /// leads back to that entry (an entry not prepared runs no code and is not named).
     @Test func hotEntriesComeFirstAndHostAddressesFindTheirEntry() throws {
         let dir = try TemporaryDirectory()
         var entries = Fixture.entries(count: 30, seed: 21)
@@ -247,14 +248,20 @@ import KilnELF
             .publish(try CacheFileBuilder.build(key: Fixture.key(), entries: entries), name: Fixture.key().fileName)
         let file = try CacheFile.open(path: path, expectedKey: Fixture.key(), hostFeatures: [.sse41, .sse42, .popcnt]).get()
         let view = file.view
-        let hot = (0..<view.entryCount).filter { entries[$0].hot }, cold = (0..<view.entryCount).filter { !entries[$0].hot }
-        #expect(hot.map { view.codeOffset(ofEntry: $0) }.max()! < cold.map { view.codeOffset(ofEntry: $0) }.min()!)
+        let byGuestOffset = entries.sorted { $0.guestOffset < $1.guestOffset }
+        let placed = byGuestOffset.filter(\.hot) + byGuestOffset.filter { !$0.hot }
+        #expect(view.hotEntryCount == 10)
+        #expect(placed.map { view.entryIndex(forGuestOffset: $0.guestOffset) } == Array(0..<30))
+        #expect((1..<30).allSatisfy { view.codeOffset(ofEntry: $0 - 1) < view.codeOffset(ofEntry: $0) })
         guard case .success(let (code, _)) = file.mapCodeAndTables() else { return } // noexec mount: see codeMapsExecutableWithTablesBesideIt
+        let hotSlots = placed.prefix(10).reduce(0) { $0 + Int($1.tableSlots) }
         Fixture.image.withGuestRegion { guest in
-            for (i, input) in entries.enumerated() {
-                guard case .success(let checked) = view.checkEntry(i, guest: guest) else { Issue.record("entry \(i) rejected"); continue }
-                #expect((UInt64(checked.tableOffset) < UInt64(hot.reduce(0) { $0 + Int(entries[$1].tableSlots) })) == input.hot)
+            for (index, input) in placed.enumerated() {
+                guard case .success(let checked) = view.checkEntry(index, guest: guest) else { Issue.record("entry \(index) rejected"); continue }
+                #expect((Int(checked.tableOffset) < hotSlots) == input.hot)
                 let start = UInt(bitPattern: code.baseAddress!) + UInt(checked.codeOffset)
+                #expect(file.entry(containingHostAddress: start) == nil)
+                guard case .ready = file.prepare(guestOffset: input.guestOffset, guest: guest, regionBase: 0) else { Issue.record("entry \(index) not ready"); continue }
                 for k in [0, Int(checked.codeLength) / 2, Int(checked.codeLength) - 1] {
                     #expect(file.entry(containingHostAddress: start + UInt(k)) == input.guestOffset)
                 }
