@@ -75,14 +75,25 @@ public final class GuestProcess {
     /// Run just before the process exits (diagnostic reports).
     private var exitHooks: [() -> Void] = []
 
+    /// O_PATH (x86-64 Linux), which Glibc's Swift overlay does not export.
+    static let openPath: Int32 = 0o10000000
+
     /// Loads `program` (a guest path or host path, already located) with `arguments` (argv,
     /// including argv[0]) and `environment` ("NAME=value"), each a C string's bytes without
     /// the NUL: they reach the guest byte for byte, UTF-8 or not.
     public init(programHostPath: String, programGuestPath: String, arguments: [[UInt8]], environment: [[UInt8]], options: RunOptions) throws {
         self.options = options
-        self.paths = PathResolver(rootfs: options.rootfs, home: getenv("HOME").map { String(cString: $0) })
+        // The rootfs opened once, for the resolver's existence checks: kept above the guest's
+        // descriptors and reserved, so the guest can neither see it nor close or replace it.
+        var rootDescriptor: Int32 = -1
+        if !options.rootfs.isEmpty {
+            let opened = open(options.rootfs, GuestProcess.openPath | O_DIRECTORY | O_CLOEXEC)
+            if opened >= 0 { rootDescriptor = CacheFile.moveOutOfGuestRange(opened) }
+        }
+        self.paths = PathResolver(rootfs: options.rootfs, home: getenv("HOME").map { String(cString: $0) }, rootDescriptor: rootDescriptor)
         self.programHostPath = programHostPath
         self.programGuestPath = programGuestPath
+        if rootDescriptor >= 0 { reservedDescriptors.insert(rootDescriptor) }
         if options.strace {
             strace = Strace(descriptor: options.straceDescriptor)
             if options.straceDescriptor > 2 { reservedDescriptors.insert(options.straceDescriptor) }

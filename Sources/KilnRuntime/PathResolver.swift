@@ -16,12 +16,19 @@ public struct PathResolver: Sendable {
     /// openat ~19,000 instructions.
     private let hostOnlyBytes: [[UInt8]]
     private static let rootfsOnlyBytes: [[UInt8]] = rootfsOnlyPaths.map { Array($0.utf8) }
+    /// The rootfs directory opened O_PATH, or -1: checks whether a path exists in the rootfs
+    /// look it up from there, so the kernel walks only the guest's components and not the
+    /// rootfs's own (six for ~/.local/share/kiln/rootfs/debian-bookworm-arm64) each time.
+    public let rootDescriptor: Int32
     /// Paths that describe the host's own userland to the dynamic loader: with a rootfs they
     /// always resolve inside it, even when absent there (the host's ld.so.cache lists x86-64
     /// libraries; its ld.so.preload would make the guest loader try to load them).
     public static let rootfsOnlyPaths: [String] = ["/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/ld.so.conf", "/etc/ld.so.conf.d"]
 
-    public init(rootfs: String, home: String? = nil) {
+    /// `rootDescriptor`, when given, is `rootfs` opened O_PATH (the caller keeps it open and
+    /// out of the guest's reach).
+    public init(rootfs: String, home: String? = nil, rootDescriptor: Int32 = -1) {
+        self.rootDescriptor = rootDescriptor
         var root = rootfs
         while root.count > 1, root.hasSuffix("/") { root.removeLast() }
         self.rootfs = root == "/" ? "" : root
@@ -55,13 +62,26 @@ public struct PathResolver: Sendable {
         if rule.rootfsOnly { return rootfs + path }
         let candidate = rootfs + path
         var st = stat()
-        if lstat(candidate, &st) == 0 { return candidate }
+        if existsInRootfs(path) { return candidate }
         // A file about to be created belongs where its directory is.
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            let parent = rootfs + path[..<slash]
-            if lstat(parent, &st) == 0, lstat(String(path[..<slash]), &st) != 0 { return candidate }
+            let parent = String(path[..<slash])
+            if existsInRootfs(parent), lstat(parent, &st) != 0 { return candidate }
         }
         return path
+    }
+
+    /// Whether absolute guest path `path` names something (a dangling link too) in the rootfs.
+    private func existsInRootfs(_ path: String) -> Bool {
+        var st = stat()
+        guard rootDescriptor >= 0 else { return lstat(rootfs + path, &st) == 0 }
+        return path.withCString { c in
+            // Relative to the rootfs: the path without its leading slashes ("." for "/").
+            var relative = c
+            while relative.pointee == CChar(UInt8(ascii: "/")) { relative += 1 }
+            return relative.pointee == 0 ? fstatat(rootDescriptor, ".", &st, AT_SYMLINK_NOFOLLOW) == 0
+                                         : fstatat(rootDescriptor, relative, &st, AT_SYMLINK_NOFOLLOW) == 0
+        }
     }
 
     /// The guest's view of host path `path`: the rootfs prefix removed.

@@ -104,19 +104,28 @@ import Testing
         FileManager.default.createFile(atPath: root + "/usr/lib/only-in-rootfs", contents: Data())
         try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let paths = PathResolver(rootfs: root + "/")
-        #expect(paths.hostPath("/usr/lib/only-in-rootfs") == root + "/usr/lib/only-in-rootfs")
         try FileManager.default.createDirectory(atPath: root + "/kiln-rootfs-only", withIntermediateDirectories: true)
-        #expect(paths.hostPath("/kiln-rootfs-only/new") == root + "/kiln-rootfs-only/new", "created in a directory only the rootfs has")
-        #expect(paths.hostPath("/usr/lib/new-file") == "/usr/lib/new-file", "a directory both have: the host's, as qemu -L does")
-        #expect(paths.hostPath("/etc/hostname") == "/etc/hostname", "absent from the rootfs: the host's")
-        #expect(paths.hostPath("/tmp/x") == "/tmp/x", "/tmp is always the host's")
-        #expect(paths.hostPath("/proc/self/maps") == "/proc/self/maps")
-        #expect(paths.hostPath("/etc/ld.so.cache") == root + "/etc/ld.so.cache", "never the host's loader cache")
-        #expect(paths.hostPath("/etc/ld.so.preload") == root + "/etc/ld.so.preload")
-        #expect(paths.hostPath("relative/path") == "relative/path")
-        #expect(paths.guestPath(root + "/usr/lib") == "/usr/lib")
-        #expect(paths.guestPath("/home/user") == "/home/user")
+        try FileManager.default.createSymbolicLink(atPath: root + "/usr/lib/dangling", withDestinationPath: "/kiln-nowhere")
+        // The same answers whether existence is checked by path or from the opened rootfs.
+        let descriptor = open(root, GuestProcess.openPath | O_DIRECTORY | O_CLOEXEC)
+        defer { close(descriptor) }
+        #expect(descriptor >= 0)
+        for paths in [PathResolver(rootfs: root + "/"), PathResolver(rootfs: root + "/", rootDescriptor: descriptor)] {
+            #expect(paths.hostPath("/usr/lib/only-in-rootfs") == root + "/usr/lib/only-in-rootfs")
+            #expect(paths.hostPath("//usr//lib/only-in-rootfs") == root + "//usr//lib/only-in-rootfs")
+            #expect(paths.hostPath("/usr/lib/dangling") == root + "/usr/lib/dangling", "a dangling link in the rootfs is the rootfs's")
+            #expect(paths.hostPath("/") == root + "/")
+            #expect(paths.hostPath("/kiln-rootfs-only/new") == root + "/kiln-rootfs-only/new", "created in a directory only the rootfs has")
+            #expect(paths.hostPath("/usr/lib/new-file") == "/usr/lib/new-file", "a directory both have: the host's, as qemu -L does")
+            #expect(paths.hostPath("/etc/hostname") == "/etc/hostname", "absent from the rootfs: the host's")
+            #expect(paths.hostPath("/tmp/x") == "/tmp/x", "/tmp is always the host's")
+            #expect(paths.hostPath("/proc/self/maps") == "/proc/self/maps")
+            #expect(paths.hostPath("/etc/ld.so.cache") == root + "/etc/ld.so.cache", "never the host's loader cache")
+            #expect(paths.hostPath("/etc/ld.so.preload") == root + "/etc/ld.so.preload")
+            #expect(paths.hostPath("relative/path") == "relative/path")
+            #expect(paths.guestPath(root + "/usr/lib") == "/usr/lib")
+            #expect(paths.guestPath("/home/user") == "/home/user")
+        }
     }
 
     @Test func openFlagsRoundTrip() {
