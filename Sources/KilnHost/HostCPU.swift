@@ -55,9 +55,12 @@ public enum HostCPU {
         let fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
-        // /proc files report size 0, so read until EOF rather than by fstat size.
+        // /proc files report size 0, so read until EOF rather than by fstat size. Small reads:
+        // the kernel formats as many processors' blocks as a read has room for (each costs
+        // tens of microseconds, with a cross-CPU call for its "cpu MHz"), and the first
+        // processor's flags line ends within 2 KiB.
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
+        var chunk = [UInt8](repeating: 0, count: 1024)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n <= 0 { break }
