@@ -30,7 +30,7 @@ public final class CacheFile: @unchecked Sendable {
     private lazy var hotChunkPrepared = [Bool](repeating: false, count: (view.hotEntryCount + CacheFile.hotChunkSize - 1) / CacheFile.hotChunkSize)
     /// Link slots of ready entries whose target is a hot entry of a chunk not yet prepared, by
     /// that chunk: pointed at the target when its chunk is prepared. Guarded by `lock`.
-    private var pendingLinks: [Int: [(slot: UnsafeMutablePointer<UInt64>, target: Int)]] = [:]
+    private lazy var pendingLinks = [[(slot: UnsafeMutablePointer<UInt64>, target: Int)]](repeating: [], count: hotChunkPrepared.count)
     /// Entries made ready as part of a chunk rather than by their own lookup.
     public var preparedInChunks: Int { lock.withLock { chunkPreparedCount } }
     private var chunkPreparedCount = 0
@@ -282,7 +282,9 @@ public final class CacheFile: @unchecked Sendable {
             if entry.flags.contains(.indirectTarget) { register(regionBase &+ entry.guestOffset, code + Int(entry.codeOffset)) }
         }
         chunkPreparedCount += checked.count
-        for (slot, target) in pendingLinks.removeValue(forKey: chunk) ?? [] where entryStates[target] == 3 {
+        let waiting = pendingLinks[chunk]
+        pendingLinks[chunk] = []
+        for (slot, target) in waiting where entryStates[target] == 3 {
             slot.pointee = UInt64(UInt(bitPattern: code)) &+ view.codeOffset(ofEntry: target)
         }
     }
@@ -351,7 +353,7 @@ public final class CacheFile: @unchecked Sendable {
         lock.withLock {
             guard let code = executableCode?.baseAddress, let tables else { return }
             for chunk in hotChunkPrepared.indices { hotChunkPrepared[chunk] = false }
-            pendingLinks.removeAll()
+            for chunk in pendingLinks.indices { pendingLinks[chunk] = [] }
             for index in 0..<view.entryCount where entryStates[index] == 3 {
                 entryStates[index] = 0
                 guard case .success(let entry) = view.checkEntry(index, guest: nil, checkGuestBytes: false),
@@ -372,7 +374,7 @@ public final class CacheFile: @unchecked Sendable {
     private func awaitChunk(of record: Int, slot: UnsafeMutablePointer<UInt64>) {
         guard let target = view.linkTargetEntry(record), let chunk = hotChunk(of: target), entryStates[target] == 0,
               !hotChunkPrepared[chunk] else { return }
-        pendingLinks[chunk, default: []].append((slot, target))
+        pendingLinks[chunk].append((slot, target))
     }
 
     /// Eager chaining: the host code of the entry link record `record` goes to when it is
