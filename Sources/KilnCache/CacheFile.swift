@@ -27,10 +27,10 @@ public final class CacheFile: @unchecked Sendable {
     private let entryStatesMapped: Bool
     /// Hot entries (0 ..< `view.hotEntryCount`, in code order) are prepared `hotChunkSize` at a
     /// time (see `prepareChunk`): whether each chunk is. Guarded by `lock`.
-    private lazy var hotChunkPrepared = [Bool](repeating: false, count: (view.hotEntryCount + CacheFile.hotChunkSize - 1) / CacheFile.hotChunkSize)
+    private var hotChunkPrepared: [Bool]
     /// Link slots of ready entries whose target is a hot entry of a chunk not yet prepared, by
     /// that chunk: pointed at the target when its chunk is prepared. Guarded by `lock`.
-    private lazy var pendingLinks = [[(slot: UnsafeMutablePointer<UInt64>, target: Int)]](repeating: [], count: hotChunkPrepared.count)
+    private var pendingLinks: [[(slot: UnsafeMutablePointer<UInt64>, target: Int)]]
     /// Entries made ready as part of a chunk rather than by their own lookup.
     public var preparedInChunks: Int { lock.withLock { chunkPreparedCount } }
     private var chunkPreparedCount = 0
@@ -42,6 +42,11 @@ public final class CacheFile: @unchecked Sendable {
         self.mapping = mapping
         self.view = view
         self.diagnostics = diagnostics
+        // Stored, not lazy: a lazy property's element is modified through a copy of the whole
+        // array (one copy per pending link appended).
+        let chunks = (view.hotEntryCount + CacheFile.hotChunkSize - 1) / CacheFile.hotChunkSize
+        hotChunkPrepared = [Bool](repeating: false, count: chunks)
+        pendingLinks = [[(slot: UnsafeMutablePointer<UInt64>, target: Int)]](repeating: [], count: chunks)
         let count = view.entryCount
         // Hot entries one in 64 or denser (python3.11: one in eight) reach every page of the
         // states, each faulting twice (the first lookup reads, then writes): mapped up front.

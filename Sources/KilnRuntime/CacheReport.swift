@@ -90,11 +90,11 @@ extension CacheAttach {
         guard mode != .off || report != nil else { return }
         let cache = CacheAttach(mode: mode, environment: environment, timing: report != nil)
         shared = cache
-        if let recorder = cache.recorder { process.reservedDescriptors.insert(recorder.descriptor) }
+        if let recorder = cache.recorder { process.reserveDescriptor(recorder.descriptor) }
         // The guest may close its stderr before it exits (coreutils do): the report goes to
         // a copy of it, far from the descriptors a guest uses, that the guest cannot close.
         let reportDescriptor = report == nil ? -1 : fcntl(2, F_DUPFD_CLOEXEC, 901)
-        if reportDescriptor >= 0 { process.reservedDescriptors.insert(reportDescriptor) }
+        if reportDescriptor >= 0 { process.reserveDescriptor(reportDescriptor) }
         process.atExit {
             cache.flush()
             if let report, reportDescriptor >= 0 { Descriptor.writeAll(reportDescriptor, cache.report(report)) }

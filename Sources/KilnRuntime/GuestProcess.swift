@@ -61,9 +61,16 @@ public final class GuestProcess {
     var warnedSyscalls = Set<UInt64>()
     /// Guards `warnedSyscalls` (threads' calls run concurrently).
     let warningLock = HostMutex()
-    /// Host descriptors Kiln itself uses (the strace file); the guest may not close them.
-    var reservedDescriptors = Set<Int32>() {
+    /// Host descriptors Kiln itself uses (strace file, codemap, report, the rootfs); the guest
+    /// may not close them. A few at most, so an array: a Set<Int32> made every start look up
+    /// Int32's Hashable conformance, a scan of the binary's ~4,000 conformance records.
+    private(set) var reservedDescriptors: [Int32] = [] {
         didSet { lowestReservedDescriptor = reservedDescriptors.min() ?? .max }
+    }
+
+    /// Adds `fd` to `reservedDescriptors`.
+    func reserveDescriptor(_ fd: Int32) {
+        if !reservedDescriptors.contains(fd) { reservedDescriptors.append(fd) }
     }
     /// The smallest reserved descriptor: a system call's descriptor arguments are compared
     /// with it before the set is consulted.
@@ -93,13 +100,9 @@ public final class GuestProcess {
         self.paths = PathResolver(rootfs: options.rootfs, home: getenv("HOME").map { String(cString: $0) }, rootDescriptor: rootDescriptor)
         self.programHostPath = programHostPath
         self.programGuestPath = programGuestPath
-        if rootDescriptor >= 0 { reservedDescriptors.insert(rootDescriptor) }
-        if options.strace {
-            strace = Strace(descriptor: options.straceDescriptor)
-            if options.straceDescriptor > 2 { reservedDescriptors.insert(options.straceDescriptor) }
-        } else {
-            strace = nil
-        }
+        strace = options.strace ? Strace(descriptor: options.straceDescriptor) : nil
+        if rootDescriptor >= 0 { reserveDescriptor(rootDescriptor) }
+        if options.strace, options.straceDescriptor > 2 { reserveDescriptor(options.straceDescriptor) }
         mainThread.makeCurrent()
         threads.add(mainThread)
         addressSpace.invalidate = { [unowned self] start, end in
