@@ -59,8 +59,15 @@ let package = Package(
             // far above the guest's terabyte (GuestLayout) and below where the kernel maps
             // libraries and thread stacks; the Swift objects are PIC, so nothing needs the
             // low 2 GiB.
+            // And with libstdc++ static: the Swift runtime needs it, and as a shared library
+            // ld.so resolved ~1,800 of its symbol relocations at every start (1.7M instructions,
+            // ~1 ms with its faults). The static-stdlib link options name -lstdc++ before any of
+            // ours, so Toolchain/static-libstdcxx/libstdc++.so, a linker script found first on
+            // the search path, turns that -lstdc++ into the archive (from libstdc++-dev, which
+            // the dynamic link needs as well).
             swiftSettings: releaseSpeed + [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-no-pie", "-Xlinker", "-Ttext-segment=0x200000000000"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-no-pie", "-Xlinker", "-Ttext-segment=0x200000000000",
+                                           "-L" + Context.packageDirectory + "/Toolchain/static-libstdcxx"],
                                           .when(platforms: [.linux], configuration: .release))]
         ),
 
