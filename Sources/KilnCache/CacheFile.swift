@@ -48,8 +48,10 @@ public final class CacheFile: @unchecked Sendable {
         hotChunkPrepared = [Bool](repeating: false, count: chunks)
         pendingLinks = [[(slot: UnsafeMutablePointer<UInt64>, target: Int)]](repeating: [], count: chunks)
         let count = view.entryCount
-        // Hot entries one in 64 or denser (python3.11: one in eight) reach every page of the
-        // states, each faulting twice (the first lookup reads, then writes): mapped up front.
+        // Mapped up front where hot entries are one in 64 or denser (python3.11: one in eight):
+        // their states are the first pages (format 6), and a run's cold lookups touch most of
+        // the rest, each page faulting twice (read, then write). Populating only the hot
+        // prefix measured 40 more faults and no faster.
         let populate = view.hotEntryCount * 64 >= count ? MAP_POPULATE : 0
         if count > 0, let base = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | populate, -1, 0),
            base != MAP_FAILED {
