@@ -300,7 +300,6 @@ public struct CacheFileView: @unchecked Sendable {
         CacheFileView.u64(entries, i &* CacheFormat.entryRecordSize &+ 16)
     }
 
-
     /// The guest length of entry `i` (valid once the entry passed `validateEntry`).
     @inline(__always) public func guestLength(ofEntry i: Int) -> UInt32 {
         CacheFileView.u32(entries, i &* CacheFormat.entryRecordSize &+ 32)

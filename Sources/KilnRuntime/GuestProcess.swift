@@ -72,8 +72,9 @@ public final class GuestProcess {
     func reserveDescriptor(_ fd: Int32) {
         if !reservedDescriptors.contains(fd) { reservedDescriptors.append(fd) }
     }
+
     /// The smallest reserved descriptor: a system call's descriptor arguments are compared
-    /// with it before the set is consulted.
+    /// with it before the list is searched.
     private(set) var lowestReservedDescriptor = Int32.max
     /// `--smc mtrack`'s write-protected code pages (see `codeWriteTracker()`).
     var codeWrites: CodeWriteTracker?
