@@ -26,11 +26,4 @@ public enum HostEnvironment {
         }
         return variables
     }
-
-    /// Whether `path` names an existing file or directory (following symbolic links), without
-    /// Foundation's FileManager, whose first use costs more than the check.
-    public static func fileExists(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0
-    }
 }

@@ -7,6 +7,13 @@ import Darwin
 /// Path strings, as NSString's path methods treat them (runs of slashes are one, a trailing
 /// slash does not count), without corelibs Foundation.
 public enum HostPath {
+    /// Whether `path` names an existing file or directory (following symbolic links), without
+    /// Foundation's FileManager, whose first use costs more than the check.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
     /// "c" for "/a/b/c" and "a/b/c/"; "/" for "/"; "" for "".
     public static func lastComponent(_ path: String) -> String {
         if let last = path.split(separator: "/").last { return String(last) }

@@ -109,9 +109,9 @@ extension RunArguments {
             rootfsDirectory = rootfs
         } else {
             let fallback = RootfsLocation.defaultDirectory(environment: hostEnvironment)
-            rootfsDirectory = HostEnvironment.fileExists(fallback) ? fallback : ""
+            rootfsDirectory = HostPath.exists(fallback) ? fallback : ""
         }
-        if !rootfsDirectory.isEmpty, !HostEnvironment.fileExists(rootfsDirectory) {
+        if !rootfsDirectory.isEmpty, !HostPath.exists(rootfsDirectory) {
             Descriptor.writeError("kiln: rootfs \(rootfsDirectory) does not exist\n")
             throw ExitCode(127)
         }

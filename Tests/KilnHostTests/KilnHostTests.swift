@@ -39,6 +39,11 @@ import Testing
 }
 
 @Suite struct HostPathTests {
+    @Test func existsFollowsLinks() {
+        #expect(HostPath.exists("/") && HostPath.exists("/proc/self/exe"))
+        #expect(!HostPath.exists("/nonexistent/kiln"))
+    }
+
     @Test func componentsAsNSStringTakesThem() {
         #expect(HostPath.lastComponent("/a/b/c") == "c")
         #expect(HostPath.lastComponent("a//b/") == "b")
@@ -98,10 +103,5 @@ import Testing
         let environment = HostEnvironment.all()
         #expect(environment == ProcessInfo.processInfo.environment)
         #expect(environment["KILN_TEST_VALUE_WITH_EQUALS"] == "a=b=c" && environment["KILN_TEST_EMPTY"] == "")
-    }
-
-    @Test func fileExistsFollowsLinks() {
-        #expect(HostEnvironment.fileExists("/") && HostEnvironment.fileExists("/proc/self/exe"))
-        #expect(!HostEnvironment.fileExists("/nonexistent/kiln"))
     }
 }
